@@ -1,0 +1,53 @@
+# vicroot — see README.md. Every target works on a fresh Debian 12 machine
+# once the packages in .ci/run are installed.
+
+GO        ?= go
+BIN       ?= bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+FUZZTIME  ?= 10s
+CACHE     ?= testdata/.cache
+# Packages whose unit tests run with -race. End-to-end tests (./e2e) run the
+# static binary instead.
+export CGO_ENABLED_TEST ?= 1
+
+.PHONY: all build test unit e2e vet bench fuzz testrepo testbin demo clean
+
+all: build
+
+## build: the static vicroot binary in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/vicroot ./cmd/vicroot
+
+## test: everything CI runs (vet, unit tests with -race, end-to-end tests)
+test: vet testbin build
+	CGO_ENABLED=1 $(GO) test -race -timeout 40m ./...
+
+vet:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+
+## bench: the benchmarks (quote medians from -count runs)
+bench: testbin build
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./... | tee $(CACHE)/bench.txt
+
+## fuzz: a short bounded run of every fuzz target (FUZZTIME each)
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## testrepo: the signed test repository built from Debian binaries
+testrepo:
+	bash testdata/mkrepo $(CACHE)
+
+## testbin: the static test tether and unpack (bin/tether-linux, bin/unpack)
+testbin:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/tether-linux ./testdata/tether
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/unpack ./testdata/unpack
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,147 @@
+// Package testrepo gives tests the real, signed yum test repository that
+// testdata/mkrepo builds from Debian binaries with rpmbuild, rpmsign and
+// createrepo_c. It is built once per cache key and reused afterwards.
+//
+// Layout of the directory Dir returns:
+//
+//	KEY                       the cache key the repository was built for
+//	manifest.tsv              one line per RPM: repo, file, name, evr, arch, payload compressor, size
+//	RPM-GPG-KEY-vicroot-test  the armored public signing key
+//	gnupg/                    GNUPGHOME holding the secret signing key
+//	other-key.asc             an unrelated public key (signed the "otherkey" negative)
+//	photon/                   the main repository: *.rpm and repodata/ (repo id "photon")
+//	photon-updates/           the updates repository (repo id "photon-updates")
+//	negative/                 unsigned.rpm, otherkey.rpm, tampered.rpm, truncated.rpm
+//	badrepomd/                a repository whose repomd.xml has a wrong checksum
+//	definition/               a repo definition folder for the test repository
+//	                          (repo-spec.json, photon.repo with a placeholder
+//	                          baseurl, the key file, init.sh, base.sh)
+//	kernel.version            the kernel version (uname -r form) inside linux-esx
+package testrepo
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Tools the repository build needs.
+var buildTools = []string{"rpmbuild", "rpmsign", "createrepo_c", "gpg", "cpio", "xz", "zstd"}
+
+var (
+	once    sync.Once
+	dir     string
+	errOnce error
+)
+
+// Required reports whether tests must fail, not skip, when a tool or
+// fixture is missing (VICROOT_REQUIRE_TOOLS=1, as CI sets it).
+func Required() bool { return os.Getenv("VICROOT_REQUIRE_TOOLS") == "1" }
+
+// NeedTools skips the test when one of the named programs is not on PATH,
+// or fails it when Required.
+func NeedTools(t testing.TB, tools ...string) {
+	t.Helper()
+	var missing []string
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("missing tools: %s", strings.Join(missing, " "))
+	if Required() {
+		t.Fatal(msg + " (VICROOT_REQUIRE_TOOLS=1)")
+	}
+	t.Skip(msg)
+}
+
+// NeedRoot skips the test unless it runs as root (or fails it when Required).
+func NeedRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if Required() {
+		t.Fatal("this test needs root (VICROOT_REQUIRE_TOOLS=1)")
+	}
+	t.Skip("needs root")
+}
+
+// ModuleRoot returns the directory that holds go.mod.
+func ModuleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Fixtures returns ../shared/fixtures beside the checkout, skipping (or
+// failing when Required) if it is absent.
+func Fixtures(t testing.TB) string {
+	t.Helper()
+	d := filepath.Join(ModuleRoot(), "..", "shared", "fixtures")
+	if _, err := os.Stat(d); err != nil {
+		if Required() {
+			t.Fatalf("fixtures folder %s missing", d)
+		}
+		t.Skipf("fixtures folder %s missing", d)
+	}
+	return d
+}
+
+// CacheDir is where built test artefacts live: $VICROOT_TEST_CACHE, or
+// testdata/.cache in the checkout.
+func CacheDir() string {
+	if d := os.Getenv("VICROOT_TEST_CACHE"); d != "" {
+		return d
+	}
+	return filepath.Join(ModuleRoot(), "testdata", ".cache")
+}
+
+// Dir returns the built test repository, building it on first use (under a
+// file lock, so parallel test binaries build it once).
+func Dir(t testing.TB) string {
+	t.Helper()
+	NeedTools(t, buildTools...)
+	once.Do(func() { dir, errOnce = build() })
+	if errOnce != nil {
+		t.Fatalf("testrepo: %v", errOnce)
+	}
+	return dir
+}
+
+func build() (string, error) {
+	cache := CacheDir()
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return "", err
+	}
+	script := filepath.Join(ModuleRoot(), "testdata", "mkrepo")
+	// flock(1) serialises concurrent builders across test binaries.
+	cmd := exec.Command("flock", filepath.Join(cache, ".mkrepo.lock"), "bash", script, cache)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s %s: %v\n%s", script, cache, err, lastLines(errb.String(), 40))
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	d := strings.TrimSpace(lines[len(lines)-1])
+	if _, err := os.Stat(filepath.Join(d, "KEY")); err != nil {
+		return "", fmt.Errorf("%s did not print a built repository as its last line (got %q)", script, d)
+	}
+	return d, nil
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
