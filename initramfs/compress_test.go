@@ -1,0 +1,112 @@
+package initramfs_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vicroot/vicroot/initramfs"
+	"github.com/vicroot/vicroot/internal/testrepo"
+)
+
+// TestCompressionsDecompressWithRealTools writes every compression and
+// unpacks it with the real gzip, xz and zstd; the result must be the plain
+// archive byte for byte.
+func TestCompressionsDecompressWithRealTools(t *testing.T) {
+	testrepo.NeedTools(t, "gzip", "xz", "zstd")
+	plain := packBytes(t, testTree())
+	tests := []struct {
+		c   initramfs.Compression
+		cmd []string
+	}{
+		{initramfs.Gzip, []string{"gzip", "-dc"}},
+		{initramfs.Xz, []string{"xz", "-dc"}},
+		{initramfs.Zstd, []string{"zstd", "-dcq"}},
+		{initramfs.None, []string{"cat"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.c.String(), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "core."+tt.c.String())
+			must(t, initramfs.WriteFile(context.Background(), path, testTree(), tt.c, initramfs.Options{Epoch: epoch}))
+			comp, err := os.ReadFile(path)
+			must(t, err)
+			cmd := exec.Command(tt.cmd[0], tt.cmd[1:]...)
+			cmd.Stdin = bytes.NewReader(comp)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%v: %v", tt.cmd, err)
+			}
+			if !bytes.Equal(out, plain) {
+				t.Fatalf("%v output (%d bytes) differs from the plain archive (%d bytes)", tt.cmd, len(out), len(plain))
+			}
+			// Our own sniffing reader agrees.
+			rc, c, err := initramfs.Decompress(bytes.NewReader(comp))
+			must(t, err)
+			got, err := io.ReadAll(rc)
+			must(t, err)
+			if c != tt.c || !bytes.Equal(got, plain) {
+				t.Errorf("Decompress: %v, %d bytes", c, len(got))
+			}
+			again := filepath.Join(t.TempDir(), "again")
+			must(t, initramfs.WriteFile(context.Background(), again, testTree(), tt.c, initramfs.Options{Epoch: epoch}))
+			if b, _ := os.ReadFile(again); !bytes.Equal(b, comp) {
+				t.Error("second write differs")
+			}
+		})
+	}
+}
+
+// TestGzipHeader checks what VIC's `gzip --fast` stored and the kernel
+// ignores, but reproducibility needs: no name, MTIME 0.
+func TestGzipHeader(t *testing.T) {
+	var buf bytes.Buffer
+	must(t, initramfs.Write(context.Background(), &buf, testTree(), initramfs.Gzip, initramfs.Options{Epoch: epoch}))
+	b := buf.Bytes()
+	if b[0] != 0x1f || b[1] != 0x8b || b[2] != 8 {
+		t.Fatalf("not a deflate gzip stream: % x", b[:3])
+	}
+	if b[3] != 0 {
+		t.Errorf("FLG %#x, want 0 (no name, comment or extra)", b[3])
+	}
+	if !bytes.Equal(b[4:8], []byte{0, 0, 0, 0}) {
+		t.Errorf("MTIME % x, want 0", b[4:8])
+	}
+}
+
+// TestXzCheckIsCRC32 asks xz itself which check the stream carries: the
+// kernel's decoder rejects CRC64 and SHA-256.
+func TestXzCheckIsCRC32(t *testing.T) {
+	testrepo.NeedTools(t, "xz")
+	path := filepath.Join(t.TempDir(), "core.xz")
+	must(t, initramfs.WriteFile(context.Background(), path, testTree(), initramfs.Xz, initramfs.Options{Epoch: epoch}))
+	out, err := exec.Command("xz", "--robot", "--list", path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "file\t") {
+			if f := strings.Split(line, "\t"); len(f) < 7 || f[6] != "CRC32" {
+				t.Errorf("xz --list: %q, want check CRC32", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("xz --list printed no file line:\n%s", out)
+}
+
+func TestParseCompression(t *testing.T) {
+	for _, s := range []string{"gzip", "xz", "zstd", "none"} {
+		c, err := initramfs.ParseCompression(s)
+		if err != nil || c.String() != s {
+			t.Errorf("ParseCompression(%q) = %v, %v", s, c, err)
+		}
+	}
+	if _, err := initramfs.ParseCompression("lz4"); err == nil {
+		t.Error("lz4 accepted")
+	}
+}
