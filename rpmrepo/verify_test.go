@@ -125,4 +125,3 @@ func TestVerifyFixtures(t *testing.T) {
 		})
 	}
 }
-
