@@ -1,0 +1,169 @@
+package depmod
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// MaxModuleSize bounds the uncompressed size of one module file, so that a
+// hostile compressed file cannot exhaust memory. The largest module of a
+// distribution kernel is a few tens of MiB.
+const MaxModuleSize = 1 << 30
+
+// Decompressed is one compressed module to replace: write Data to Path and
+// remove Compressed, keeping the compressed file's mode, owner and times,
+// as `xz -d` does.
+type Decompressed struct {
+	Compressed string // e.g. lib/modules/KVER/kernel/fs/ext4/ext4.ko.xz
+	Path       string // the same without the compression suffix
+	Data       []byte
+}
+
+var compressors = []struct {
+	ext  string
+	open func(io.Reader) (io.Reader, func(), error)
+}{
+	{".ko.xz", func(r io.Reader) (io.Reader, func(), error) {
+		x, err := xz.NewReader(r)
+		return x, func() {}, err
+	}},
+	{".ko.gz", func(r io.Reader) (io.Reader, func(), error) {
+		g, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		return g, func() { g.Close() }, nil
+	}},
+	{".ko.zst", func(r io.Reader) (io.Reader, func(), error) {
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxModuleSize))
+		if err != nil {
+			return nil, nil, err
+		}
+		return z, z.Close, nil
+	}},
+}
+
+// Decompress finds every regular file named *.ko.xz, *.ko.gz or *.ko.zst
+// under lib/modules/KVER of fsys (fsys is rooted at the tree's root; symbolic
+// links are not followed, as find(1) does not) and returns their uncompressed
+// contents, sorted by path. It writes nothing: the caller replaces each
+// Compressed file by Path. A file that does not decompress, or whose
+// uncompressed name already exists, is an error naming it.
+func Decompress(ctx context.Context, fsys fs.FS, kver string) ([]Decompressed, error) {
+	if err := checkKver(kver); err != nil {
+		return nil, err
+	}
+	root := path.Join("lib/modules", kver)
+	var todo []string
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		for _, c := range compressors {
+			if strings.HasSuffix(p, c.ext) {
+				todo = append(todo, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("depmod: decompress: %w", err)
+	}
+	slices.Sort(todo)
+	out := make([]Decompressed, 0, len(todo))
+	for _, p := range todo {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, fmt.Errorf("depmod: decompress: %w", err)
+		}
+		plain, ext, err := decompressByExt(p, data)
+		if err != nil {
+			return nil, err
+		}
+		dst := strings.TrimSuffix(p, ext) + ".ko"
+		if _, err := fs.Stat(fsys, dst); err == nil {
+			return nil, fmt.Errorf("depmod: decompress %s: %s already exists", p, dst)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("depmod: decompress %s: %w", p, err)
+		}
+		out = append(out, Decompressed{Compressed: p, Path: dst, Data: plain})
+	}
+	return out, nil
+}
+
+// decompressByExt decompresses data by the compressor its name says.
+func decompressByExt(name string, data []byte) ([]byte, string, error) {
+	for _, c := range compressors {
+		if !strings.HasSuffix(name, c.ext) {
+			continue
+		}
+		plain, err := readAllLimited(name, data, c.open)
+		return plain, c.ext, err
+	}
+	return nil, "", fmt.Errorf("depmod: decompress %s: unknown compression suffix", name)
+}
+
+func readAllLimited(name string, data []byte, open func(io.Reader) (io.Reader, func(), error)) ([]byte, error) {
+	r, closer, err := open(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("depmod: decompress %s: %w", name, err)
+	}
+	defer closer()
+	plain, err := io.ReadAll(io.LimitReader(r, MaxModuleSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("depmod: decompress %s: %w", name, err)
+	}
+	if len(plain) > MaxModuleSize {
+		return nil, fmt.Errorf("depmod: decompress %s: more than %d bytes uncompressed", name, MaxModuleSize)
+	}
+	return plain, nil
+}
+
+var (
+	magicXZ   = []byte{0xfd, '7', 'z', 'X', 'Z', 0}
+	magicZstd = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// moduleBytes returns a module's ELF bytes the way Debian's libkmod opens a
+// module: by magic number, zstd or xz (Debian's kmod 30 is built without
+// zlib), otherwise the file as is. Like libkmod, it refuses files shorter
+// than the longest magic.
+func moduleBytes(name string, data []byte) ([]byte, error) {
+	if len(data) < len(magicXZ) {
+		return nil, fmt.Errorf("depmod: module %s: %d bytes is too short for a module", name, len(data))
+	}
+	switch {
+	case bytes.HasPrefix(data, magicZstd):
+		return readAllLimited(name, data, compressors[2].open)
+	case bytes.HasPrefix(data, magicXZ):
+		return readAllLimited(name, data, compressors[0].open)
+	}
+	return data, nil
+}
+
+func checkKver(kver string) error {
+	if kver == "" || kver == "." || kver == ".." || strings.ContainsAny(kver, "/\x00") {
+		return fmt.Errorf("depmod: bad kernel version %q", kver)
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+// Package depmod does natively what kmod's `depmod -b ROOT KVER` does to a
+// tree of kernel modules, so that vicroot never runs depmod (or chroots) to
+// build an image, and so that the result is byte-identical to Debian 12's
+// kmod 30 on the same modules.
+//
+// It provides two steps, matching VIC's base.sh (VIC.md §2.2 step 6):
+//
+//   - [Decompress] finds lib/modules/KVER/**/*.ko.{xz,gz,zst} and returns,
+//     for each, the uncompressed bytes to store as the same path minus the
+//     compression suffix, as `xz -d FILE` does (VIC decompresses because
+//     some container kmods lack xz support: vmware/vic#3858).
+//   - [Generate] reads the modules and modules.order, modules.builtin and
+//     modules.builtin.modinfo of lib/modules/KVER and returns the index files
+//     depmod writes: modules.dep(.bin), modules.alias(.bin), modules.softdep,
+//     modules.symbols(.bin), modules.builtin.bin, modules.builtin.alias.bin
+//     and modules.devname. (kmod 30 writes no modules.weakdep; that file
+//     appeared in kmod 33.)
+//
+// Both read an [io/fs.FS] rooted at the tree's root and return values; the
+// caller writes them into its tree. Neither writes anything itself.
+//
+// What it reproduces, and how (kmod 30's tools/depmod.c and libkmod):
+// module names from file names; the order of modules.dep from modules.order
+// then kmod's own hash-table order for the rest; dependencies from the
+// undefined symbols of each module against the __crc_ (or __ksymtab_strings)
+// exports of the others; dependency lists in depmod's topological order; and
+// the .bin indexes as libkmod's prefix-compressed trie (magic 0xB007F457,
+// version 2.1), written post-order with values sorted by priority.
+//
+// What it does not do: depmod's configuration files (depmod.d search,
+// override, external, exclude: the default "search updates" is built in),
+// -F System.map / -E Module.symvers checks (depmod does not need them to
+// compute dependencies; it only warns about unknown symbols with -e), and
+// module signing or loading. Where depmod's result depends on the host
+// (readdir order when two files give the same module name outside
+// updates/), this package uses sorted order.
+package depmod
