@@ -118,3 +118,134 @@ func symlinks(t testing.TB, root string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// replicate copies host path p into root keeping the host's symlinks: every
+// symlink met on the way (in any component) is recreated with its target,
+// and the target replicated too. Regular files are copied.
+func replicate(t testing.TB, root, p string) {
+	t.Helper()
+	replicateN(t, root, p, 0)
+}
+
+func replicateN(t testing.TB, root, p string, depth int) {
+	if depth > 40 {
+		t.Fatalf("replicate %s: too many links", p)
+	}
+	comps := strings.Split(strings.Trim(filepath.Clean(p), "/"), "/")
+	cur := "/"
+	for i, c := range comps {
+		next := filepath.Join(cur, c)
+		fi, err := os.Lstat(next)
+		must(t, err)
+		dst := filepath.Join(root, next)
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(next)
+			must(t, err)
+			if _, err := os.Lstat(dst); err != nil {
+				must(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+				must(t, os.Symlink(target, dst))
+			}
+			abs := target
+			if !filepath.IsAbs(target) {
+				abs = filepath.Join(cur, target)
+			}
+			rest := filepath.Join(append([]string{abs}, comps[i+1:]...)...)
+			replicateN(t, root, rest, depth+1)
+			return
+		}
+		if i == len(comps)-1 {
+			if fi.IsDir() {
+				must(t, os.MkdirAll(dst, 0o755))
+			} else if _, err := os.Lstat(dst); err != nil {
+				copyFile(t, next, dst)
+			}
+			return
+		}
+		must(t, os.MkdirAll(dst, 0o755))
+		cur = next
+	}
+}
+
+// replicateGlob replicates every host path matching pattern.
+func replicateGlob(t testing.TB, root, pattern string) {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	must(t, err)
+	if len(m) == 0 {
+		t.Fatalf("nothing on this host matches %s", pattern)
+	}
+	for _, p := range m {
+		replicate(t, root, p)
+	}
+}
+
+// loaderList runs the tree's own loader as `ld.so --list` chrooted into
+// root and returns its "name => path" pairs ("not found" kept as the path).
+func loaderList(t testing.TB, root string, inhibitCache bool, bin string) map[string]string {
+	t.Helper()
+	args := []string{root, "/lib64/ld-linux-x86-64.so.2"}
+	if inhibitCache {
+		args = append(args, "--inhibit-cache")
+	}
+	args = append(args, "--list", bin)
+	out, err := exec.Command("chroot", args...).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "not found") && !strings.Contains(string(out), "cannot open shared object file") {
+		t.Fatalf("chroot %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		// "BIN: error while loading shared libraries: NAME: cannot open shared object file: ..."
+		if _, after, ok := strings.Cut(line, "error while loading shared libraries: "); ok {
+			if name, _, ok := strings.Cut(after, ": cannot open shared object file"); ok {
+				m[name] = "not found"
+			}
+			continue
+		}
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), " => ")
+		if !ok {
+			continue
+		}
+		if i := strings.LastIndex(rest, " (0x"); i >= 0 {
+			rest = rest[:i]
+		}
+		m[name] = rest
+	}
+	return m
+}
+
+// evalIn resolves p inside root as a chroot would (absolute links relative
+// to root), returning the in-tree path. It is the test's own, independent
+// of the package under test.
+func evalIn(t testing.TB, root, p string) string {
+	t.Helper()
+	todo := strings.Split(strings.Trim(p, "/"), "/")
+	cur := "/"
+	for n := 0; len(todo) > 0; {
+		c := todo[0]
+		todo = todo[1:]
+		if c == "" || c == "." {
+			continue
+		}
+		if c == ".." {
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, c)
+		fi, err := os.Lstat(filepath.Join(root, next))
+		must(t, err)
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if n++; n > 40 {
+				t.Fatalf("%s: loop", p)
+			}
+			target, err := os.Readlink(filepath.Join(root, next))
+			must(t, err)
+			if filepath.IsAbs(target) {
+				cur = "/"
+			}
+			todo = append(strings.Split(strings.Trim(target, "/"), "/"), todo...)
+			continue
+		}
+		cur = next
+	}
+	return cur
+}
