@@ -1,0 +1,62 @@
+package iso
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxNameLen is the length xorriso allows ISO9660 file identifiers
+// (without ";1") at level 3 with its isolinux settings.
+const maxNameLen = 31
+
+// isoChars maps a Rock Ridge name to the characters xorriso keeps in the
+// plain ISO9660 name: printable ASCII except the separators; anything else
+// (including each non-ASCII character) becomes "_".
+func isoChars(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if r == utf8.RuneError || r < 0x20 || r > 0x7e || r == '/' || r == ';' {
+			b.WriteByte('_')
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// isoName returns the ISO9660 identifier of a tree name, made unique
+// among taken (whose keys are identifiers without ";1"). Files always get
+// a dot ("vmlinuz64.") and the version ";1"; directories neither.
+func isoName(name string, dir bool, taken map[string]bool) string {
+	n := isoChars(name)
+	base, ext := n, ""
+	if !dir {
+		if i := strings.LastIndexByte(n, '.'); i >= 0 && len(n)-i-1 <= 8 {
+			base, ext = n[:i], n[i:]
+		} else if i < 0 {
+			ext = "."
+		}
+	}
+	cand := fit(base, ext, "")
+	for i := 1; taken[cand]; i++ {
+		cand = fit(base, ext, strconv.Itoa(i))
+	}
+	taken[cand] = true
+	if dir {
+		return cand
+	}
+	return cand + ";1"
+}
+
+// fit truncates base so that base+suffix+ext fits maxNameLen.
+func fit(base, ext, suffix string) string {
+	if len(ext) > maxNameLen/2 {
+		base, ext = base+ext, ""
+	}
+	room := maxNameLen - len(ext) - len(suffix)
+	if len(base) > room {
+		base = base[:room]
+	}
+	return base + suffix + ext
+}
