@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -249,3 +250,5 @@ func evalIn(t testing.TB, root, p string) string {
 	}
 	return cur
 }
+
+func fmtInt(n int64) string { return strconv.FormatInt(n, 10) }
