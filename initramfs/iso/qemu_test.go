@@ -140,4 +140,3 @@ func (m *markerWriter) tail() string {
 	}
 	return s
 }
-
