@@ -4,19 +4,27 @@
 //
 // Layout of the directory Dir returns:
 //
-//	KEY                       the cache key the repository was built for
-//	manifest.tsv              one line per RPM: repo, file, name, evr, arch, payload compressor, size
+//	KEY                       the cache key the repository was built for (sha256 of
+//	                          testdata/mkrepo, testdata/specs/ and the Debian package versions)
+//	manifest.tsv              a header row, then one line per RPM in photon/ and
+//	                          photon-updates/: repo, file, name, evr, arch,
+//	                          payload compressor (xz, gzip, zstd), size in bytes
 //	RPM-GPG-KEY-vicroot-test  the armored public signing key
 //	gnupg/                    GNUPGHOME holding the secret signing key
 //	other-key.asc             an unrelated public key (signed the "otherkey" negative)
-//	photon/                   the main repository: *.rpm and repodata/ (repo id "photon")
-//	photon-updates/           the updates repository (repo id "photon-updates")
+//	photon/                   the main repository: *.rpm and repodata/ (repo id "photon";
+//	                          gz metadata, repodata/repomd.xml.asc signed with the key)
+//	photon-updates/           the updates repository (repo id "photon-updates"; xz
+//	                          metadata, repomd.xml.asc): a newer build of haveged
 //	negative/                 unsigned.rpm, otherkey.rpm, tampered.rpm, truncated.rpm
-//	badrepomd/                a repository whose repomd.xml has a wrong checksum
+//	badrepomd/                a repository whose repomd.xml has a wrong checksum for primary
 //	definition/               a repo definition folder for the test repository
 //	                          (repo-spec.json, photon.repo with a placeholder
-//	                          baseurl, the key file, init.sh, base.sh)
+//	                          baseurl, the key file VICROOT-TEST-KEY, init.sh, base.sh)
 //	kernel.version            the kernel version (uname -r form) inside linux-esx
+//
+// The packages, their payload compressors and the resolver traps are
+// described in comments in testdata/mkrepo.
 package testrepo
 
 import (
