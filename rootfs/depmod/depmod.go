@@ -24,6 +24,7 @@ var ErrCycle = errors.New("dependency cycle")
 
 // mod is one module as depmod keeps it (struct mod in depmod.c).
 type mod struct {
+	path       string // path in the tree, for errors
 	relpath    string // path relative to lib/modules/KVER
 	uncrelpath string // relpath without the compression suffix
 	name       string // module name from the file name ('-' -> '_')
@@ -57,6 +58,9 @@ func Generate(ctx context.Context, fsys fs.FS, kver string) ([]File, error) {
 	mods, err := findModules(ctx, fsys, dir)
 	if err != nil {
 		return nil, err
+	}
+	for _, m := range mods {
+		m.path = path.Join(dir, m.relpath)
 	}
 	if err := loadModules(ctx, fsys, dir, mods); err != nil {
 		return nil, err
@@ -291,7 +295,7 @@ func loadModules(ctx context.Context, fsys fs.FS, dir string, mods []*mod) error
 }
 
 func loadModule(fsys fs.FS, dir string, m *mod) error {
-	p := path.Join(dir, m.relpath)
+	p := m.path
 	raw, err := fs.ReadFile(fsys, p)
 	if err != nil {
 		return fmt.Errorf("depmod: %w", err)

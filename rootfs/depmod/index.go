@@ -51,11 +51,12 @@ type index struct{ root *indexNode }
 func newIndex() *index { return &index{root: newIndexNode("")} }
 
 // checkASCII rejects what the trie cannot index: depmod's children table
-// is indexed by 7-bit characters (and for others its behaviour is undefined).
+// is indexed by 7-bit characters (and for others its behaviour is
+// undefined), and keys and values are C strings.
 func checkASCII(what, s string) error {
 	for i := 0; i < len(s); i++ {
-		if s[i] >= indexChildMax {
-			return fmt.Errorf("%s %q: byte 0x%02x at %d is not 7-bit ASCII, which the module index cannot hold", what, s, s[i], i)
+		if s[i] >= indexChildMax || s[i] == 0 {
+			return fmt.Errorf("%s %q: byte 0x%02x at %d is not 7-bit ASCII without NUL, which the module index cannot hold", what, s, s[i], i)
 		}
 	}
 	return nil

@@ -22,7 +22,7 @@ func outputDepsBin(mods []*mod) ([]byte, error) {
 	x := newIndex()
 	for _, m := range mods {
 		if err := x.insert(m.name, depLine(m), uint32(m.idx)); err != nil {
-			return nil, fmt.Errorf("depmod: modules.dep.bin: module %s: %w", m.relpath, err)
+			return nil, fmt.Errorf("depmod: modules.dep.bin: module %s: %w", m.path, err)
 		}
 	}
 	return x.bytes(), nil
@@ -53,7 +53,7 @@ func outputAliasesBin(mods []*mod) ([]byte, error) {
 				continue // depmod: "Unmatched bracket", skipped
 			}
 			if err := x.insert(alias, m.name, uint32(m.idx)); err != nil {
-				return nil, fmt.Errorf("depmod: modules.alias.bin: module %s: %w", m.relpath, err)
+				return nil, fmt.Errorf("depmod: modules.alias.bin: module %s: %w", m.path, err)
 			}
 		}
 	}
@@ -86,7 +86,7 @@ func outputSymbolsBin(syms []*symbol) ([]byte, error) {
 	x := newIndex()
 	for _, s := range syms {
 		if err := x.insert("symbol:"+s.name, s.owner.name, uint32(s.owner.idx)); err != nil {
-			return nil, fmt.Errorf("depmod: modules.symbols.bin: module %s: %w", s.owner.relpath, err)
+			return nil, fmt.Errorf("depmod: modules.symbols.bin: module %s: %w", s.owner.path, err)
 		}
 	}
 	return x.bytes(), nil
