@@ -78,6 +78,7 @@ type ldconfig struct {
 	dirs  []*dirEntry
 	cache cacheBuilder
 	links []Link
+	confs int // configuration files read so far
 }
 
 // Cache computes what Debian 12's `ldconfig -r DIR` (glibc 2.36, run as root,
@@ -139,14 +140,25 @@ func scan(ctx context.Context, fsys fs.FS, opts CacheOptions) (*ldconfig, error)
 	return lc, nil
 }
 
-// maxIncludeDepth bounds include recursion (glibc has none; a loop there
+// maxIncludeDepth bounds include recursion (glibc has no bound: a loop there
 // recurses until it runs out of file descriptors).
 const maxIncludeDepth = 16
+
+// maxConfFiles bounds the configuration files read in one run, so that
+// self-including files with several patterns cannot explode.
+const maxConfFiles = 4096
 
 // parseConf reads one configuration file as parse_conf does.
 func (lc *ldconfig) parseConf(ctx context.Context, name string, depth int) error {
 	if depth > maxIncludeDepth {
-		return fmt.Errorf("ldso: %s: include nesting deeper than %d", name, maxIncludeDepth)
+		// glibc recurses until fopen fails for lack of descriptors, warns and
+		// goes on; the directories are the same, as duplicates are dropped.
+		lc.log.Warn("include nesting too deep, file ignored", "file", name, "depth", depth)
+		return nil
+	}
+	if lc.confs++; lc.confs > maxConfFiles {
+		lc.log.Warn("too many configuration files, file ignored", "file", name)
+		return nil
 	}
 	canon, fi, err := lc.t.canon(name)
 	if err != nil {
