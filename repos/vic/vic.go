@@ -161,21 +161,3 @@ func (r *RepoInit) Script() ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
-
-// IsolinuxCfg is isolinux.cfg with VIC's boot semantics (VIC.md §2.6):
-// kernel /boot/vmlinuz64, initrd /boot/core.gz, rdinit= the definition's
-// init. extra is appended to the kernel command line (tests use it).
-func IsolinuxCfg(init string, extra ...string) []byte {
-	appendLine := "rdinit=" + init + " loglevel=3 console=ttyS1,115200n8 console=tty0 quiet" +
-		" rcupdate.rcu_expedited=1 systemd.show_status=0 noreplace-smp cpu_init_udelay=0 vsyscall=emulate"
-	for _, e := range extra {
-		appendLine += " " + e
-	}
-	return []byte("display boot.msg\ndefault vic\nprompt 0\ntimeout 1\nlabel vic\n" +
-		"\tkernel /boot/vmlinuz64\n\tinitrd /boot/core.gz\n\tappend " + appendLine + "\n")
-}
-
-// BootMsg is the banner isolinux shows.
-func BootMsg() []byte {
-	return []byte("\nvmware/vic - Virtual Container Host, built by vicroot\n\n")
-}
