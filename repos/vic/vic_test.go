@@ -20,7 +20,7 @@ func TestScriptsParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, src := range map[string][]byte{"init": vic.Init(), "bootstrap": vic.Bootstrap(), "repoinit": rs} {
+	for name, src := range map[string][]byte{"init": vic.Init(false), "bootstrap": vic.Bootstrap(), "repoinit": rs} {
 		for _, sh := range [][]string{{"busybox", "sh", "-n"}, {"dash", "-n"}} {
 			cmd := exec.Command(sh[0], append(sh[1:], "/dev/stdin")...)
 			cmd.Stdin = bytes.NewReader(src)
