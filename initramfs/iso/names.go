@@ -3,7 +3,6 @@ package iso
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // maxNameLen is the length xorriso allows ISO9660 file identifiers
@@ -11,18 +10,16 @@ import (
 const maxNameLen = 31
 
 // isoChars maps a Rock Ridge name to the characters xorriso keeps in the
-// plain ISO9660 name: printable ASCII except the separators; anything else
-// (including each non-ASCII character) becomes "_".
+// plain ISO9660 name: printable ASCII except the separators; every other
+// byte becomes "_" (what xorriso does in the C locale VIC builds in).
 func isoChars(name string) string {
-	var b strings.Builder
-	for _, r := range name {
-		if r == utf8.RuneError || r < 0x20 || r > 0x7e || r == '/' || r == ';' {
-			b.WriteByte('_')
-			continue
+	b := []byte(name)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '/' || c == ';' {
+			b[i] = '_'
 		}
-		b.WriteRune(r)
 	}
-	return b.String()
+	return string(b)
 }
 
 // isoName returns the ISO9660 identifier of a tree name, made unique
