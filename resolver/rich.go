@@ -16,15 +16,22 @@ const (
 	RichDep     RichOp = iota // a leaf: a plain dependency
 	RichAnd                   // (A and B): both
 	RichOr                    // (A or B): at least one
-	RichIf                    // (A if B [else C]): A when B is installed [else C]
-	RichUnless                // (A unless B [else C]): A when B is not installed [else C]
+	RichIf                    // (A if B [else C]): A or not B [else: B ? A : C]
+	RichUnless                // (A unless B [else C]): A and not B [else: B ? C : A]
 	RichWith                  // (A with B): one package satisfying both
 	RichWithout               // (A without B): one package satisfying A and not B
+
+	// richNot negates Left; the solver uses it for rich Conflicts. The
+	// parser never produces it.
+	richNot RichOp = 100
 )
 
 var richOpNames = [...]string{"", "and", "or", "if", "unless", "with", "without"}
 
 func (o RichOp) String() string {
+	if o == richNot {
+		return "not"
+	}
 	if int(o) < len(richOpNames) {
 		return richOpNames[o]
 	}
@@ -86,7 +93,9 @@ func (p *richParser) skipSpace() {
 	}
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 // group parses "( operand op operand ... )" with p at the '('.
 func (p *richParser) group(depth int) (*Rich, error) {
@@ -284,6 +293,12 @@ func (r *Rich) String() string {
 }
 
 func (r *Rich) write(b *strings.Builder, top bool) {
+	if r.Op == richNot {
+		b.WriteString("(not ")
+		r.Left.write(b, false)
+		b.WriteByte(')')
+		return
+	}
 	if r.Op == RichDep {
 		if top {
 			b.WriteByte('(')

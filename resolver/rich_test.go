@@ -38,9 +38,9 @@ func TestParseRich(t *testing.T) {
 func TestParseRichErrors(t *testing.T) {
 	for _, in := range []string{
 		"", "foo", "(", "()", "(foo", "(foo and)", "(and foo)", "(foo bar)",
-		"(a and b or c)",      // mixing needs parentheses
-		"(a if b if c)",       // if does not chain
-		"(a or b else c)",     // else only after if/unless
+		"(a and b or c)",  // mixing needs parentheses
+		"(a if b if c)",   // if does not chain
+		"(a or b else c)", // else only after if/unless
 		"(a if b else c else d)",
 		"(a >= )", "(a >> 1)", "(a) b", "(foo(bar and x)", "(a with (b)",
 	} {

@@ -1,0 +1,261 @@
+package resolver_test
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/resolver"
+	"github.com/vicroot/vicroot/rpmrepo"
+)
+
+// repoDir is one yum repository on disk for the dnf oracle.
+type repoDir struct {
+	id, dir string
+	gpgkey  string // armored key file; empty means gpgcheck=0
+	prio    int    // 0: dnf's default (99)
+}
+
+// dnfOracle runs the real dnf against repositories and caches its answers
+// per request within one test run.
+type dnfOracle struct {
+	repos []repoDir
+	root  string
+	mu    sync.Mutex
+	cache map[string]dnfAnswer
+	extra []string // extra --setopt arguments
+}
+
+type dnfAnswer struct {
+	nevras []string // sorted; nil when dnf found no solution
+	ok     bool
+	out    string
+}
+
+func newDNFOracle(t *testing.T, repos []repoDir, extra ...string) *dnfOracle {
+	t.Helper()
+	testrepo.NeedTools(t, "dnf")
+	root := t.TempDir()
+	rd := filepath.Join(root, "repos.d")
+	for _, d := range []string{rd, filepath.Join(root, "log")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range repos {
+		var b strings.Builder
+		fmt.Fprintf(&b, "[%s]\nname=%s\nbaseurl=file://%s\nenabled=1\n", r.id, r.id, r.dir)
+		if r.gpgkey != "" {
+			fmt.Fprintf(&b, "gpgcheck=1\nrepo_gpgcheck=0\ngpgkey=file://%s\n", r.gpgkey)
+		} else {
+			b.WriteString("gpgcheck=0\n")
+		}
+		if r.prio != 0 {
+			fmt.Fprintf(&b, "priority=%d\n", r.prio)
+		}
+		if err := os.WriteFile(filepath.Join(rd, r.id+".repo"), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &dnfOracle{repos: repos, root: root, cache: map[string]dnfAnswer{}, extra: extra}
+}
+
+// install asks dnf what "dnf install --assumeno specs..." would install
+// into an empty root.
+func (o *dnfOracle) install(t *testing.T, specs []string, extra ...string) dnfAnswer {
+	t.Helper()
+	key := strings.Join(specs, " ") + "|" + strings.Join(extra, " ")
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if a, ok := o.cache[key]; ok {
+		return a
+	}
+	inst := filepath.Join(o.root, "root")
+	args := []string{
+		"--installroot=" + inst,
+		"--setopt=reposdir=" + filepath.Join(o.root, "repos.d"),
+		"--setopt=cachedir=" + filepath.Join(o.root, "cache"),
+		"--setopt=logdir=" + filepath.Join(o.root, "log"),
+		"--setopt=persistdir=" + filepath.Join(o.root, "persist"),
+		"--releasever=2.0", "--assumeno",
+		"--setopt=skip_if_unavailable=False", "--setopt=keepcache=True",
+		"--setopt=install_weak_deps=True", "--setopt=metadata_expire=-1",
+	}
+	args = append(args, o.extra...)
+	args = append(args, extra...)
+	args = append(args, "install")
+	args = append(args, specs...)
+	cmd := exec.Command("dnf", args...)
+	cmd.Env = append(os.Environ(), "LANG=C", "LC_ALL=C", "COLUMNS=200")
+	out, _ := cmd.CombinedOutput()
+	a := parseDNF(string(out))
+	o.cache[key] = a
+	return a
+}
+
+// parseDNF reads dnf's transaction table. A package row is
+// " name arch version repo size unit"; a long name is wrapped onto its own
+// line with the rest on the next.
+func parseDNF(out string) dnfAnswer {
+	a := dnfAnswer{out: out}
+	if !strings.Contains(out, "Dependencies resolved.") {
+		return a
+	}
+	a.ok = true
+	if strings.Contains(out, "Nothing to do.") {
+		a.nevras = []string{}
+		return a
+	}
+	lines := strings.Split(out, "\n")
+	in := false
+	seps := 0
+	skipping := false
+	var pending []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "=====") {
+			seps++
+			if seps == 2 {
+				in = true
+			}
+			continue
+		}
+		if !in {
+			continue
+		}
+		if strings.HasPrefix(l, "Transaction Summary") {
+			break
+		}
+		if l == "" || !strings.HasPrefix(l, " ") {
+			switch {
+			case strings.HasPrefix(l, "Installing"):
+				skipping = false
+			case strings.HasPrefix(l, "Skipping"):
+				// best=False (dnf's default): the best version of a
+				// requested name would not fit, an older one is installed
+				// and the newer one listed here as skipped.
+				skipping = true
+			case strings.HasPrefix(l, "Removing"), strings.HasPrefix(l, "Upgrading"), strings.HasPrefix(l, "Downgrading"):
+				// Anything but installs means dnf did something we do not model.
+				a.ok = false
+				return a
+			}
+			continue
+		}
+		if skipping {
+			continue
+		}
+		pending = append(pending, strings.Fields(l)...)
+		if len(pending) >= 5 {
+			name, arch, evr := pending[0], pending[1], pending[2]
+			a.nevras = append(a.nevras, name+"-"+evr+"."+arch)
+			pending = nil
+		}
+	}
+	sort.Strings(a.nevras)
+	return a
+}
+
+// loadRepo reads a createrepo_c repository's primary.xml.gz (found by
+// name in repodata/; rpmrepo's repomd reader is another engineer's work
+// in progress) and tags the packages with the repository id.
+func loadRepo(t testing.TB, dir, id string) []*rpmrepo.Package {
+	t.Helper()
+	f := openRepodata(t, dir, "primary.xml")
+	defer f.Close()
+	var pkgs []*rpmrepo.Package
+	err := rpmrepo.ParsePrimary(f, id+" primary.xml", func(p *rpmrepo.Package) error {
+		p.Repo = id
+		pkgs = append(pkgs, p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
+}
+
+type gzFile struct {
+	*gzip.Reader
+	f *os.File
+}
+
+func (g gzFile) Close() error { g.Reader.Close(); return g.f.Close() }
+
+func openRepodata(t testing.TB, dir, kind string) io.ReadCloser {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "repodata", "*"+kind+".gz"))
+	if len(m) != 1 {
+		t.Fatalf("%s: want one repodata/*%s.gz, found %v", dir, kind, m)
+	}
+	f, err := os.Open(m[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", m[0], err)
+	}
+	return gzFile{z, f}
+}
+
+// filelistsLoader is a test-only stand-in for rpmrepo's filelists reader:
+// it returns a Policy.LoadFiles that completes Files from
+// repodata/*filelists.xml.gz of each repository, matching packages by
+// checksum (pkgid).
+func filelistsLoader(t testing.TB, dirs map[string]string, pkgs []*rpmrepo.Package) func(context.Context) error {
+	return func(ctx context.Context) error {
+		byID := map[string]*rpmrepo.Package{}
+		for _, p := range pkgs {
+			byID[p.Repo+"/"+p.Checksum.Value] = p
+		}
+		ids := make([]string, 0, len(dirs))
+		for id := range dirs {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			r := openRepodata(t, dirs[id], "filelists.xml")
+			d := xml.NewDecoder(r)
+			for {
+				tok, err := d.Token()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					r.Close()
+					return err
+				}
+				se, ok := tok.(xml.StartElement)
+				if !ok || se.Name.Local != "package" {
+					continue
+				}
+				var fp struct {
+					PkgID string   `xml:"pkgid,attr"`
+					Files []string `xml:"file"`
+				}
+				if err := d.DecodeElement(&fp, &se); err != nil {
+					r.Close()
+					return err
+				}
+				if p := byID[id+"/"+fp.PkgID]; p != nil {
+					p.Files = fp.Files
+					p.FilesComplete = true
+				}
+			}
+			r.Close()
+		}
+		return nil
+	}
+}
+
+func nevras(pl *resolver.Plan) []string { return pl.NEVRAs() }

@@ -1,0 +1,831 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/vicroot/vicroot/rpmrepo"
+)
+
+// Request is what to do: install these, erase those, on top of a staged
+// set of installed packages.
+type Request struct {
+	// Install are package names, name.arch, name-version[-release][.arch],
+	// provides ("libc.so.6()(64bit)") or file paths, matched in that
+	// order of preference as dnf does.
+	Install []string
+	// Erase are names of installed packages to remove, with everything
+	// installed that requires them and is left with no other provider
+	// (tdnf erase).
+	Erase []string
+	// Installed is the staged set the request applies to; nil for a fresh
+	// root. Installed packages are kept as they are (never upgraded) and
+	// their own requirements are not re-checked.
+	Installed []*rpmrepo.Package
+	// Lock, when set, pins every name it lists to the locked package, so
+	// that the same request gives the same plan; see Lock.
+	Lock *Lock
+}
+
+// Solve computes the plan for req over the available packages pkgs (all
+// repositories together; Package.Repo tells them apart).
+func Solve(ctx context.Context, pkgs []*rpmrepo.Package, rq Request, pol Policy) (*Plan, error) {
+	s, err := newSolver(ctx, pkgs, rq, &pol)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.erase(rq.Erase); err != nil {
+		return nil, err
+	}
+	for _, spec := range rq.Install {
+		cands := s.jobCandidates(spec)
+		if len(cands) == 0 {
+			s.addProblem(Problem{Kind: ProblemNoMatch, Text: fmt.Sprintf("no package matches %q (requested)", spec)})
+			return nil, s.unsolvable()
+		}
+		s.reqs = append(s.reqs, req{from: -1, job: spec, cands: cands})
+	}
+	ok, err := s.run(0)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, s.unsolvable()
+	}
+	if !pol.NoWeakDeps {
+		if err := s.weak(); err != nil {
+			return nil, err
+		}
+	}
+	return s.plan(), nil
+}
+
+type provEntry struct {
+	pkg int32
+	dep rpmrepo.Dep
+}
+
+// reason records why a package was chosen.
+type reason struct {
+	from int32  // the requiring package, or -1 for the request
+	dep  string // the dependency or request string
+	weak bool
+}
+
+type req struct {
+	from  int32 // -1 for a job
+	dep   rpmrepo.Dep
+	rich  *Rich
+	job   string
+	cands []int32 // candidates of a job
+	weak  bool
+	// conflict marks the negation of a rich Conflicts of package from.
+	conflict bool
+}
+
+func (r *req) String() string {
+	if r.from < 0 {
+		return r.job
+	}
+	return r.dep.String()
+}
+
+type frame struct {
+	m     mark
+	cands []int32
+	next  int
+	why   reason
+}
+
+type mark struct{ chosen, reqs, head, conds int }
+
+type solver struct {
+	ctx  context.Context
+	pol  *Policy
+	pkgs []*rpmrepo.Package
+
+	installed []bool
+	allowed   []bool
+	prio      []int
+	arch      []int8
+	instOnly  []bool
+	provs     [][]rpmrepo.Dep // provides including the implicit self-provide
+	prov      map[string][]provEntry
+	files     map[string][]int32
+	byName    map[string][]int32
+	recIdx    map[string][]provEntry
+	supp      []int32 // packages with Supplements
+
+	lockedName map[string]bool
+	provCache  map[rpmrepo.Dep][]int32
+	richCache  map[string]*Rich
+	richErr    map[string]error
+	filesTried bool
+
+	sel       []bool
+	level     []int32
+	why       []reason
+	chosen    []int32
+	nameSel   map[string][]int32
+	conflIdx  map[string][]provEntry
+	obsIdx    map[string][]provEntry
+	obsAvail  map[string][]provEntry // obsoletes of every available package
+	reqs      []req
+	head      int
+	conds     []req
+	stack     []frame
+	steps     int
+	erased    []int32
+
+	problems    []Problem
+	seenProblem map[string]bool
+}
+
+func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Policy) (*solver, error) {
+	s := &solver{
+		ctx: ctx, pol: pol,
+		prov: map[string][]provEntry{}, files: map[string][]int32{}, byName: map[string][]int32{},
+		recIdx: map[string][]provEntry{}, lockedName: map[string]bool{},
+		provCache: map[rpmrepo.Dep][]int32{}, richCache: map[string]*Rich{}, richErr: map[string]error{},
+		nameSel: map[string][]int32{}, conflIdx: map[string][]provEntry{}, obsIdx: map[string][]provEntry{},
+		obsAvail: map[string][]provEntry{},
+		seenProblem: map[string]bool{},
+	}
+	arches := pol.arches()
+	locked, err := s.applyLock(r.Lock, avail)
+	if err != nil {
+		return nil, err
+	}
+	add := func(p *rpmrepo.Package, inst bool) {
+		id := int32(len(s.pkgs))
+		s.pkgs = append(s.pkgs, p)
+		s.installed = append(s.installed, inst)
+		a := archScore(arches, p.Arch)
+		ok := inst || a != -2
+		if !inst && locked != nil && s.lockedName[p.Name] && !locked[p] {
+			ok = false
+		}
+		s.allowed = append(s.allowed, ok)
+		if a < -1 {
+			a = int8max
+		}
+		s.arch = append(s.arch, int8(a))
+		s.prio = append(s.prio, pol.priority(p.Repo))
+		s.instOnly = append(s.instOnly, pol.isInstallOnly(p))
+		self := rpmrepo.Dep{Name: p.Name, Flags: rpmrepo.FlagsEQ, EVR: p.EVR}
+		pr := make([]rpmrepo.Dep, 0, len(p.Provides)+1)
+		pr = append(pr, self)
+		for _, d := range p.Provides {
+			if d != self {
+				pr = append(pr, d)
+			}
+		}
+		s.provs = append(s.provs, pr)
+		if !ok && !inst {
+			// Packages that may never be chosen stay out of the indexes,
+			// so they cannot satisfy anything.
+			return
+		}
+		for _, d := range pr {
+			s.prov[d.Name] = append(s.prov[d.Name], provEntry{id, d})
+		}
+		for _, f := range p.Files {
+			s.files[f] = append(s.files[f], id)
+		}
+		s.byName[p.Name] = append(s.byName[p.Name], id)
+		for _, d := range p.Recommends {
+			if !IsRich(d.Name) {
+				s.recIdx[d.Name] = append(s.recIdx[d.Name], provEntry{id, d})
+			}
+		}
+		for _, o := range p.Obsoletes {
+			s.obsAvail[o.Name] = append(s.obsAvail[o.Name], provEntry{id, o})
+		}
+		if len(p.Supplements) > 0 && !inst {
+			s.supp = append(s.supp, id)
+		}
+	}
+	for _, p := range r.Installed {
+		add(p, true)
+	}
+	for _, p := range avail {
+		if p.Arch == "src" || p.Arch == "nosrc" {
+			continue
+		}
+		add(p, false)
+	}
+	n := len(s.pkgs)
+	s.sel = make([]bool, n)
+	s.level = make([]int32, n)
+	s.why = make([]reason, n)
+	return s, nil
+}
+
+const int8max = 127
+
+// selfProvide is the "name = epoch:version-release" every package has.
+func (s *solver) selfProvide(id int32) rpmrepo.Dep { return s.provs[id][0] }
+
+// providers returns the packages whose provides (or, for a path, whose
+// files) satisfy d, in package order.
+func (s *solver) providers(d rpmrepo.Dep) []int32 {
+	if c, ok := s.provCache[d]; ok {
+		return c
+	}
+	var out []int32
+	for _, e := range s.prov[d.Name] {
+		if Overlap(e.dep, d) {
+			out = append(out, e.pkg)
+		}
+	}
+	if strings.HasPrefix(d.Name, "/") {
+		out = mergeIDs(out, s.files[d.Name])
+		if len(out) == 0 && !s.filesTried && s.pol.LoadFiles != nil {
+			s.filesTried = true
+			if err := s.loadFiles(); err == nil {
+				return s.providers(d)
+			}
+		}
+	}
+	s.provCache[d] = out
+	return out
+}
+
+// loadFiles asks the caller to complete the file lists, then indexes the
+// files the packages gained.
+func (s *solver) loadFiles() error {
+	if err := s.pol.LoadFiles(s.ctx); err != nil {
+		s.addProblem(Problem{Kind: ProblemFiles, Text: fmt.Sprintf("loading the full file lists failed: %v", err)})
+		return err
+	}
+	s.files = map[string][]int32{}
+	for id, p := range s.pkgs {
+		if !s.allowed[id] {
+			continue
+		}
+		for _, f := range p.Files {
+			s.files[f] = append(s.files[f], int32(id))
+		}
+	}
+	clear(s.provCache)
+	return nil
+}
+
+func mergeIDs(a, b []int32) []int32 {
+	if len(b) == 0 {
+		return a
+	}
+	seen := map[int32]bool{}
+	var out []int32
+	for _, l := range [][]int32{a, b} {
+		for _, id := range l {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func (s *solver) providesDep(id int32, d rpmrepo.Dep) bool {
+	for _, p := range s.provs[id] {
+		if Satisfies(p, d) {
+			return true
+		}
+	}
+	if strings.HasPrefix(d.Name, "/") {
+		for _, f := range s.pkgs[id].Files {
+			if f == d.Name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func alwaysSatisfied(d rpmrepo.Dep) bool { return strings.HasPrefix(d.Name, "rpmlib(") }
+
+// satisfiedDep reports whether a chosen package provides d.
+func (s *solver) satisfiedDep(d rpmrepo.Dep) bool {
+	if alwaysSatisfied(d) {
+		return true
+	}
+	for _, id := range s.providers(d) {
+		if s.sel[id] {
+			return true
+		}
+	}
+	return false
+}
+
+// blocked reports why id cannot join the current selection without even
+// trying: another version of its name is chosen (it is not installonly).
+func (s *solver) blocked(id int32) (int32, bool) {
+	if s.instOnly[id] {
+		return 0, false
+	}
+	for _, q := range s.nameSel[s.pkgs[id].Name] {
+		if q != id {
+			return q, true
+		}
+	}
+	return 0, false
+}
+
+func (s *solver) rich(d rpmrepo.Dep) (*Rich, error) {
+	if r, ok := s.richCache[d.Name]; ok {
+		return r, nil
+	}
+	if err, ok := s.richErr[d.Name]; ok {
+		return nil, err
+	}
+	r, err := ParseRich(d.Name)
+	if err != nil {
+		s.richErr[d.Name] = err
+		return nil, err
+	}
+	s.richCache[d.Name] = r
+	return r, nil
+}
+
+func hasCondition(r *Rich) bool {
+	if r == nil || r.Op == RichDep {
+		return false
+	}
+	return r.Op == RichIf || r.Op == RichUnless || hasCondition(r.Left) || hasCondition(r.Right) || hasCondition(r.Else)
+}
+
+// select_ adds id to the selection, or returns the problem that prevents it.
+func (s *solver) selectPkg(id int32, why reason) *Problem {
+	if s.sel[id] {
+		return nil
+	}
+	p := s.pkgs[id]
+	if !s.allowed[id] {
+		return &Problem{Kind: ProblemExcluded, Text: fmt.Sprintf("%s is excluded by the arch policy or the lock", p)}
+	}
+	if q, ok := s.blocked(id); ok {
+		return s.conflict(ProblemSameName, id, q, fmt.Sprintf("cannot install both %s and %s", s.pkgs[q], p))
+	}
+	for _, o := range p.Obsoletes {
+		for _, q := range s.nameSel[o.Name] {
+			if s.pkgs[q].Name != p.Name && Overlap(o, s.selfProvide(q)) {
+				return s.conflict(ProblemObsoletes, id, q, fmt.Sprintf("%s obsoletes %s provided by %s", p, o, s.pkgs[q]))
+			}
+		}
+	}
+	for _, e := range s.obsIdx[p.Name] {
+		if s.pkgs[e.pkg].Name != p.Name && Overlap(e.dep, s.selfProvide(id)) {
+			return s.conflict(ProblemObsoletes, id, e.pkg, fmt.Sprintf("%s obsoletes %s provided by %s", s.pkgs[e.pkg], e.dep, p))
+		}
+	}
+	for _, c := range p.Conflicts {
+		if IsRich(c.Name) {
+			continue
+		}
+		for _, q := range s.providers(c) {
+			if q != id && s.sel[q] {
+				return s.conflict(ProblemConflict, id, q, fmt.Sprintf("%s conflicts with %s provided by %s", p, c, s.pkgs[q]))
+			}
+		}
+	}
+	for _, d := range s.provs[id] {
+		for _, e := range s.conflIdx[d.Name] {
+			if e.pkg != id && Overlap(d, e.dep) {
+				return s.conflict(ProblemConflict, id, e.pkg, fmt.Sprintf("%s conflicts with %s provided by %s", s.pkgs[e.pkg], e.dep, p))
+			}
+		}
+	}
+	for _, f := range p.Files {
+		for _, e := range s.conflIdx[f] {
+			if e.pkg != id {
+				return s.conflict(ProblemConflict, id, e.pkg, fmt.Sprintf("%s conflicts with %s provided by %s", s.pkgs[e.pkg], e.dep, p))
+			}
+		}
+	}
+	s.apply(id, why)
+	return nil
+}
+
+func (s *solver) conflict(kind ProblemKind, a, b int32, text string) *Problem {
+	return &Problem{Kind: kind, Text: text, pkgs: []int32{a, b}, level: int(s.level[b])}
+}
+
+// apply records id as chosen and queues its requirements.
+func (s *solver) apply(id int32, why reason) {
+	p := s.pkgs[id]
+	s.sel[id] = true
+	s.level[id] = int32(len(s.stack))
+	s.why[id] = why
+	s.chosen = append(s.chosen, id)
+	s.nameSel[p.Name] = append(s.nameSel[p.Name], id)
+	for _, c := range p.Conflicts {
+		if IsRich(c.Name) {
+			// A rich conflict is a clause like any other: "not expr", which
+			// installing something can satisfy ((A unless B) wants B).
+			if rr, err := s.rich(c); err == nil {
+				r := req{from: id, dep: c, rich: &Rich{Op: richNot, Left: rr}, conflict: true}
+				s.reqs = append(s.reqs, r)
+				s.conds = append(s.conds, r)
+			}
+			continue
+		}
+		s.conflIdx[c.Name] = append(s.conflIdx[c.Name], provEntry{id, c})
+	}
+	for _, o := range p.Obsoletes {
+		s.obsIdx[o.Name] = append(s.obsIdx[o.Name], provEntry{id, o})
+	}
+	if s.installed[id] {
+		return // the staged set's own requirements are not ours to repair
+	}
+	for _, d := range p.Requires {
+		if alwaysSatisfied(d) {
+			continue
+		}
+		r := req{from: id, dep: d}
+		if IsRich(d.Name) {
+			rr, err := s.rich(d)
+			if err == nil {
+				r.rich = rr
+				if hasCondition(rr) {
+					s.conds = append(s.conds, r)
+				}
+			}
+		}
+		s.reqs = append(s.reqs, r)
+	}
+}
+
+// unapply undoes the last apply, which must have been of id.
+func (s *solver) unapply(id int32) {
+	p := s.pkgs[id]
+	s.sel[id] = false
+	s.chosen = s.chosen[:len(s.chosen)-1]
+	s.nameSel[p.Name] = s.nameSel[p.Name][:len(s.nameSel[p.Name])-1]
+	for _, c := range p.Conflicts {
+		if !IsRich(c.Name) {
+			s.conflIdx[c.Name] = s.conflIdx[c.Name][:len(s.conflIdx[c.Name])-1]
+		}
+	}
+	for _, o := range p.Obsoletes {
+		s.obsIdx[o.Name] = s.obsIdx[o.Name][:len(s.obsIdx[o.Name])-1]
+	}
+}
+
+func (s *solver) mark() mark {
+	return mark{chosen: len(s.chosen), reqs: len(s.reqs), head: s.head, conds: len(s.conds)}
+}
+
+func (s *solver) undo(m mark) {
+	for len(s.chosen) > m.chosen {
+		s.unapply(s.chosen[len(s.chosen)-1])
+	}
+	s.reqs = s.reqs[:m.reqs]
+	s.head = m.head
+	s.conds = s.conds[:m.conds]
+}
+
+type status uint8
+
+const (
+	stSat status = iota
+	stNone
+	stUnit
+	stMulti
+)
+
+// eval looks at one requirement against the selection: satisfied, or the
+// candidates that would make progress on it (after dropping those another
+// version of the same name already blocks).
+func (s *solver) eval(r *req) (status, []int32, int) {
+	var cands []int32
+	switch {
+	case r.from < 0:
+		for _, id := range r.cands {
+			if s.sel[id] {
+				return stSat, nil, 0
+			}
+		}
+		cands = r.cands
+	case r.rich != nil:
+		if s.satRich(r.rich, -1) {
+			return stSat, nil, 0
+		}
+		cands = s.progress(r.rich)
+	case IsRich(r.dep.Name):
+		return stNone, nil, 0 // malformed: reported by the caller
+	default:
+		if s.satisfiedDep(r.dep) {
+			return stSat, nil, 0
+		}
+		cands = s.providers(r.dep)
+	}
+	out := make([]int32, 0, len(cands))
+	lvl := 0
+	for _, id := range cands {
+		if !s.allowed[id] || s.sel[id] {
+			continue
+		}
+		if q, ok := s.blocked(id); ok {
+			if l := int(s.level[q]); l > lvl {
+				lvl = l
+			}
+			continue
+		}
+		out = append(out, id)
+	}
+	switch len(out) {
+	case 0:
+		return stNone, nil, lvl
+	case 1:
+		return stUnit, out, lvl
+	}
+	return stMulti, out, lvl
+}
+
+// propagate installs every requirement's only candidate until none is
+// left, as unit propagation does. It returns the first requirement that
+// needs a choice (nil when all are satisfied), or false with the failure's
+// decision level when a requirement cannot be met.
+func (s *solver) propagate() (bool, *req, []int32, int) {
+	for {
+		progress := false
+		var choice *req
+		var choiceCands []int32
+		visit := func(r *req, i int) (bool, int) {
+			st, cands, lvl := s.eval(r)
+			switch st {
+			case stSat:
+				if i == s.head {
+					s.head++
+				}
+			case stNone:
+				return false, s.failNothing(r, lvl)
+			case stUnit:
+				if pr := s.selectPkg(cands[0], s.reasonFor(r)); pr != nil {
+					pr.chainFrom = r.from
+					s.addProblem(*pr)
+					l := pr.level
+					if r.from >= 0 && int(s.level[r.from]) > l {
+						l = int(s.level[r.from])
+					}
+					if r.rich != nil || r.from < 0 {
+						l = len(s.stack)
+					}
+					return false, l
+				}
+				progress = true
+			case stMulti:
+				if choice == nil {
+					choice, choiceCands = r, cands
+				}
+			}
+			return true, 0
+		}
+		for i := s.head; i < len(s.reqs); i++ {
+			if ok, l := visit(&s.reqs[i], i); !ok {
+				return false, nil, nil, l
+			}
+		}
+		if !progress && choice == nil {
+			for i := range s.conds {
+				if ok, l := visit(&s.conds[i], -1); !ok {
+					return false, nil, nil, l
+				}
+			}
+		}
+		if !progress {
+			if choice != nil {
+				// The slice may move when reqs grows; keep a copy.
+				c := *choice
+				return true, &c, choiceCands, 0
+			}
+			return true, nil, nil, 0
+		}
+	}
+}
+
+func (s *solver) reasonFor(r *req) reason {
+	if r.from < 0 {
+		return reason{from: -1, dep: r.job, weak: r.weak}
+	}
+	return reason{from: r.from, dep: r.dep.Name + depSuffix(r.dep), weak: r.weak}
+}
+
+func depSuffix(d rpmrepo.Dep) string {
+	if d.Flags == rpmrepo.FlagsNone {
+		return ""
+	}
+	return " " + d.Flags.Op() + " " + d.EVR.String()
+}
+
+// failNothing records "nothing provides" and returns the decision level
+// the failure depends on.
+func (s *solver) failNothing(r *req, blockLevel int) int {
+	what := r.String()
+	var text string
+	switch {
+	case r.from < 0:
+		text = fmt.Sprintf("no installable package for %q (requested)", r.job)
+	case r.conflict:
+		text = fmt.Sprintf("%s conflicts with %s, which the chosen packages satisfy", s.chain(r.from), r.dep.Name)
+	case IsRich(r.dep.Name) && r.rich == nil:
+		_, err := s.rich(r.dep)
+		text = fmt.Sprintf("%v, needed by %s", err, s.chain(r.from))
+	default:
+		text = fmt.Sprintf("nothing provides %s needed by %s", what, s.chain(r.from))
+	}
+	if blockLevel > 0 || (r.from >= 0 && len(s.providers(r.dep)) > 0) {
+		text += " (its providers are blocked by other chosen versions)"
+	}
+	kind := ProblemNothingProvides
+	s.addProblem(Problem{Kind: kind, Text: text, chainFrom: r.from})
+	l := blockLevel
+	if r.from >= 0 && int(s.level[r.from]) > l {
+		l = int(s.level[r.from])
+	}
+	if r.rich != nil || r.from < 0 {
+		l = len(s.stack)
+	}
+	return l
+}
+
+// run searches until every requirement is met (true) or every choice
+// above frame base has failed (false).
+func (s *solver) run(base int) (bool, error) {
+	maxSteps := s.pol.MaxSteps
+	if maxSteps <= 0 {
+		maxSteps = 1_000_000
+	}
+	for {
+		s.steps++
+		if s.steps > maxSteps {
+			return false, fmt.Errorf("resolver: gave up after %d steps: %w", maxSteps, ErrTooHard)
+		}
+		if s.steps&1023 == 0 {
+			if err := s.ctx.Err(); err != nil {
+				return false, err
+			}
+		}
+		ok, choice, cands, failLevel := s.propagate()
+		if ok {
+			if choice == nil {
+				return true, nil
+			}
+			cands = s.order(cands)
+			f := frame{m: s.mark(), cands: cands, why: s.reasonFor(choice)}
+			s.stack = append(s.stack, f)
+			pr := s.selectPkg(cands[0], f.why)
+			if pr == nil {
+				continue
+			}
+			pr.chainFrom = f.why.from
+			s.addProblem(*pr)
+			failLevel = len(s.stack)
+		}
+		if !s.backtrack(base, failLevel) {
+			return false, nil
+		}
+	}
+}
+
+// backtrack undoes choices back to the frame the failure depends on
+// (a simple backjump: frames above it cannot repair it) and takes that
+// frame's next candidate, going further back when it has none.
+func (s *solver) backtrack(base, failLevel int) bool {
+	for len(s.stack) > base {
+		top := len(s.stack) - 1
+		f := &s.stack[top]
+		if top+1 > failLevel {
+			// This frame's decision is not involved in the failure.
+			s.undo(f.m)
+			s.stack = s.stack[:top]
+			continue
+		}
+		s.undo(f.m)
+		for f.next++; f.next < len(f.cands); f.next++ {
+			pr := s.selectPkg(f.cands[f.next], f.why)
+			if pr == nil {
+				return true
+			}
+			pr.chainFrom = f.why.from
+			s.addProblem(*pr)
+		}
+		s.stack = s.stack[:top]
+		// Exhausted: the failure now depends on whatever came before.
+		failLevel = top
+	}
+	return false
+}
+
+// weak installs what chosen packages recommend and what supplements the
+// chosen set, each only if it fits (a weak dependency never makes the
+// request fail), as libsolv does after the hard dependencies.
+func (s *solver) weak() error {
+	tried := map[int32]bool{}
+	for changed := true; changed; {
+		changed = false
+		for i := 0; i < len(s.chosen); i++ {
+			id := s.chosen[i]
+			if s.installed[id] {
+				continue
+			}
+			for _, d := range s.pkgs[id].Recommends {
+				r := req{from: id, dep: d, weak: true}
+				if IsRich(d.Name) {
+					rr, err := s.rich(d)
+					if err != nil {
+						continue
+					}
+					r.rich = rr
+				}
+				st, cands, _ := s.eval(&r)
+				if st != stUnit && st != stMulti {
+					continue
+				}
+				ok, err := s.tryWeak(s.order(cands), s.reasonFor(&r))
+				if err != nil {
+					return err
+				}
+				changed = changed || ok
+			}
+		}
+		// Supplements: the best package of each name whose Supplements
+		// the chosen set satisfies.
+		byName := map[string][]int32{}
+		var names []string
+		for _, id := range s.supp {
+			if s.sel[id] || tried[id] {
+				continue
+			}
+			n := s.pkgs[id].Name
+			if _, ok := byName[n]; !ok {
+				names = append(names, n)
+			}
+			byName[n] = append(byName[n], id)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if len(s.nameSel[n]) > 0 {
+				continue
+			}
+			best := s.order(byName[n])[0]
+			var by string
+			for _, d := range s.pkgs[best].Supplements {
+				if s.satWeak(d) {
+					by = d.Name + depSuffix(d)
+					break
+				}
+			}
+			if by == "" {
+				continue
+			}
+			tried[best] = true
+			ok, err := s.tryWeak([]int32{best}, reason{from: -1, dep: "supplements " + by, weak: true})
+			if err != nil {
+				return err
+			}
+			changed = changed || ok
+		}
+	}
+	return nil
+}
+
+func (s *solver) satWeak(d rpmrepo.Dep) bool {
+	if IsRich(d.Name) {
+		r, err := s.rich(d)
+		return err == nil && s.satRich(r, -1)
+	}
+	return s.satisfiedDep(d)
+}
+
+func (s *solver) tryWeak(cands []int32, why reason) (bool, error) {
+	base := len(s.stack)
+	for _, c := range cands {
+		m := s.mark()
+		nprob := len(s.problems)
+		if pr := s.selectPkg(c, why); pr != nil {
+			continue
+		}
+		ok, err := s.run(base)
+		if err != nil {
+			return false, err
+		}
+		// Failures of a weak dependency are not the request's problems.
+		s.dropProblems(nprob)
+		if ok {
+			return true, nil
+		}
+		s.undo(m)
+		s.stack = s.stack[:base]
+	}
+	return false, nil
+}
+
+// ErrTooHard is wrapped when the search exceeds Policy.MaxSteps.
+var ErrTooHard = errors.New("dependency problem too hard")
