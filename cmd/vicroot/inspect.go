@@ -1,0 +1,43 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/internal/mtree"
+)
+
+func newInspectCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect ISO|INITRAMFS",
+		Short: "Print the initramfs tree of an ISO or initramfs as an mtree manifest",
+		Long: `inspect prints, in BSD mtree format, every path of the initramfs inside an
+ISO (/boot/core.gz) or of an initramfs file (gzip, xz, zstd or plain cpio):
+type, mode, uid, gid, size, sha256 and, when the ISO records it, the package
+that installed the path.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			entries, err := build.Inspect(f, fi.Size(), args[0])
+			if err != nil {
+				return err
+			}
+			return mtree.Write(cmd.OutOrStdout(), entries)
+		},
+	}
+}
