@@ -14,6 +14,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
 	"github.com/vicroot/vicroot/internal/testrepo"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rpmrepo"
@@ -165,12 +168,10 @@ func parseDNF(out string) dnfAnswer {
 	return a
 }
 
-// loadRepo reads a createrepo_c repository's primary.xml.gz (found by
-// name in repodata/; rpmrepo's repomd reader is another engineer's work
-// in progress) and tags the packages with the repository id.
+// loadRepo reads a createrepo_c repository's primary.xml and tags the packages with the repository id.
 func loadRepo(t testing.TB, dir, id string) []*rpmrepo.Package {
 	t.Helper()
-	f := openRepodata(t, dir, "primary.xml")
+	f := openRepodata(t, dir, "primary")
 	defer f.Close()
 	var pkgs []*rpmrepo.Package
 	err := rpmrepo.ParsePrimary(f, id+" primary.xml", func(p *rpmrepo.Package) error {
@@ -184,28 +185,60 @@ func loadRepo(t testing.TB, dir, id string) []*rpmrepo.Package {
 	return pkgs
 }
 
-type gzFile struct {
-	*gzip.Reader
-	f *os.File
-}
-
-func (g gzFile) Close() error { g.Reader.Close(); return g.f.Close() }
-
+// openRepodata opens the decompressed stream of one repomd.xml record
+// (kind "primary" or "filelists"). A test-only reader: rpmrepo's repomd
+// support is being written by another engineer at the same time.
 func openRepodata(t testing.TB, dir, kind string) io.ReadCloser {
 	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(dir, "repodata", "*"+kind+".gz"))
-	if len(m) != 1 {
-		t.Fatalf("%s: want one repodata/*%s.gz, found %v", dir, kind, m)
-	}
-	f, err := os.Open(m[0])
+	data, err := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", m[0], err)
+	var md struct {
+		Data []struct {
+			Type     string `xml:"type,attr"`
+			Location struct {
+				Href string `xml:"href,attr"`
+			} `xml:"location"`
+		} `xml:"data"`
 	}
-	return gzFile{z, f}
+	if err := xml.Unmarshal(data, &md); err != nil {
+		t.Fatalf("%s repomd.xml: %v", dir, err)
+	}
+	href := ""
+	for _, d := range md.Data {
+		if d.Type == kind {
+			href = d.Location.Href
+		}
+	}
+	if href == "" {
+		t.Fatalf("%s: repomd.xml has no %s record", dir, kind)
+	}
+	path := filepath.Join(dir, filepath.FromSlash(href))
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r io.Reader
+	switch {
+	case strings.HasSuffix(href, ".gz"):
+		r, err = gzip.NewReader(f)
+	case strings.HasSuffix(href, ".xz"):
+		r, err = xz.NewReader(f)
+	case strings.HasSuffix(href, ".zst"):
+		var z *zstd.Decoder
+		z, err = zstd.NewReader(f)
+		r = z
+	default:
+		r = f
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{r, f}
 }
 
 // filelistsLoader is a test-only stand-in for rpmrepo's filelists reader:
@@ -224,7 +257,7 @@ func filelistsLoader(t testing.TB, dirs map[string]string, pkgs []*rpmrepo.Packa
 		}
 		sort.Strings(ids)
 		for _, id := range ids {
-			r := openRepodata(t, dirs[id], "filelists.xml")
+			r := openRepodata(t, dirs[id], "filelists")
 			d := xml.NewDecoder(r)
 			for {
 				tok, err := d.Token()

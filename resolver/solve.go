@@ -125,20 +125,20 @@ type solver struct {
 	richErr    map[string]error
 	filesTried bool
 
-	sel       []bool
-	level     []int32
-	why       []reason
-	chosen    []int32
-	nameSel   map[string][]int32
-	conflIdx  map[string][]provEntry
-	obsIdx    map[string][]provEntry
-	obsAvail  map[string][]provEntry // obsoletes of every available package
-	reqs      []req
-	head      int
-	conds     []req
-	stack     []frame
-	steps     int
-	erased    []int32
+	sel      []bool
+	level    []int32
+	why      []reason
+	chosen   []int32
+	nameSel  map[string][]int32
+	conflIdx map[string][]provEntry
+	obsIdx   map[string][]provEntry
+	obsAvail map[string][]provEntry // obsoletes of every available package
+	reqs     []req
+	head     int
+	conds    []req
+	stack    []frame
+	steps    int
+	erased   []int32
 
 	problems    []Problem
 	seenProblem map[string]bool
@@ -151,7 +151,7 @@ func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Po
 		recIdx: map[string][]provEntry{}, lockedName: map[string]bool{},
 		provCache: map[rpmrepo.Dep][]int32{}, richCache: map[string]*Rich{}, richErr: map[string]error{},
 		nameSel: map[string][]int32{}, conflIdx: map[string][]provEntry{}, obsIdx: map[string][]provEntry{},
-		obsAvail: map[string][]provEntry{},
+		obsAvail:    map[string][]provEntry{},
 		seenProblem: map[string]bool{},
 	}
 	arches := pol.arches()
