@@ -1,9 +1,11 @@
 package depmod
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"runtime"
@@ -62,7 +64,7 @@ func Generate(ctx context.Context, fsys fs.FS, kver string) ([]File, error) {
 	for _, m := range mods {
 		m.path = path.Join(dir, m.relpath)
 	}
-	if err := loadModules(ctx, fsys, dir, mods); err != nil {
+	if err := loadModules(ctx, fsys, mods); err != nil {
 		return nil, err
 	}
 
@@ -253,7 +255,7 @@ func addModule(byName map[string]*mod, rel string) {
 
 // loadModules reads and parses every module, in parallel; the result does
 // not depend on the order they finish in.
-func loadModules(ctx context.Context, fsys fs.FS, dir string, mods []*mod) error {
+func loadModules(ctx context.Context, fsys fs.FS, mods []*mod) error {
 	workers := min(runtime.GOMAXPROCS(0), len(mods))
 	jobs := make(chan *mod)
 	errs := make([]error, len(mods))
@@ -267,7 +269,7 @@ func loadModules(ctx context.Context, fsys fs.FS, dir string, mods []*mod) error
 		go func() {
 			defer wg.Done()
 			for m := range jobs {
-				errs[pos[m]] = loadModule(fsys, dir, m)
+				errs[pos[m]] = loadModule(fsys, m)
 			}
 		}()
 	}
@@ -294,17 +296,39 @@ func loadModules(ctx context.Context, fsys fs.FS, dir string, mods []*mod) error
 	return first
 }
 
-func loadModule(fsys fs.FS, dir string, m *mod) error {
-	p := m.path
-	raw, err := fs.ReadFile(fsys, p)
+// loadModule reads one module. When the tree's files offer io.ReaderAt
+// (os.DirFS and in-memory trees do), an uncompressed module is parsed in
+// place, reading only its headers and the sections depmod needs.
+func loadModule(fsys fs.FS, m *mod) error {
+	f, err := fsys.Open(m.path)
 	if err != nil {
 		return fmt.Errorf("depmod: %w", err)
 	}
-	data, err := moduleBytes(p, raw)
+	defer f.Close()
+	if ra, ok := f.(io.ReaderAt); ok {
+		st, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("depmod: %w", err)
+		}
+		var head [6]byte
+		n, err := ra.ReadAt(head[:], 0)
+		if n == len(head) && !bytes.HasPrefix(head[:], magicXZ) && !bytes.HasPrefix(head[:], magicZstd) {
+			m.Module, err = parseModule(m.path, io.NewSectionReader(ra, 0, st.Size()))
+			return err
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("depmod: module %s: %w", m.path, err)
+		}
+	}
+	raw, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("depmod: module %s: %w", m.path, err)
+	}
+	data, err := moduleBytes(m.path, raw)
 	if err != nil {
 		return err
 	}
-	m.Module, err = ParseModule(p, data)
+	m.Module, err = ParseModule(m.path, data)
 	return err
 }
 

@@ -3,8 +3,10 @@ package depmod
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -41,58 +43,71 @@ var ErrNotELF = errors.New("not an ELF object")
 // file's path, used in errors only. Sections that are missing are empty
 // results, as for libkmod; a file that is not a well-formed ELF object is an
 // error naming the file and what is wrong.
-func ParseModule(name string, data []byte) (m *Module, err error) {
+func ParseModule(name string, data []byte) (*Module, error) {
+	return parseModule(name, bytes.NewReader(data))
+}
+
+// parseModule reads only the headers and the sections depmod needs, so a
+// module in a tree that offers io.ReaderAt is not read whole.
+func parseModule(name string, r io.ReaderAt) (m *Module, err error) {
 	// debug/elf validates headers, but a hostile file must never crash
 	// the build: turn any panic into an error naming the file.
 	defer func() {
-		if r := recover(); r != nil {
-			m, err = nil, fmt.Errorf("depmod: module %s: malformed ELF: %v", name, r)
+		if p := recover(); p != nil {
+			m, err = nil, fmt.Errorf("depmod: module %s: malformed ELF: %v", name, p)
 		}
 	}()
-	if len(data) < 4 || !bytes.Equal(data[:4], []byte(elf.ELFMAG)) {
+	var magic [4]byte
+	if _, err := r.ReadAt(magic[:], 0); err != nil || string(magic[:]) != elf.ELFMAG {
 		return nil, fmt.Errorf("depmod: module %s: %w", name, ErrNotELF)
 	}
-	f, err := elf.NewFile(bytes.NewReader(data))
+	f, err := elf.NewFile(r)
 	if err != nil {
 		return nil, fmt.Errorf("depmod: module %s: %w", name, err)
 	}
 	m = &Module{}
-	if data, ok, err := sectionData(f, ".modinfo"); err != nil {
+	if err := m.read(f); err != nil {
 		return nil, fmt.Errorf("depmod: module %s: %w", name, err)
+	}
+	return m, nil
+}
+
+func (m *Module) read(f *elf.File) error {
+	if data, ok, err := sectionData(f, ".modinfo"); err != nil {
+		return err
 	} else if ok {
 		for _, s := range splitStrings(data) {
 			k, v, _ := strings.Cut(s, "=")
 			m.Info = append(m.Info, ModInfo{Key: k, Value: v})
 		}
 	}
-	syms, err := f.Symbols()
-	hasSymtab := err == nil
-	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
-		return nil, fmt.Errorf("depmod: module %s: .symtab: %w", name, err)
+	syms, err := readSymtab(f)
+	if err != nil {
+		return err
 	}
-	for _, s := range syms {
-		if e, ok := strings.CutPrefix(s.Name, "__crc_"); ok {
-			m.Exports = append(m.Exports, e)
+	if syms != nil {
+		for i := range syms.n {
+			if b := syms.nameBytes(i); bytes.HasPrefix(b, []byte("__crc_")) {
+				m.Exports = append(m.Exports, string(b[len("__crc_"):]))
+			}
 		}
 	}
 	if len(m.Exports) == 0 {
 		// Kernels without CONFIG_MODVERSIONS have no __crc_ symbols.
 		data, ok, err := sectionData(f, "__ksymtab_strings")
 		if err != nil {
-			return nil, fmt.Errorf("depmod: module %s: %w", name, err)
+			return err
 		}
 		if ok {
 			m.Exports = splitStrings(data)
 		}
 	}
-	if !hasSymtab {
+	if syms == nil {
 		// libkmod lists no dependency symbols at all without a .symtab.
-		return m, nil
+		return nil
 	}
-	if m.Needs, err = needs(f, syms); err != nil {
-		return nil, fmt.Errorf("depmod: module %s: %w", name, err)
-	}
-	return m, nil
+	m.Needs, err = needs(f, syms)
+	return err
 }
 
 // sectionData returns the first section called name, as libkmod's
@@ -119,17 +134,104 @@ func sectionData(f *elf.File, name string) ([]byte, bool, error) {
 // kmod_elf_get_strings does.
 func splitStrings(data []byte) []string {
 	var out []string
-	for _, s := range bytes.Split(data, []byte{0}) {
-		if len(s) > 0 {
-			out = append(out, string(s))
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, 0)
+		if i < 0 {
+			i = len(data)
 		}
+		if i > 0 {
+			out = append(out, string(data[:i]))
+		}
+		data = data[min(i+1, len(data)):]
 	}
 	return out
 }
 
+// symtab is the .symtab section read the way libkmod reads it: sections
+// found by the names ".symtab" and ".strtab", entry 0 skipped.
+type symtab struct {
+	data, strtab []byte
+	order        binary.ByteOrder
+	elf64        bool
+	n            int // entries, the null one excluded
+}
+
+const (
+	sym32Size = 16
+	sym64Size = 24
+)
+
+// readSymtab returns nil (and no error) when the module has no symbol table.
+func readSymtab(f *elf.File) (*symtab, error) {
+	data, ok, err := sectionData(f, ".symtab")
+	if err != nil || !ok {
+		return nil, err
+	}
+	strtab, ok, err := sectionData(f, ".strtab")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf(".symtab without .strtab")
+	}
+	s := &symtab{data: data, strtab: strtab, order: f.ByteOrder, elf64: f.Class == elf.ELFCLASS64}
+	size := sym32Size
+	if s.elf64 {
+		size = sym64Size
+	}
+	if len(data)%size != 0 {
+		return nil, fmt.Errorf(".symtab: %d bytes is not a multiple of the %d-byte entry", len(data), size)
+	}
+	if len(data) > 0 {
+		s.n = len(data)/size - 1
+	}
+	for i := range s.n {
+		if off := s.nameOff(i); off >= uint32(len(strtab)) {
+			return nil, fmt.Errorf(".symtab entry %d: name offset %d outside .strtab (%d bytes)", i+1, off, len(strtab))
+		}
+	}
+	return s, nil
+}
+
+// entry returns the bytes of symbol i+1 (the null symbol is skipped).
+func (s *symtab) entry(i int) []byte {
+	if s.elf64 {
+		return s.data[(i+1)*sym64Size : (i+2)*sym64Size]
+	}
+	return s.data[(i+1)*sym32Size : (i+2)*sym32Size]
+}
+
+func (s *symtab) nameOff(i int) uint32 { return s.order.Uint32(s.entry(i)) }
+
+func (s *symtab) nameBytes(i int) []byte {
+	b := s.strtab[s.nameOff(i):]
+	if j := bytes.IndexByte(b, 0); j >= 0 {
+		b = b[:j]
+	}
+	return b
+}
+
+func (s *symtab) name(i int) string { return string(s.nameBytes(i)) }
+
+// info and shndx: Elf32_Sym is name, value, size, info, other, shndx;
+// Elf64_Sym is name, info, other, shndx, value, size.
+func (s *symtab) info(i int) byte {
+	if s.elf64 {
+		return s.entry(i)[4]
+	}
+	return s.entry(i)[12]
+}
+
+func (s *symtab) shndx(i int) elf.SectionIndex {
+	if s.elf64 {
+		return elf.SectionIndex(s.order.Uint16(s.entry(i)[6:]))
+	}
+	return elf.SectionIndex(s.order.Uint16(s.entry(i)[14:]))
+}
+
 // needs lists the undefined symbols, then the unreferenced __versions
 // entries, as kmod_elf_get_dependency_symbols does.
-func needs(f *elf.File, syms []elf.Symbol) ([]DepSymbol, error) {
+func needs(f *elf.File, syms *symtab) ([]DepSymbol, error) {
 	var out []DepSymbol
 	var versions []string
 	if data, ok, err := sectionData(f, "__versions"); err != nil {
@@ -157,20 +259,22 @@ func needs(f *elf.File, syms []elf.Symbol) ([]DepSymbol, error) {
 		firstVersion[versions[i]] = i
 	}
 	sparc := f.Machine == elf.EM_SPARC || f.Machine == elf.EM_SPARCV9
-	for _, s := range syms {
-		if s.Section != elf.SHN_UNDEF {
+	for i := range syms.n {
+		if syms.shndx(i) != elf.SHN_UNDEF {
 			continue
 		}
-		if sparc && elf.ST_TYPE(s.Info) == 13 { // STT_REGISTER
+		info := syms.info(i)
+		if sparc && elf.ST_TYPE(info) == 13 { // STT_REGISTER
 			continue
 		}
-		if s.Name == "" {
+		name := syms.name(i)
+		if name == "" {
 			continue
 		}
-		if i, ok := firstVersion[s.Name]; ok {
-			visited[i] = true
+		if j, ok := firstVersion[name]; ok {
+			visited[j] = true
 		}
-		out = append(out, DepSymbol{Name: s.Name, Weak: elf.ST_BIND(s.Info) == elf.STB_WEAK})
+		out = append(out, DepSymbol{Name: name, Weak: elf.ST_BIND(info) == elf.STB_WEAK})
 	}
 	for i, v := range versions {
 		if !visited[i] {
