@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 
@@ -193,8 +192,10 @@ func compareWithDNF(t *testing.T, rq []string, want dnfAnswer, plan *resolver.Pl
 	if !reflect.DeepEqual(got, want.nevras) {
 		t.Errorf("install %v:\n got %v\nwant %v (dnf)", rq, got, want.nevras)
 	}
-	// The plan order puts what a package requires first.
+	// The plan order puts what a package requires first, and the set is
+	// closed under rpm's rules.
 	checkOrder(t, plan)
+	checkClosed(t, plan)
 }
 
 // checkOrder verifies that, outside cycles, each package comes after the
@@ -267,4 +268,3 @@ func reaches(plan *resolver.Plan, from, to *rpmrepo.Package) bool {
 	return false
 }
 
-var _ = sort.Strings
