@@ -40,7 +40,8 @@ import (
 )
 
 // Tools the repository build needs.
-var buildTools = []string{"rpmbuild", "rpmsign", "createrepo_c", "gpg", "cpio", "xz", "zstd"}
+var buildTools = []string{"rpmbuild", "rpmsign", "createrepo_c", "rpm", "gpg", "gpgconf", "xz", "zstd",
+	"dpkg-query", "ldd", "modinfo", "flock", "python3"}
 
 var (
 	once    sync.Once
