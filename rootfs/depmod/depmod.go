@@ -228,9 +228,6 @@ func addModule(byName map[string]*mod, rel string) {
 		return
 	}
 	name := modname(rel)
-	if name == "" {
-		return
-	}
 	if old, dup := byName[name]; dup {
 		newUpd := strings.HasPrefix(rel, "updates/")
 		oldUpd := strings.HasPrefix(old.relpath, "updates/")
@@ -382,4 +379,30 @@ func fgetsLines(data []byte) []string {
 		data = data[n:]
 	}
 	return out
+}
+
+// KernelVersions lists the directories under lib/modules of fsys, sorted:
+// the kernel versions Decompress and Generate can be asked about. VIC takes
+// the only one (`basename rootfs/lib/modules/*`).
+func KernelVersions(fsys fs.FS) ([]string, error) {
+	ents, err := fs.ReadDir(fsys, "lib/modules")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("depmod: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		isDir := e.IsDir()
+		if e.Type()&fs.ModeSymlink != 0 {
+			if st, err := fs.Stat(fsys, path.Join("lib/modules", e.Name())); err == nil {
+				isDir = st.IsDir()
+			}
+		}
+		if isDir {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
 }

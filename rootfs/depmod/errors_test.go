@@ -72,3 +72,29 @@ func TestGenerateCanceled(t *testing.T) {
 		t.Fatalf("Decompress: %v, want context.Canceled", err)
 	}
 }
+
+func TestKernelVersions(t *testing.T) {
+	cases := []struct {
+		name string
+		fsys fstest.MapFS
+		want []string
+	}{
+		{name: "none", fsys: fstest.MapFS{"etc/x": {}}, want: nil},
+		{name: "two", fsys: fstest.MapFS{
+			"lib/modules/6.1.0-2-amd64/kernel/a.ko":  {},
+			"lib/modules/4.19.0-1-esx/modules.order": {},
+			"lib/modules/README":                     {},
+		}, want: []string{"4.19.0-1-esx", "6.1.0-2-amd64"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := depmod.KernelVersions(c.fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Errorf("KernelVersions = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
