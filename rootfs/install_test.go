@@ -1,0 +1,304 @@
+package rootfs_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"testing"
+
+	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/rootfs"
+)
+
+// rpmInstall is the oracle: real rpm installing files one transaction at a
+// time into root, without scriptlets or dependency checks.
+func rpmInstall(t *testing.T, root string, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "rpm", "--root", root, "--dbpath", "/.rpmdb", "-i",
+			"--nodeps", "--noscripts", "--notriggers", "--nosignature", "--nodigest", f)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("rpm -i %s: %v\n%s", f, err, out)
+		}
+	}
+}
+
+// skipRPMDB leaves out rpm's own database, which the tree does not write.
+func skipRPMDB(p string) string {
+	if p == ".rpmdb" || strings.HasPrefix(p, ".rpmdb/") {
+		return "rpm database"
+	}
+	return ""
+}
+
+func installAll(t *testing.T, files ...string) *rootfs.Tree {
+	t.Helper()
+	tr := rootfs.New()
+	var in []rootfs.RPMFile
+	for _, f := range files {
+		in = append(in, rootfs.RPMFile{Path: f})
+	}
+	if _, err := tr.Install(context.Background(), in, rootfs.InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestInstallFixturesMatchRPM(t *testing.T) {
+	testrepo.NeedRoot(t)
+	testrepo.NeedTools(t, "rpm")
+	fx := filepath.Join(testrepo.Fixtures(t), "rpm-software-management-rpm", "RPMS")
+	cases := []struct {
+		name  string
+		files []string
+	}{
+		{"hardlinks, uncompressed", []string{"hlinktest-1.0-1.noarch.rpm"}},
+		{"file capabilities, xz", []string{"capstest-1.0-1.noarch.rpm"}},
+		{"zstd", []string{"foo-1.0-1.noarch.rpm"}},
+		{"gzip", []string{"hello-2.0-1.x86_64.rpm"}},
+		{"all together", []string{"hlinktest-1.0-1.noarch.rpm", "capstest-1.0-1.noarch.rpm", "foo-1.0-1.noarch.rpm", "hello-2.0-1.x86_64.rpm"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var paths []string
+			for _, f := range c.files {
+				paths = append(paths, filepath.Join(fx, f))
+			}
+			root := t.TempDir()
+			rpmInstall(t, root, paths...)
+			tr := installAll(t, paths...)
+			reportDiffs(t, diffSnapshots(diskSnapshot(t, root), treeSnapshot(t, tr), skipRPMDB))
+		})
+	}
+}
+
+// specPackage builds a package with the real rpmbuild.
+func specPackage(t *testing.T, dir, name, payload, install, files string) string {
+	t.Helper()
+	spec := fmt.Sprintf(`Name: %s
+Version: 1
+Release: 1
+Summary: test
+License: MIT
+BuildArch: noarch
+%%description
+test
+%%install
+%s
+%%files
+%s
+`, name, install, files)
+	top := filepath.Join(dir, "top-"+name)
+	specFile := filepath.Join(dir, name+".spec")
+	if err := os.WriteFile(specFile, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("rpmbuild", "-bb", "--quiet",
+		"--define", "_topdir "+top,
+		"--define", "_binary_payload "+payload,
+		"--define", "_build_id_links none",
+		"--define", "__os_install_post %{nil}",
+		"--define", "_rpmdir "+dir,
+		"--define", "_build_name_fmt %{NAME}.rpm",
+		specFile)
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rpmbuild %s: %v\n%s", name, err, out)
+	}
+	return filepath.Join(dir, name+".rpm")
+}
+
+var (
+	builtOnce sync.Once
+	built     map[string]string
+	builtErr  string
+)
+
+// testPackages builds the packages the tests below install: a "base" that
+// lays out /etc/passwd, /etc/group and Photon-style symlinked directories,
+// and one "pay-*" package per payload compressor, all with the same files.
+func testPackages(t *testing.T) map[string]string {
+	t.Helper()
+	testrepo.NeedTools(t, "rpmbuild")
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("rootfs-test-pkgs-%d", os.Getpid()))
+	builtOnce.Do(func() {
+		built = map[string]string{}
+		os.MkdirAll(dir, 0o755)
+		built["base"] = specPackage(t, dir, "base", "w9.gzdio", `
+mkdir -p %{buildroot}/etc %{buildroot}/usr/bin %{buildroot}/usr/lib %{buildroot}/var %{buildroot}/run
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65533::/:/bin/false\ndaemon:x:2:2::/:/bin/false\n' > %{buildroot}/etc/passwd
+printf 'root:x:0:\nnogroup:x:65533:\ndaemon:x:2:\n' > %{buildroot}/etc/group
+ln -s usr/bin %{buildroot}/bin
+ln -s usr/bin %{buildroot}/sbin
+ln -s usr/lib %{buildroot}/lib64
+touch %{buildroot}/var/run
+`, `/etc/passwd
+/etc/group
+%dir /usr
+%dir /usr/bin
+%attr(0750,root,daemon) %dir /usr/lib
+/bin
+/sbin
+/lib64
+%dir /var
+%dir /run
+%ghost /var/run
+`)
+		payloadInstall := `
+mkdir -p %{buildroot}/bin %{buildroot}/usr/share/p/empty %{buildroot}/etc %{buildroot}/lib64 %{buildroot}/var/log %{buildroot}/dev
+printf '#!/bin/sh\necho tool\n' > %{buildroot}/bin/tool
+printf 'linked content\n' > %{buildroot}/usr/share/p/h1
+ln %{buildroot}/usr/share/p/h1 %{buildroot}/usr/share/p/h2
+ln %{buildroot}/usr/share/p/h1 %{buildroot}/usr/share/p/h3
+ln -s h1 %{buildroot}/usr/share/p/link
+ln -s /etc/p.conf %{buildroot}/usr/share/p/abslink
+printf 'conf\n' > %{buildroot}/etc/p.conf
+printf 'conf2\n' > %{buildroot}/etc/p2.conf
+printf 'suid\n' > %{buildroot}/usr/share/p/suid
+printf 'unknown\n' > %{buildroot}/usr/share/p/unknown-owner
+printf 'caps\n' > %{buildroot}/usr/share/p/ping
+: > %{buildroot}/usr/share/p/emptyfile
+head -c 300000 /dev/zero | tr '\0' 'x' > %{buildroot}/usr/share/p/big
+printf 'lib\n' > %{buildroot}/lib64/libp.so.1
+touch %{buildroot}/var/log/p.log
+`
+		payloadFiles := `/bin/tool
+/usr/share/p/h1
+/usr/share/p/h2
+/usr/share/p/h3
+/usr/share/p/link
+/usr/share/p/abslink
+%dir /usr/share/p/empty
+%config /etc/p.conf
+%config(noreplace) /etc/p2.conf
+%attr(4755,nobody,nogroup) /usr/share/p/suid
+%attr(0640,nosuchuser,nosuchgroup) /usr/share/p/unknown-owner
+%caps(cap_net_raw,cap_net_admin=ep) /usr/share/p/ping
+/usr/share/p/emptyfile
+/usr/share/p/big
+/lib64/libp.so.1
+%dev(c,1,3) %attr(0666,root,root) /dev/pnull
+%ghost /var/log/p.log
+`
+		for _, c := range []struct{ name, payload string }{
+			{"pay-gzip", "w9.gzdio"}, {"pay-bzip2", "w9.bzdio"}, {"pay-xz", "w6.xzdio"},
+			{"pay-lzma", "w6.lzdio"}, {"pay-zstd", "w19.zstdio"}, {"pay-none", "w0.ufdio"},
+		} {
+			built[c.name] = specPackage(t, dir, c.name, c.payload, payloadInstall, payloadFiles)
+		}
+		built["conflict"] = specPackage(t, dir, "conflict", "w9.gzdio", `
+mkdir -p %{buildroot}/usr/share/p
+printf 'other content\n' > %{buildroot}/usr/share/p/h1
+`, `/usr/share/p/h1
+`)
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	return built
+}
+
+func TestInstallPayloadsMatchRPM(t *testing.T) {
+	testrepo.NeedRoot(t)
+	testrepo.NeedTools(t, "rpm")
+	pk := testPackages(t)
+	for _, name := range []string{"pay-gzip", "pay-bzip2", "pay-xz", "pay-lzma", "pay-zstd", "pay-none"} {
+		t.Run(name, func(t *testing.T) {
+			files := []string{pk["base"], pk[name]}
+			root := t.TempDir()
+			rpmInstall(t, root, files...)
+			tr := installAll(t, files...)
+			reportDiffs(t, diffSnapshots(diskSnapshot(t, root), treeSnapshot(t, tr), skipRPMDB))
+			rep := tr.Report()
+			var warns []string
+			for _, p := range rep.Packages {
+				warns = append(warns, p.Warnings...)
+			}
+			joined := strings.Join(warns, "\n")
+			for _, w := range []string{"user nosuchuser does not exist - using root", "group nosuchgroup does not exist - using root"} {
+				if !strings.Contains(joined, w) {
+					t.Errorf("report lacks warning %q; has:\n%s", w, joined)
+				}
+			}
+		})
+	}
+	t.Run("all six share identical files", func(t *testing.T) {
+		files := []string{pk["base"], pk["pay-gzip"], pk["pay-bzip2"], pk["pay-xz"], pk["pay-lzma"], pk["pay-zstd"], pk["pay-none"]}
+		root := t.TempDir()
+		rpmInstall(t, root, files...)
+		tr := installAll(t, files...)
+		reportDiffs(t, diffSnapshots(diskSnapshot(t, root), treeSnapshot(t, tr), skipRPMDB))
+	})
+}
+
+func TestInstallConflictNamesBothPackages(t *testing.T) {
+	pk := testPackages(t)
+	tr := rootfs.New()
+	_, err := tr.Install(context.Background(), []rootfs.RPMFile{{Path: pk["base"]}, {Path: pk["pay-xz"]}, {Path: pk["conflict"]}}, rootfs.InstallOptions{})
+	if err == nil {
+		t.Fatal("installing a package with a different /usr/share/p/h1 succeeded")
+	}
+	for _, want := range []string{"conflict-1-1.noarch", "pay-xz-1-1.noarch", "/usr/share/p/h1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestEraseKeepsSharedFiles(t *testing.T) {
+	pk := testPackages(t)
+	tr := installAll(t, pk["base"], pk["pay-xz"], pk["pay-zstd"])
+	before := treeSnapshot(t, tr)
+	if err := tr.Erase("pay-zstd"); err != nil {
+		t.Fatal(err)
+	}
+	// pay-xz ships the same files: nothing may change.
+	reportDiffs(t, diffSnapshots(before, treeSnapshot(t, tr), nil))
+	if err := tr.Erase("pay-xz"); err != nil {
+		t.Fatal(err)
+	}
+	after := treeSnapshot(t, tr)
+	for _, gone := range []string{"usr/bin/tool", "usr/share/p/h1", "usr/share/p/empty", "etc/p.conf", "dev/pnull", "usr/lib/libp.so.1"} {
+		if _, ok := after[gone]; ok {
+			t.Errorf("%s still there after erasing both owners", gone)
+		}
+	}
+	// rpm leaves directories no package owns, such as usr/share/p.
+	for _, kept := range []string{"usr/bin", "usr/lib", "etc/passwd", "bin", "dev", "usr/share/p"} {
+		if _, ok := after[kept]; !ok {
+			t.Errorf("%s removed, but base owns it (or it holds other files)", kept)
+		}
+	}
+	if err := tr.Erase("pay-xz"); err == nil {
+		t.Error("erasing a package twice succeeded")
+	}
+}
+
+func TestInstallIndependentOfWorkers(t *testing.T) {
+	pk := testPackages(t)
+	files := []string{pk["base"], pk["pay-gzip"], pk["pay-bzip2"], pk["pay-xz"], pk["pay-lzma"], pk["pay-zstd"], pk["pay-none"]}
+	var first map[string]entry
+	for _, w := range []int{1, 3, 8} {
+		tr := rootfs.New()
+		var in []rootfs.RPMFile
+		for _, f := range files {
+			in = append(in, rootfs.RPMFile{Path: f})
+		}
+		if _, err := tr.Install(context.Background(), in, rootfs.InstallOptions{Workers: w}); err != nil {
+			t.Fatal(err)
+		}
+		snap := treeSnapshot(t, tr)
+		if first == nil {
+			first = snap
+			continue
+		}
+		reportDiffs(t, diffSnapshots(first, snap, nil))
+	}
+}

@@ -1,0 +1,58 @@
+package rootfs
+
+// Report is what a build did to the tree beyond unpacking payloads: for
+// every package, each scriptlet and trigger and whether its effect was
+// emulated (and by what) or skipped, plus warnings. It is plain data,
+// ready for encoding/json.
+type Report struct {
+	Packages []PackageReport `json:"packages"`
+	// Warnings not tied to one package (hooks, clean-up).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// PackageReport is the part of the report about one package.
+type PackageReport struct {
+	NEVRA      string            `json:"nevra"`
+	Scriptlets []ScriptletReport `json:"scriptlets,omitempty"`
+	Warnings   []string          `json:"warnings,omitempty"`
+}
+
+// ScriptletReport says what became of one scriptlet.
+type ScriptletReport struct {
+	Kind string `json:"kind"`
+	Prog string `json:"prog"`
+	// Emulated is true when the scriptlet's effects that matter were done
+	// natively; By names how ("accounts", "systemd-preset", "depmod",
+	// "ldconfig", ...). Skipped ones say why in Note.
+	Emulated bool     `json:"emulated"`
+	By       []string `json:"by,omitempty"`
+	Note     string   `json:"note,omitempty"`
+}
+
+// Report returns a copy of the build report so far.
+func (t *Tree) Report() Report {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	r := Report{Warnings: append([]string(nil), t.report.Warnings...)}
+	for _, p := range t.report.Packages {
+		q := PackageReport{NEVRA: p.NEVRA, Warnings: append([]string(nil), p.Warnings...)}
+		for _, s := range p.Scriptlets {
+			s.By = append([]string(nil), s.By...)
+			q.Scriptlets = append(q.Scriptlets, s)
+		}
+		r.Packages = append(r.Packages, q)
+	}
+	return r
+}
+
+// pkgReport returns the report entry of nevra, creating it. Callers hold
+// the write lock.
+func (t *Tree) pkgReport(nevra string) *PackageReport {
+	for i := range t.report.Packages {
+		if t.report.Packages[i].NEVRA == nevra {
+			return &t.report.Packages[i]
+		}
+	}
+	t.report.Packages = append(t.report.Packages, PackageReport{NEVRA: nevra})
+	return &t.report.Packages[len(t.report.Packages)-1]
+}
