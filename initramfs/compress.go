@@ -51,9 +51,11 @@ func ParseCompression(s string) (Compression, error) {
 func Compress(w io.Writer, c Compression) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
-		// BestSpeed mirrors VIC's `gzip --fast`: the image is unpacked once
-		// per boot, and packing speed matters more than a few percent.
-		zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		// Level 3 of klauspost/compress still uses its fast matchers and
+		// comes out about the size of VIC's `gzip --fast` (370 against
+		// 366 MiB on 954 MiB of /usr/lib/x86_64-linux-gnu; level 1 gives
+		// 391 MiB). The kernel unpacks any level equally fast.
+		zw, err := gzip.NewWriterLevel(w, 3)
 		if err != nil {
 			return nil, fmt.Errorf("initramfs: gzip: %w", err)
 		}
