@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
 	"github.com/vicroot/vicroot/rootfs"
