@@ -267,4 +267,3 @@ func reaches(plan *resolver.Plan, from, to *rpmrepo.Package) bool {
 	}
 	return false
 }
-

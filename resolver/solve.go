@@ -142,6 +142,10 @@ type solver struct {
 
 	problems    []Problem
 	seenProblem map[string]bool
+
+	// The first candidate eval dropped because another version of its
+	// name was chosen, for the explanation.
+	lastBlocked, lastBlocker int32
 }
 
 func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Policy) (*solver, error) {
@@ -503,6 +507,7 @@ const (
 // candidates that would make progress on it (after dropping those another
 // version of the same name already blocks).
 func (s *solver) eval(r *req) (status, []int32, int) {
+	s.lastBlocked = -1
 	var cands []int32
 	switch {
 	case r.from < 0:
@@ -534,6 +539,9 @@ func (s *solver) eval(r *req) (status, []int32, int) {
 		if q, ok := s.blocked(id); ok {
 			if l := int(s.level[q]); l > lvl {
 				lvl = l
+			}
+			if s.lastBlocked < 0 {
+				s.lastBlocked, s.lastBlocker = id, q
 			}
 			continue
 		}
@@ -640,10 +648,17 @@ func (s *solver) failNothing(r *req, blockLevel int) int {
 	default:
 		text = fmt.Sprintf("nothing provides %s needed by %s", what, s.chain(r.from))
 	}
-	if blockLevel > 0 || (r.from >= 0 && len(s.providers(r.dep)) > 0) {
-		text += " (its providers are blocked by other chosen versions)"
-	}
 	kind := ProblemNothingProvides
+	if b := s.lastBlocked; b >= 0 {
+		kind = ProblemSameName
+		q := s.lastBlocker
+		text = fmt.Sprintf("cannot install both %s and %s: %s is %s, and %s would be needed for %s", s.pkgs[b], s.pkgs[q], s.pkgs[q], s.origin(q), s.pkgs[b], what)
+		if r.from >= 0 {
+			text += " needed by " + s.chain(r.from)
+		} else {
+			text += " (requested)"
+		}
+	}
 	s.addProblem(Problem{Kind: kind, Text: text, chainFrom: r.from})
 	l := blockLevel
 	if r.from >= 0 && int(s.level[r.from]) > l {
