@@ -389,9 +389,18 @@ func TestGenerateWholeHostTree(t *testing.T) {
 	}
 	depmodTool(t)
 	hostDir, kver := hostKernel(t)
-	tr := linkTree(t, hostDir, kver)
-	ours := tr.generate(t)
-	compare(t, ours, tr.runDepmod(t, false))
+	for _, order := range []bool{true, false} {
+		// Without modules.order every module is in kmod's hash order.
+		t.Run(fmt.Sprint("modules.order=", order), func(t *testing.T) {
+			tr := linkTree(t, hostDir, kver)
+			if !order {
+				if err := os.Remove(filepath.Join(tr.dir(), "modules.order")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			compare(t, tr.generate(t), tr.runDepmod(t, false))
+		})
+	}
 }
 
 // linkTree makes ROOT/lib/modules/KVER a tree of symbolic links to the
