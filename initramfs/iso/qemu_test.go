@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -30,6 +31,12 @@ const (
 // repository packages).
 func hostKernel(t testing.TB) []byte {
 	t.Helper()
+	return needFile(t, hostKernelPath(t))
+}
+
+// hostKernelPath is the newest /boot/vmlinuz-*.
+func hostKernelPath(t testing.TB) string {
+	t.Helper()
 	ks, _ := filepath.Glob("/boot/vmlinuz-*")
 	sort.Strings(ks)
 	if len(ks) == 0 {
@@ -38,7 +45,7 @@ func hostKernel(t testing.TB) []byte {
 		}
 		t.Skip("no /boot/vmlinuz-*")
 	}
-	return needFile(t, ks[len(ks)-1])
+	return ks[len(ks)-1]
 }
 
 // TestQEMUBoots boots an ISO made entirely by this package — ISOLINUX
@@ -47,7 +54,8 @@ func hostKernel(t testing.TB) []byte {
 func TestQEMUBoots(t *testing.T) {
 	testrepo.NeedTools(t, "qemu-system-x86_64")
 	busybox := needFile(t, "/bin/busybox")
-	kernel := hostKernel(t)
+	kernel := hostKernelPath(t)
+	needFile(t, kernel)
 	root := &fsmeta.Meta{}
 	initrd := fstest.MapFS{
 		".":           {Mode: fs.ModeDir | 0o755, Sys: root},
@@ -66,19 +74,49 @@ func TestQEMUBoots(t *testing.T) {
 	if err := initramfs.Write(context.Background(), &core, initrd, initramfs.Gzip, initramfs.Options{Epoch: epoch}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := iso.IsolinuxConfig(iso.BootConfig{Init: "/init", Consoles: []string{"ttyS0"}, Extra: []string{"panic=-1"}})
+	// The ISO tree as the build assembles it: VICLayout from the host's
+	// /boot (kernel, System.map, config), core.gz on disk and an
+	// ISOLINUX folder.
+	work := t.TempDir()
+	if err := os.WriteFile(filepath.Join(work, "core.gz"), core.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	isolinux := filepath.Join(work, "isolinux")
+	os.Mkdir(isolinux, 0o755)
+	os.WriteFile(filepath.Join(isolinux, "isolinux.bin"), needFile(t, hostIsolinux), 0o644)
+	os.WriteFile(filepath.Join(isolinux, "ldlinux.c32"), needFile(t, hostLdlinux), 0o644)
+	kver := strings.TrimPrefix(filepath.Base(kernel), "vmlinuz-")
+	layout := iso.VICLayout{
+		Kernel:    iso.FileRef{FS: os.DirFS("/boot"), Path: "vmlinuz-" + kver},
+		Initrd:    iso.FileRef{FS: os.DirFS(work), Path: "core.gz"},
+		BootFiles: []iso.FileRef{{FS: os.DirFS("/boot"), Path: "System.map-" + kver}, {FS: os.DirFS("/boot"), Path: "config-" + kver}},
+		Isolinux:  iso.FileRef{FS: os.DirFS(work), Path: "isolinux"},
+		Boot:      iso.BootConfig{Init: "/init", Consoles: []string{"ttyS0"}, Extra: []string{"panic=-1"}},
+		Version:   "v1.5.8-0-9489f63",
+		ModTime:   epoch,
+	}
+	bootfs, err := layout.Tree()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bootfs := fstest.MapFS{
-		iso.KernelPath:  {Data: kernel, Mode: 0o644},
-		iso.InitrdPath:  {Data: core.Bytes(), Mode: 0o644},
-		iso.IsolinuxBin: {Data: needFile(t, hostIsolinux), Mode: 0o644},
-		iso.LdlinuxC32:  {Data: needFile(t, hostLdlinux), Mode: 0o644},
-		iso.IsolinuxCfg: {Data: cfg, Mode: 0o644},
-		iso.BootMsgPath: {Data: iso.BootMsg("test"), Mode: 0o644},
-	}
 	img := writeISO(t, bootfs)
+	var names []string
+	if err := openImage(t, img).Walk(func(p string, e iso.Entry) error {
+		if e.UID != 0 || e.GID != 0 {
+			t.Errorf("%s: owner %d:%d, want root", p, e.UID, e.GID)
+		}
+		names = append(names, p)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"boot", "boot/System.map-" + kver, "boot/config-" + kver, "boot/core.gz", "boot/isolinux",
+		"boot/isolinux/boot.cat", "boot/isolinux/boot.msg", "boot/isolinux/isolinux.bin", "boot/isolinux/isolinux.cfg",
+		"boot/isolinux/ldlinux.c32", "boot/vmlinuz64"}
+	sort.Strings(names)
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("ISO tree %q, want %q", names, want)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
