@@ -97,7 +97,7 @@ func TestVerifyTampered(t *testing.T) {
 	}{
 		{"payload byte", -100, rpmrepo.ErrDigest},
 		{"main header byte", mainData + 100, rpmrepo.ErrDigest},
-		{"lead", 1, rpmrepo.ErrMalformed},
+		{"lead", 1, rpmrepo.ErrMalformedRPM},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := bytes.Clone(data)

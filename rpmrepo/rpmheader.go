@@ -24,6 +24,10 @@ const (
 	maxSigHeaderData = 64 << 20
 )
 
+// ErrMalformedRPM is wrapped by every error about an .rpm file whose lead
+// or headers cannot be read.
+var ErrMalformedRPM = errors.New("malformed rpm")
+
 var (
 	leadMagic   = []byte{0xed, 0xab, 0xee, 0xdb}
 	headerMagic = []byte{0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0}
@@ -76,24 +80,24 @@ type headerEntry struct {
 func readHeader(r io.Reader, maxData uint32, what string) (*header, error) {
 	var pre [16]byte
 	if _, err := io.ReadFull(r, pre[:]); err != nil {
-		return nil, fmt.Errorf("%s: %w: reading magic and sizes: %v", what, ErrMalformed, noEOF(err))
+		return nil, fmt.Errorf("%s: %w: reading magic and sizes: %v", what, ErrMalformedRPM, noEOF(err))
 	}
 	if !bytes.Equal(pre[:8], headerMagic) {
-		return nil, fmt.Errorf("%s: %w: bad magic % x", what, ErrMalformed, pre[:8])
+		return nil, fmt.Errorf("%s: %w: bad magic % x", what, ErrMalformedRPM, pre[:8])
 	}
 	il := binary.BigEndian.Uint32(pre[8:12])
 	dl := binary.BigEndian.Uint32(pre[12:16])
 	if il == 0 || il > maxHeaderEntries {
-		return nil, fmt.Errorf("%s: %w: %d index entries (want 1..%d)", what, ErrMalformed, il, maxHeaderEntries)
+		return nil, fmt.Errorf("%s: %w: %d index entries (want 1..%d)", what, ErrMalformedRPM, il, maxHeaderEntries)
 	}
 	if dl > maxData {
-		return nil, fmt.Errorf("%s: %w: %d data bytes (limit %d)", what, ErrMalformed, dl, maxData)
+		return nil, fmt.Errorf("%s: %w: %d data bytes (limit %d)", what, ErrMalformedRPM, dl, maxData)
 	}
 	n := 16 + int(il)*16 + int(dl)
 	raw := make([]byte, n)
 	copy(raw, pre[:])
 	if _, err := io.ReadFull(r, raw[16:]); err != nil {
-		return nil, fmt.Errorf("%s: %w: truncated (want %d bytes): %v", what, ErrMalformed, n, noEOF(err))
+		return nil, fmt.Errorf("%s: %w: truncated (want %d bytes): %v", what, ErrMalformedRPM, n, noEOF(err))
 	}
 	h := &header{Raw: raw, data: raw[16+int(il)*16:], entries: make([]headerEntry, il)}
 	for i := range h.entries {
@@ -105,10 +109,10 @@ func readHeader(r io.Reader, maxData uint32, what string) (*header, error) {
 			Count:  binary.BigEndian.Uint32(b[12:]),
 		}
 		if e.Type > typeI18NString {
-			return nil, fmt.Errorf("%s: %w: tag %d has unknown type %d", what, ErrMalformed, e.Tag, e.Type)
+			return nil, fmt.Errorf("%s: %w: tag %d has unknown type %d", what, ErrMalformedRPM, e.Tag, e.Type)
 		}
 		if e.Offset > dl {
-			return nil, fmt.Errorf("%s: %w: tag %d offset %d beyond data (%d bytes)", what, ErrMalformed, e.Tag, e.Offset, dl)
+			return nil, fmt.Errorf("%s: %w: tag %d offset %d beyond data (%d bytes)", what, ErrMalformedRPM, e.Tag, e.Offset, dl)
 		}
 		h.entries[i] = e
 	}
@@ -138,11 +142,11 @@ func (h *header) bin(tag uint32) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if e.Type != typeBin {
-		return nil, true, fmt.Errorf("%w: tag %d has type %d, want BIN", ErrMalformed, tag, e.Type)
+		return nil, true, fmt.Errorf("%w: tag %d has type %d, want BIN", ErrMalformedRPM, tag, e.Type)
 	}
 	end := uint64(e.Offset) + uint64(e.Count)
 	if end > uint64(len(h.data)) {
-		return nil, true, fmt.Errorf("%w: tag %d (%d bytes at %d) runs past the data store", ErrMalformed, tag, e.Count, e.Offset)
+		return nil, true, fmt.Errorf("%w: tag %d (%d bytes at %d) runs past the data store", ErrMalformedRPM, tag, e.Count, e.Offset)
 	}
 	return h.data[e.Offset:end], true, nil
 }
@@ -156,20 +160,20 @@ func (h *header) strings(tag uint32) ([]string, bool, error) {
 	switch e.Type {
 	case typeString, typeStringArray, typeI18NString:
 	default:
-		return nil, true, fmt.Errorf("%w: tag %d has type %d, want a string", ErrMalformed, tag, e.Type)
+		return nil, true, fmt.Errorf("%w: tag %d has type %d, want a string", ErrMalformedRPM, tag, e.Type)
 	}
 	if e.Type == typeString && e.Count != 1 {
-		return nil, true, fmt.Errorf("%w: STRING tag %d has count %d", ErrMalformed, tag, e.Count)
+		return nil, true, fmt.Errorf("%w: STRING tag %d has count %d", ErrMalformedRPM, tag, e.Count)
 	}
 	if uint64(e.Count) > uint64(len(h.data)) {
-		return nil, true, fmt.Errorf("%w: tag %d count %d exceeds the data store", ErrMalformed, tag, e.Count)
+		return nil, true, fmt.Errorf("%w: tag %d count %d exceeds the data store", ErrMalformedRPM, tag, e.Count)
 	}
 	d := h.data[e.Offset:]
 	out := make([]string, 0, e.Count)
 	for i := uint32(0); i < e.Count; i++ {
 		j := bytes.IndexByte(d, 0)
 		if j < 0 {
-			return nil, true, fmt.Errorf("%w: tag %d: string %d not NUL-terminated", ErrMalformed, tag, i)
+			return nil, true, fmt.Errorf("%w: tag %d: string %d not NUL-terminated", ErrMalformedRPM, tag, i)
 		}
 		out = append(out, string(d[:j]))
 		d = d[j+1:]
@@ -184,11 +188,11 @@ func (h *header) int32s(tag uint32) ([]uint32, bool, error) {
 		return nil, false, nil
 	}
 	if e.Type != typeInt32 {
-		return nil, true, fmt.Errorf("%w: tag %d has type %d, want INT32", ErrMalformed, tag, e.Type)
+		return nil, true, fmt.Errorf("%w: tag %d has type %d, want INT32", ErrMalformedRPM, tag, e.Type)
 	}
 	end := uint64(e.Offset) + 4*uint64(e.Count)
 	if end > uint64(len(h.data)) || e.Offset%4 != 0 {
-		return nil, true, fmt.Errorf("%w: INT32 tag %d (count %d at %d) misaligned or past the data store", ErrMalformed, tag, e.Count, e.Offset)
+		return nil, true, fmt.Errorf("%w: INT32 tag %d (count %d at %d) misaligned or past the data store", ErrMalformedRPM, tag, e.Count, e.Offset)
 	}
 	out := make([]uint32, e.Count)
 	for i := range out {
@@ -209,15 +213,15 @@ type rpmFile struct {
 func readRPMHeaders(r io.Reader) (*rpmFile, error) {
 	var lead [leadSize]byte
 	if _, err := io.ReadFull(r, lead[:]); err != nil {
-		return nil, fmt.Errorf("lead: %w: %v", ErrMalformed, noEOF(err))
+		return nil, fmt.Errorf("lead: %w: %v", ErrMalformedRPM, noEOF(err))
 	}
 	if !bytes.Equal(lead[:4], leadMagic) {
-		return nil, fmt.Errorf("lead: %w: not an rpm file (magic % x)", ErrMalformed, lead[:4])
+		return nil, fmt.Errorf("lead: %w: not an rpm file (magic % x)", ErrMalformedRPM, lead[:4])
 	}
 	// Lead bytes 78-79: signature type; 5 is the header-style signature
 	// every rpm since 3.0 writes.
 	if st := binary.BigEndian.Uint16(lead[78:80]); st != 5 {
-		return nil, fmt.Errorf("lead: %w: signature type %d, want 5", ErrMalformed, st)
+		return nil, fmt.Errorf("lead: %w: signature type %d, want 5", ErrMalformedRPM, st)
 	}
 	sig, err := readHeader(r, maxSigHeaderData, "signature header")
 	if err != nil {
@@ -226,7 +230,7 @@ func readRPMHeaders(r io.Reader) (*rpmFile, error) {
 	if pad := (8 - len(sig.data)%8) % 8; pad > 0 {
 		var p [8]byte
 		if _, err := io.ReadFull(r, p[:pad]); err != nil {
-			return nil, fmt.Errorf("signature header padding: %w: %v", ErrMalformed, noEOF(err))
+			return nil, fmt.Errorf("signature header padding: %w: %v", ErrMalformedRPM, noEOF(err))
 		}
 	}
 	main, err := readHeader(r, maxHeaderData, "main header")
@@ -245,7 +249,7 @@ func (h *header) string1(tag uint32) (string, bool, error) {
 		return "", ok, err
 	}
 	if len(s) != 1 {
-		return "", true, fmt.Errorf("%w: tag %d: %w", ErrMalformed, tag, errNotString)
+		return "", true, fmt.Errorf("%w: tag %d: %w", ErrMalformedRPM, tag, errNotString)
 	}
 	return s[0], true, nil
 }

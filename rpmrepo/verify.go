@@ -136,7 +136,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 		// Our parser bounds everything, but a bug must not take the build
 		// down: report it as a malformed package.
 		if p := recover(); p != nil {
-			err = fmt.Errorf("rpmrepo: %s: %w: panic while reading: %v", name, ErrMalformed, p)
+			err = fmt.Errorf("rpmrepo: %s: %w: panic while reading: %v", name, ErrMalformedRPM, p)
 		}
 	}()
 	f, err := readRPMHeaders(r)
@@ -228,7 +228,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 	pdName := ""
 	if hasPD {
 		if len(pdWant) == 0 {
-			return fail(fmt.Errorf("main header: %w: empty payload digest", ErrMalformed))
+			return fail(fmt.Errorf("main header: %w: empty payload digest", ErrMalformedRPM))
 		}
 		algo := byte(8)
 		if a, ok, err := f.main.int32s(tagPayloadDigestAlg); err != nil {
@@ -238,7 +238,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 		}
 		hf, ok := pgpHashes[algo]
 		if !ok || hf == crypto.MD5 {
-			return fail(fmt.Errorf("main header: %w: payload digest algorithm %d unsupported", ErrMalformed, algo))
+			return fail(fmt.Errorf("main header: %w: payload digest algorithm %d unsupported", ErrMalformedRPM, algo))
 		}
 		pdh = hf.New()
 		pdName = "Payload " + algoName(pgpHashNames, algo)
