@@ -150,3 +150,51 @@ func gzipped(t *testing.T, data []byte) []byte {
 	}
 	return out
 }
+
+// TestDecompressXZVariants: integrity checks other than the kernel's crc32,
+// and concatenated streams, decompress as `xz -dc` does.
+func TestDecompressXZVariants(t *testing.T) {
+	testrepo.NeedTools(t, "xz")
+	const kver = "6.1.0-0-test"
+	plain := synthModule{modinfo: []string{"alias=x", strings.Repeat("description=long ", 500)}, crcExports: []string{"f"}}.bytes()
+	xzc := func(args ...string) []byte {
+		cmd := exec.Command("xz", append(args, "-c")...)
+		cmd.Stdin = bytes.NewReader(plain)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		data []byte
+		want []byte
+	}{
+		{"crc64", xzc(), plain},
+		{"sha256", xzc("--check=sha256"), plain},
+		{"none", xzc("--check=none"), plain},
+		{"two streams", append(xzc("-1"), xzc("-9e")...), append(append([]byte(nil), plain...), plain...)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command("xz", "-dc")
+			cmd.Stdin = bytes.NewReader(c.data)
+			ref, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(ref, c.want) {
+				t.Fatal("xz -dc itself disagrees with the input")
+			}
+			fsys := fstest.MapFS{"lib/modules/" + kver + "/kernel/m.ko.xz": {Data: c.data}}
+			dec, err := depmod.Decompress(context.Background(), fsys, kver)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(dec) != 1 || !bytes.Equal(dec[0].Data, ref) {
+				t.Fatalf("Decompress differs from xz -dc")
+			}
+		})
+	}
+}
