@@ -14,7 +14,9 @@ import (
 	"sync"
 )
 
-// File is one output of [Generate]: write Data to lib/modules/KVER/Name.
+// File is one output of [Generate]: write Data to lib/modules/KVER/Name,
+// replacing any previous file, with mode 0644 and owner root:root as depmod
+// creates them (their time is the build's, not depmod's clock).
 type File struct {
 	Name string
 	Data []byte
