@@ -90,11 +90,13 @@ func (x *index) insert(key, value string, priority uint32) error {
 		for ; j < len(node.prefix); j++ {
 			ch := node.prefix[j]
 			if i+j >= len(key) || ch != key[i+j] {
-				child := *node
+				// The old node moves down, keeping prefix[j+1:]; the parent
+				// keeps prefix[:j] and the old node at prefix[j].
+				child := new(indexNode)
+				*child = *node
 				child.prefix = node.prefix[j+1:]
 				*node = indexNode{prefix: node.prefix[:j], first: int(ch), last: int(ch)}
-				c := child
-				node.children[ch] = &c
+				node.children[ch] = child
 				break
 			}
 		}
