@@ -170,6 +170,12 @@ func lineCol(data []byte, off int64) (int, int) {
 	for off < int64(len(data)) && strings.IndexByte(" \t\r\n,:", data[off]) >= 0 {
 		off++
 	}
+	return position(data, off)
+}
+
+// position turns a byte offset into a 1-based line and column.
+func position(data []byte, off int64) (int, int) {
+	off = min(max(off, 0), int64(len(data)))
 	line, col := 1, 1
 	for _, b := range data[:off] {
 		if b == '\n' {

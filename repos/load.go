@@ -176,6 +176,9 @@ func (d *Definition) path(name string) string {
 	if d.Embedded {
 		return d.label + "/" + name
 	}
+	if d.label == "." {
+		return "./" + name // as the user typed it, not a bare "repo-spec.json"
+	}
 	return filepath.Join(d.label, filepath.FromSlash(name))
 }
 

@@ -195,7 +195,7 @@ func TestBrokenDefinitions(t *testing.T) {
 		{"staging shell", specEdit(`"erase toybox"`, `"erase toybox; rm -rf /"`), []string{"packages_script_staging.appliance", "is not a package name"}},
 
 		// JSON syntax.
-		{"trailing comma", specEdit(`"init": "/bin/init",`, `"init": "/bin/init",,`), []string{spec, "not valid JSON"}},
+		{"trailing comma", specEdit(`"init": "/bin/init",`, `"init": "/bin/init",,`), []string{spec + ":5:22", "not valid JSON", "invalid character ','"}},
 		{"duplicate key", specEdit(`"kernel": "linux-esx",`, `"kernel": "linux-esx", "kernel": "linux",`), []string{spec + ":4:26", `duplicate key "kernel"`}},
 		{"trailing data", set("repo-spec.json", validSpec+"{}"), []string{spec, "unexpected data after the top-level value"}},
 		{"not an object", set("repo-spec.json", `["x"]`), []string{spec, "expected a JSON object, got an array"}},

@@ -127,7 +127,8 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 		case errors.As(err, &pe):
 			e.Line, e.Col = lineCol(data, pe.off)
 		case errors.As(err, &se):
-			e.Line, e.Col = lineCol(data, se.Offset-1)
+			// Offset is just past the offending byte.
+			e.Line, e.Col = position(data, max(se.Offset-1, 0))
 		}
 		return nil, e
 	}
