@@ -353,7 +353,9 @@ func (r *resolver) mapObject(loader *linkMap, name string, main *linkMap, maps *
 	try = func(p string) (*linkMap, bool, error) {
 		o, res, err := r.load(p)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotELF) {
+			// A missing candidate is skipped; one that is not a readable ELF
+			// file stops the search, as ld.so's "invalid ELF header" does.
+			if errors.Is(err, fs.ErrNotExist) {
 				return nil, false, nil
 			}
 			return nil, false, err

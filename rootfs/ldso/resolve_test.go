@@ -284,3 +284,29 @@ func TestResolveLoop(t *testing.T) {
 		t.Fatalf("err = %v, want a symlink loop", err)
 	}
 }
+
+// TestResolveInvalidCandidate: a non-ELF file under the searched name stops
+// the search with an error, as the loader's "invalid ELF header" does.
+func TestResolveInvalidCandidate(t *testing.T) {
+	testrepo.NeedRoot(t)
+	testrepo.NeedTools(t, "chroot", "patchelf")
+	root := t.TempDir()
+	replicate(t, root, "/lib64/ld-linux-x86-64.so.2")
+	replicate(t, root, "/usr/sbin/haveged")
+	for _, g := range []string{"libc.so.6", "libhavege.so*"} {
+		replicateGlob(t, root, filepath.Join(hostLib, g))
+	}
+	must(t, os.MkdirAll(filepath.Join(root, "opt/junk"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "opt/junk/libhavege.so.2"), []byte(strings.Repeat("junk", 64)), 0o644))
+	if out, err := exec.Command("patchelf", "--set-rpath", "/opt/junk", filepath.Join(root, "usr/sbin/haveged")).CombinedOutput(); err != nil {
+		t.Fatalf("patchelf: %v\n%s", err, out)
+	}
+	out, _ := exec.Command("chroot", root, "/lib64/ld-linux-x86-64.so.2", "--inhibit-cache", "--list", "/usr/sbin/haveged").CombinedOutput()
+	if !strings.Contains(string(out), "invalid ELF header") {
+		t.Fatalf("the loader says %s", out)
+	}
+	_, err := ldso.Resolve(context.Background(), os.DirFS(root), []string{"/usr/sbin/haveged"}, ldso.Options{IgnoreCache: true})
+	if !errors.Is(err, ldso.ErrNotELF) || !strings.Contains(err.Error(), "/opt/junk/libhavege.so.2") {
+		t.Fatalf("err = %v", err)
+	}
+}
