@@ -421,3 +421,58 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestDiskTreeHardlinks packs a tree on disk (os.DirFS: owners and link
+// identity from the host's stat data) and checks the hardlink set with
+// GNU cpio's listing.
+func TestDiskTreeHardlinks(t *testing.T) {
+	testrepo.NeedTools(t, "cpio")
+	d := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(d, "a"), []byte("same\n"), 0o644))
+	must(t, os.Link(filepath.Join(d, "a"), filepath.Join(d, "b")))
+	must(t, os.Mkdir(filepath.Join(d, "sub"), 0o755))
+	must(t, os.Link(filepath.Join(d, "a"), filepath.Join(d, "sub", "c")))
+	var buf bytes.Buffer
+	must(t, initramfs.WriteCPIO(context.Background(), &buf, os.DirFS(d), initramfs.Options{Epoch: epoch}))
+	cmd := exec.Command("cpio", "-itv", "--numeric-uid-gid", "--quiet")
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+	cmd.Stdin = bytes.NewReader(buf.Bytes())
+	out, err := cmd.Output()
+	must(t, err)
+	uid := strconv.Itoa(os.Getuid())
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if name := f[len(f)-1]; name == "a" || name == "b" || name == "sub/c" {
+			n++
+			if f[1] != "3" || f[2] != uid {
+				t.Errorf("cpio lists %q, want 3 links owned by %s", line, uid)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("cpio listed %d of the 3 links:\n%s", n, out)
+	}
+	// Extracting (to a non-root place; owners are not the point) gives
+	// one file with three names and the content.
+	x := t.TempDir()
+	ex := exec.Command("cpio", "-id", "--quiet")
+	ex.Dir = x
+	ex.Stdin = bytes.NewReader(buf.Bytes())
+	if b, err := ex.CombinedOutput(); err != nil {
+		t.Fatalf("cpio -id: %v\n%s", err, b)
+	}
+	var ino uint64
+	for _, name := range []string{"a", "b", "sub/c"} {
+		fi, err := os.Stat(filepath.Join(x, name))
+		must(t, err)
+		st := fi.Sys().(*syscall.Stat_t)
+		if ino != 0 && st.Ino != ino {
+			t.Errorf("%s is not linked to a", name)
+		}
+		ino = st.Ino
+		if b, _ := os.ReadFile(filepath.Join(x, name)); string(b) != "same\n" {
+			t.Errorf("%s: content %q", name, b)
+		}
+	}
+}

@@ -20,10 +20,11 @@ import (
 	"github.com/vicroot/vicroot/internal/testrepo"
 )
 
-// The script prints the marker computed by the shell, so the marker text
-// appears on the console only if /init really ran.
+// The script prints a marker the shell computes from /etc/a, so the
+// marker appears on the console only if /init really ran and the kernel
+// linked /etc/a to /etc/b, the hardlink that carries the content "21".
 const (
-	initScript = "#!/bin/sh\necho \"vicroot-boot-marker:$((6*7))\"\n/bin/busybox poweroff -f\n"
+	initScript = "#!/bin/sh\nread x < /etc/a\necho \"vicroot-boot-marker:$((x*2))\"\n/bin/busybox poweroff -f\n"
 	marker     = "vicroot-boot-marker:42"
 )
 
@@ -48,15 +49,26 @@ func hostKernelPath(t testing.TB) string {
 	return ks[len(ks)-1]
 }
 
-// TestQEMUBoots boots an ISO made entirely by this package — ISOLINUX
-// from Debian, the host kernel and an initramfs whose /init is busybox —
-// and waits for /init's marker on the serial console.
+// TestQEMUBoots boots ISOs made entirely by this package — ISOLINUX
+// from Debian, the host kernel and an initramfs whose /init is busybox,
+// in each compression — and waits for /init's marker on the serial
+// console.
 func TestQEMUBoots(t *testing.T) {
 	testrepo.NeedTools(t, "qemu-system-x86_64")
 	busybox := needFile(t, "/bin/busybox")
 	kernel := hostKernelPath(t)
 	needFile(t, kernel)
+	for _, c := range []initramfs.Compression{initramfs.Gzip, initramfs.Xz, initramfs.Zstd} {
+		t.Run(c.String(), func(t *testing.T) {
+			t.Parallel()
+			bootQEMU(t, busybox, kernel, c)
+		})
+	}
+}
+
+func bootQEMU(t *testing.T, busybox []byte, kernel string, c initramfs.Compression) {
 	root := &fsmeta.Meta{}
+	link := func() *fsmeta.Meta { return &fsmeta.Meta{Inode: 5, Nlink: 2} }
 	initrd := fstest.MapFS{
 		".":           {Mode: fs.ModeDir | 0o755, Sys: root},
 		"init":        {Data: []byte(initScript), Mode: 0o755, Sys: root},
@@ -67,11 +79,14 @@ func TestQEMUBoots(t *testing.T) {
 		// the archive as a record (nothing runs mknod).
 		"dev":         {Mode: fs.ModeDir | 0o755, Sys: root},
 		"dev/console": {Mode: fs.ModeDevice | fs.ModeCharDevice | 0o600, Sys: &fsmeta.Meta{Major: 5, Minor: 1}},
+		"etc":         {Mode: fs.ModeDir | 0o755, Sys: root},
+		"etc/a":       {Data: []byte("21\n"), Mode: 0o644, Sys: link()},
+		"etc/b":       {Data: []byte("21\n"), Mode: 0o644, Sys: link()},
 		"proc":        {Mode: fs.ModeDir | 0o555, Sys: root},
 		"sys":         {Mode: fs.ModeDir | 0o555, Sys: root},
 	}
 	var core bytes.Buffer
-	if err := initramfs.Write(context.Background(), &core, initrd, initramfs.Gzip, initramfs.Options{Epoch: epoch}); err != nil {
+	if err := initramfs.Write(context.Background(), &core, initrd, c, initramfs.Options{Epoch: epoch}); err != nil {
 		t.Fatal(err)
 	}
 	// The ISO tree as the build assembles it: VICLayout from the host's
