@@ -1,0 +1,416 @@
+package rpmrepo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+)
+
+// ErrRepoSignature: repo_gpgcheck is on and repomd.xml.asc is missing or
+// does not verify with the repository's keys.
+var ErrRepoSignature = errors.New("repomd.xml signature does not verify")
+
+// Options configure Open.
+type Options struct {
+	// Cache is required: every downloaded file goes through it.
+	Cache *Cache
+	// Offline: use only the cache (including a repomd.xml stored by an
+	// earlier online Open); missing files are listed in a *MissingError.
+	Offline bool
+	// HTTPClient defaults to one that honours the proxy variables.
+	HTTPClient *http.Client
+	// Mirror, when set, replaces the .repo file's baseurl list (e.g. a
+	// file:// copy of the repository, or a local mirror).
+	Mirror string
+	// KeyRing holds the keys of the repository's gpgkey list (resolved by
+	// the caller). Required when gpgcheck or repo_gpgcheck is on.
+	KeyRing *KeyRing
+	// Concurrency, Attempts and RequestTimeout tune the Fetcher (see there).
+	Concurrency    int
+	Attempts       int
+	RequestTimeout time.Duration
+	Log            *slog.Logger
+}
+
+// Repo is an opened repository: its verified repomd.xml and the packages
+// of its primary.xml (Package.Repo is the repository id).
+type Repo struct {
+	Config *RepoConfig
+	MD     *RepoMD
+	// Base is the base URL that served repomd.xml; later downloads try it
+	// first, then the others.
+	Base string
+	// RepoMDSignature is set when repo_gpgcheck verified repomd.xml.asc.
+	RepoMDSignature *SigCheck
+	// Excluded counts packages dropped by exclude/includepkgs.
+	Excluded int
+
+	opts    Options
+	fetcher *Fetcher
+	bases   []string
+	pkgs    []*Package
+
+	mu        sync.Mutex
+	filelists bool
+}
+
+// Open fetches and verifies repomd.xml (and repomd.xml.asc when
+// repo_gpgcheck=1), then fetches primary metadata into the cache, verifies
+// it against repomd's checksum and parses it as a stream. Filelists are
+// not read until LoadFilelists.
+func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
+	if opts.Cache == nil {
+		return nil, fmt.Errorf("rpmrepo: repo %s: Options.Cache is required", cfg.ID)
+	}
+	if (cfg.GPGCheck || cfg.RepoGPGCheck) && opts.KeyRing == nil {
+		return nil, fmt.Errorf("rpmrepo: repo %s (%s): gpgcheck or repo_gpgcheck is on but no keys were given: %w", cfg.ID, cfg.Source, ErrNoKey)
+	}
+	bases := cfg.BaseURLs
+	if opts.Mirror != "" {
+		bases = []string{opts.Mirror}
+	}
+	if len(bases) == 0 {
+		return nil, fmt.Errorf("rpmrepo: repo %s (%s): no baseurl (mirrorlist and metalink are not fetched; give a baseurl or a mirror)", cfg.ID, cfg.Source)
+	}
+	r := &Repo{Config: cfg, opts: opts, bases: bases}
+	r.fetcher = &Fetcher{
+		Cache: opts.Cache, Client: opts.HTTPClient, Concurrency: opts.Concurrency, Attempts: opts.Attempts,
+		RequestTimeout: opts.RequestTimeout, Offline: opts.Offline, Log: opts.Log,
+	}
+	name := "repomd.xml of " + cfg.ID
+	key := cfg.ID + "\x00" + bases[0]
+	var md []byte
+	if opts.Offline {
+		b, err := opts.Cache.loadByName("repomd", key)
+		if err != nil {
+			return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml (from " + bases[0] + ")"}}
+		}
+		md, r.Base = b, bases[0]
+	} else {
+		b, base, err := r.fetcher.fetchBytes(ctx, bases, "repodata/repomd.xml", 64<<20)
+		if err != nil {
+			return nil, fmt.Errorf("rpmrepo: repo %s: %w", cfg.ID, err)
+		}
+		md, r.Base = b, base
+		// Put the serving base first for every later download.
+		r.bases = append([]string{base}, without(bases, base)...)
+	}
+	if cfg.RepoGPGCheck {
+		var asc []byte
+		var err error
+		if opts.Offline {
+			asc, err = opts.Cache.loadByName("repomd-asc", key)
+			if err != nil {
+				return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml.asc (from " + bases[0] + ")"}}
+			}
+		} else {
+			asc, _, err = r.fetcher.fetchBytes(ctx, []string{r.Base}, "repodata/repomd.xml.asc", 1<<20)
+			if err != nil {
+				return nil, fmt.Errorf("rpmrepo: repo %s: %w: %w", cfg.ID, ErrRepoSignature, err)
+			}
+		}
+		sc, err := VerifyDetached(md, asc, opts.KeyRing)
+		if err != nil {
+			return nil, fmt.Errorf("rpmrepo: %s: %w", name, err)
+		}
+		r.RepoMDSignature = sc
+		if !opts.Offline {
+			if err := opts.Cache.storeByName("repomd-asc", key, asc); err != nil {
+				return nil, fmt.Errorf("rpmrepo: cache: %w", err)
+			}
+		}
+	}
+	parsed, err := ParseRepoMD(md, name)
+	if err != nil {
+		return nil, err
+	}
+	r.MD = parsed
+	if !opts.Offline {
+		if err := opts.Cache.storeByName("repomd", key, md); err != nil {
+			return nil, fmt.Errorf("rpmrepo: cache: %w", err)
+		}
+	}
+	if err := r.loadPrimary(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func without(list []string, s string) []string {
+	var out []string
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// metadataFile fetches (or finds in the cache) one repomd record.
+func (r *Repo) metadataFile(ctx context.Context, kind string) (string, RepoMDData, error) {
+	d, err := r.MD.metadata(kind, "repo "+r.Config.ID)
+	if err != nil {
+		return "", d, err
+	}
+	p, err := r.fetcher.fetchVerified(ctx, r.bases, d.Location, d.Checksum, d.Size)
+	if errors.Is(err, ErrOffline) {
+		return "", d, &MissingError{Items: []string{fmt.Sprintf("%s: %s (%s)", r.Config.ID, d.Location, d.Checksum)}}
+	}
+	if err != nil {
+		return "", d, fmt.Errorf("rpmrepo: repo %s: %s: %w", r.Config.ID, kind, err)
+	}
+	return p, d, nil
+}
+
+// openMetadata opens a verified cached metadata file, decompressed.
+func openMetadata(p string, d RepoMDData) (io.ReadCloser, func(), error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	z, err := decompress(f, d.Location)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", d.Location, err)
+	}
+	return z, func() { z.Close(); f.Close() }, nil
+}
+
+func (r *Repo) loadPrimary(ctx context.Context) error {
+	p, d, err := r.metadataFile(ctx, "primary")
+	if err != nil {
+		return err
+	}
+	z, done, err := openMetadata(p, d)
+	if err != nil {
+		return fmt.Errorf("rpmrepo: repo %s: %w", r.Config.ID, err)
+	}
+	defer done()
+	name := fmt.Sprintf("%s of %s", path.Base(d.Location), r.Config.ID)
+	err = ParsePrimary(z, name, func(pkg *Package) error {
+		pkg.Repo = r.Config.ID
+		if !r.included(pkg) {
+			r.Excluded++
+			return nil
+		}
+		r.pkgs = append(r.pkgs, pkg)
+		return nil
+	})
+	return err
+}
+
+// included applies exclude and includepkgs (shell globs on the name or
+// the NEVRA, as dnf matches them).
+func (r *Repo) included(p *Package) bool {
+	match := func(globs []string) bool {
+		for _, g := range globs {
+			if ok, _ := path.Match(g, p.Name); ok {
+				return true
+			}
+			if ok, _ := path.Match(g, p.NEVRA()); ok {
+				return true
+			}
+		}
+		return false
+	}
+	if match(r.Config.Exclude) {
+		return false
+	}
+	if len(r.Config.IncludePkgs) > 0 && !match(r.Config.IncludePkgs) {
+		return false
+	}
+	return true
+}
+
+// Packages returns the repository's packages in primary.xml order.
+func (r *Repo) Packages() []*Package { return r.pkgs }
+
+// LoadFilelists reads filelists.xml (once; later calls do nothing) and
+// replaces Files of every package of the repository with its complete
+// list, setting FilesComplete. The resolver calls it only when a file
+// dependency is not satisfied by primary's file subset. It is safe to call
+// concurrently, but it writes Package.Files: do not read them meanwhile.
+func (r *Repo) LoadFilelists(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.filelists {
+		return nil
+	}
+	p, d, err := r.metadataFile(ctx, "filelists")
+	if err != nil {
+		return err
+	}
+	z, done, err := openMetadata(p, d)
+	if err != nil {
+		return fmt.Errorf("rpmrepo: repo %s: %w", r.Config.ID, err)
+	}
+	defer done()
+	byID := make(map[string][]*Package, len(r.pkgs))
+	for _, pkg := range r.pkgs {
+		byID[pkg.Checksum.Value] = append(byID[pkg.Checksum.Value], pkg)
+	}
+	name := fmt.Sprintf("%s of %s", path.Base(d.Location), r.Config.ID)
+	err = ParseFilelists(z, name, func(e FilelistEntry) error {
+		for _, pkg := range byID[e.PkgID] {
+			if pkg.Name == e.Name && pkg.Arch == e.Arch {
+				pkg.Files = e.Files
+				pkg.FilesComplete = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.filelists = true
+	return nil
+}
+
+// Fetched is one package downloaded into the cache and verified.
+type Fetched struct {
+	Package *Package
+	// Path is the verified file in the cache.
+	Path string
+	// Verification is the signature and digest check (gpgcheck as the
+	// repository says).
+	Verification *Verification
+}
+
+// Fetch downloads the packages (each must come from this repository) into
+// the cache with bounded concurrency, verifies each against its primary.xml
+// checksum before it enters the cache, then checks its digests and (when
+// gpgcheck=1) signatures with the repository's keys. Results are in the
+// order of pkgs. Offline, every missing package is listed in one
+// *MissingError.
+func (r *Repo) Fetch(ctx context.Context, pkgs []*Package) ([]Fetched, error) {
+	out := make([]Fetched, len(pkgs))
+	errs := make([]error, len(pkgs))
+	n := r.fetcher.Concurrency
+	if n <= 0 {
+		n = 4
+	}
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, pkg := range pkgs {
+		if pkg.Repo != r.Config.ID {
+			return nil, fmt.Errorf("rpmrepo: %s is from repo %q, not %q", pkg, pkg.Repo, r.Config.ID)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			out[i], errs[i] = r.fetchOne(ctx, pkg)
+		}()
+	}
+	wg.Wait()
+	var missing []string
+	var failed []error
+	for i, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrOffline):
+			missing = append(missing, fmt.Sprintf("%s: %s (%s)", r.Config.ID, pkgs[i].Location, pkgs[i].Checksum))
+		default:
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		return out, errors.Join(failed...)
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return out, &MissingError{Items: missing}
+	}
+	return out, nil
+}
+
+func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
+	bases := r.bases
+	if pkg.LocationBase != "" {
+		bases = []string{pkg.LocationBase}
+	}
+	p, err := r.fetcher.fetchVerified(ctx, bases, pkg.Location, pkg.Checksum, pkg.Size)
+	if err != nil {
+		return Fetched{Package: pkg}, fmt.Errorf("rpmrepo: %s: %w", pkg, err)
+	}
+	v, err := VerifyRPMFile(p, r.opts.KeyRing, r.Config.GPGCheck)
+	if v != nil {
+		v.Name = pkg.NEVRA()
+	}
+	if err != nil {
+		return Fetched{Package: pkg, Path: p, Verification: v}, fmt.Errorf("rpmrepo: %s (repo %s, gpgcheck=%v): %w", pkg, r.Config.ID, r.Config.GPGCheck, err)
+	}
+	return Fetched{Package: pkg, Path: p, Verification: v}, nil
+}
+
+// VerifyDetached checks an armored (or binary) detached OpenPGP signature
+// over data, as repo_gpgcheck does for repomd.xml. It returns the check of
+// the signature that verified.
+func VerifyDetached(data, sig []byte, kr *KeyRing) (*SigCheck, error) {
+	blob := sig
+	if bytes.Contains(sig, []byte(armorBegin)) {
+		b, err := armor.Decode(bytes.NewReader(sig))
+		if err != nil {
+			return nil, fmt.Errorf("%w: armor: %v", ErrRepoSignature, err)
+		}
+		if blob, err = io.ReadAll(b.Body); err != nil {
+			return nil, fmt.Errorf("%w: armor: %v", ErrRepoSignature, err)
+		}
+	}
+	pkts, err := splitPackets(blob)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrRepoSignature, err)
+	}
+	v := &Verification{}
+	for _, p := range pkts {
+		if p.tag != tagSignature {
+			continue
+		}
+		c := SigCheck{Header: true}
+		s, err := parsePGPSig(p.full)
+		if err != nil {
+			c.Status, c.Detail = SigUnsupported, err.Error()
+			v.Signatures = append(v.Signatures, c)
+			continue
+		}
+		c.Kind, c.KeyID, c.Created = s.describe(), fmt.Sprintf("%016x", s.KeyID), s.Created
+		h, err := s.newHash()
+		if err != nil {
+			c.Status, c.Detail = SigUnsupported, err.Error()
+			v.Signatures = append(v.Signatures, c)
+			continue
+		}
+		h.Write(data)
+		v.Signatures = append(v.Signatures, c)
+		v.checkSig(len(v.Signatures)-1, s, h, kr)
+		if v.Signatures[len(v.Signatures)-1].Status == SigOK {
+			sc := v.Signatures[len(v.Signatures)-1]
+			return &sc, nil
+		}
+	}
+	if len(v.Signatures) == 0 {
+		return nil, fmt.Errorf("%w: no signature packet", ErrRepoSignature)
+	}
+	var msgs []string
+	for _, c := range v.Signatures {
+		msgs = append(msgs, c.String())
+	}
+	return nil, fmt.Errorf("%w: %v", ErrRepoSignature, msgs)
+}
