@@ -397,7 +397,7 @@ func (t *Tree) groupadd(args []string) (int, error) {
 			return exitIDInUse, fmt.Errorf("groupadd %s: %w", name, err)
 		}
 	}
-	return 0, t.addGroup(gr, name, gid, o['U'])
+	return 0, t.addGroup(gr, name, gid, o['U'], false)
 }
 
 func gidUsed(gr *acctDB, gid int64) bool {
@@ -410,12 +410,19 @@ func gidUsed(gr *acctDB, gid int64) bool {
 	return false
 }
 
-func (t *Tree) addGroup(gr *acctDB, name string, gid int64, members string) error {
-	gr.rows = append(gr.rows, []string{name, "x", strconv.FormatInt(gid, 10), members})
+// addGroup adds a group. groupadd always writes "x" as the password;
+// useradd's user group gets "!" when there is no gshadow, as shadow-utils
+// does (userPass).
+func (t *Tree) addGroup(gr *acctDB, name string, gid int64, members string, userGroup bool) error {
+	gs := t.loadDB("etc/gshadow", 4)
+	pass := "x"
+	if userGroup && !gs.ok {
+		pass = "!"
+	}
+	gr.rows = append(gr.rows, []string{name, pass, strconv.FormatInt(gid, 10), members})
 	if err := gr.save(); err != nil {
 		return err
 	}
-	gs := t.loadDB("etc/gshadow", 4)
 	gs.rows = append(gs.rows, []string{name, "!", "", members})
 	return gs.save()
 }
@@ -488,7 +495,7 @@ func (t *Tree) useradd(args []string) (int, error) {
 		if gid, err = newID(gr, lo, hi, system, uid); err != nil {
 			return exitIDInUse, fmt.Errorf("useradd %s: %w", name, err)
 		}
-		if err := t.addGroup(gr, name, gid, ""); err != nil {
+		if err := t.addGroup(gr, name, gid, "", true); err != nil {
 			return 1, err
 		}
 		gr = t.loadDB("etc/group", 4)
@@ -533,7 +540,12 @@ func (t *Tree) useradd(args []string) (int, error) {
 	if v, ok := o['e']; ok {
 		expire = v
 	}
-	sh.rows = append(sh.rows, []string{name, spass, t.daysNow(), optNum(d, "PASS_MIN_DAYS"), optNum(d, "PASS_MAX_DAYS"), optNum(d, "PASS_WARN_AGE"), inactive, expire, ""})
+	// Password ageing from login.defs applies to normal accounts only.
+	var pmin, pmax, pwarn string
+	if !system {
+		pmin, pmax, pwarn = optNum(d, "PASS_MIN_DAYS"), optNum(d, "PASS_MAX_DAYS"), optNum(d, "PASS_WARN_AGE")
+	}
+	sh.rows = append(sh.rows, []string{name, spass, t.daysNow(), pmin, pmax, pwarn, inactive, expire, ""})
 	if err := sh.save(); err != nil {
 		return 1, err
 	}
