@@ -39,6 +39,7 @@ type Options struct {
 	// Concurrency, Attempts and RequestTimeout tune the Fetcher (see there).
 	Concurrency    int
 	Attempts       int
+	Backoff        time.Duration
 	RequestTimeout time.Duration
 	Log            *slog.Logger
 }
@@ -85,7 +86,7 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 	}
 	r := &Repo{Config: cfg, opts: opts, bases: bases}
 	r.fetcher = &Fetcher{
-		Cache: opts.Cache, Client: opts.HTTPClient, Concurrency: opts.Concurrency, Attempts: opts.Attempts,
+		Cache: opts.Cache, Client: opts.HTTPClient, Concurrency: opts.Concurrency, Attempts: opts.Attempts, Backoff: opts.Backoff,
 		RequestTimeout: opts.RequestTimeout, Offline: opts.Offline, Log: opts.Log,
 	}
 	name := "repomd.xml of " + cfg.ID

@@ -1,0 +1,355 @@
+package rpmrepo_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/rpmrepo"
+)
+
+// faultServer is a real HTTP server on 127.0.0.1 serving dir, with faults
+// injected per request: fault(path, n) names what the n-th request (from 0)
+// for path gets.
+type faultServer struct {
+	*httptest.Server
+	dir   string
+	fault func(path string, n int) string
+
+	mu     sync.Mutex
+	count  map[string]int
+	ranges []string
+}
+
+func newFaultServer(t *testing.T, dir string, fault func(string, int) string) *faultServer {
+	s := &faultServer{dir: dir, fault: fault, count: map[string]int{}}
+	s.Server = httptest.NewServer(s)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *faultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	n := s.count[r.URL.Path]
+	s.count[r.URL.Path]++
+	if r.Header.Get("Range") != "" {
+		s.ranges = append(s.ranges, r.URL.Path+" "+r.Header.Get("Range"))
+	}
+	s.mu.Unlock()
+	p := filepath.Join(s.dir, filepath.FromSlash(r.URL.Path))
+	mode := ""
+	if s.fault != nil {
+		mode = s.fault(r.URL.Path, n)
+	}
+	switch mode {
+	case "500":
+		http.Error(w, "injected", http.StatusInternalServerError)
+	case "404":
+		http.NotFound(w, r)
+	case "reset", "slow":
+		b, err := os.ReadFile(p)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(b[:len(b)/2])
+		w.(http.Flusher).Flush()
+		if mode == "slow" {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	case "corrupt":
+		b, err := os.ReadFile(p)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		b[len(b)-1] ^= 0xff
+		w.Write(b)
+	default:
+		http.ServeFile(w, r, p)
+	}
+}
+
+func (s *faultServer) requests(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count[path]
+}
+
+// smallRepo builds a repository of the createrepo_c test packages with
+// real createrepo_c.
+func smallRepo(t *testing.T) (dir string, rpms []string) {
+	testrepo.NeedTools(t, "createrepo_c")
+	fx := testrepo.Fixtures(t)
+	pkgs, _ := filepath.Glob(filepath.Join(fx, "createrepo_c/packages/*.rpm"))
+	dir = t.TempDir()
+	for _, p := range pkgs {
+		b, _ := os.ReadFile(p)
+		writeFile(t, filepath.Join(dir, filepath.Base(p)), b)
+		rpms = append(rpms, "/"+filepath.Base(p))
+	}
+	run(t, "createrepo_c", "--quiet", "--no-database", dir)
+	return dir, rpms
+}
+
+func cacheFiles(t *testing.T, dir string) []string {
+	var out []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// TestFetchFaults: each fault is survived or reported clearly, and nothing
+// unverified enters the cache.
+func TestFetchFaults(t *testing.T) {
+	dir, rpms := smallRepo(t)
+	victim := rpms[0]
+	tests := []struct {
+		name    string
+		fault   func(string, int) string
+		second  bool  // a second, healthy base URL follows the faulty one
+		wantErr error // nil: survived
+		check   func(t *testing.T, s *faultServer)
+	}{
+		{name: "500 twice", fault: func(p string, n int) string {
+			if p == victim && n < 2 {
+				return "500"
+			}
+			return ""
+		}, check: func(t *testing.T, s *faultServer) {
+			if s.requests(victim) != 3 {
+				t.Errorf("%d requests, want 3", s.requests(victim))
+			}
+		}},
+		{name: "500 always", fault: func(p string, n int) string {
+			if p == victim {
+				return "500"
+			}
+			return ""
+		}}, // checked by name below: the error must name HTTP 500 and the file
+		{name: "reset mid-body", fault: func(p string, n int) string {
+			if p == victim && n == 0 {
+				return "reset"
+			}
+			return ""
+		}, check: func(t *testing.T, s *faultServer) {
+			if len(s.ranges) == 0 {
+				t.Errorf("no Range request after the reset")
+			}
+		}},
+		{name: "slow body", fault: func(p string, n int) string {
+			if p == victim && n == 0 {
+				return "slow"
+			}
+			return ""
+		}, check: func(t *testing.T, s *faultServer) {
+			if len(s.ranges) == 0 {
+				t.Errorf("no Range request after the timeout")
+			}
+		}},
+		{name: "wrong checksum", fault: func(p string, n int) string {
+			if p == victim {
+				return "corrupt"
+			}
+			return ""
+		}, wantErr: rpmrepo.ErrChecksum},
+		{name: "wrong checksum, failover", fault: func(p string, n int) string {
+			if p == victim {
+				return "corrupt"
+			}
+			return ""
+		}, second: true},
+		{name: "missing file", fault: func(p string, n int) string {
+			if p == victim {
+				return "404"
+			}
+			return ""
+		}, wantErr: rpmrepo.ErrNotFound, check: func(t *testing.T, s *faultServer) {
+			if s.requests(victim) != 1 {
+				t.Errorf("404 retried: %d requests", s.requests(victim))
+			}
+		}},
+		{name: "missing file, failover", fault: func(p string, n int) string {
+			if p == victim {
+				return "404"
+			}
+			return ""
+		}, second: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newFaultServer(t, dir, tc.fault)
+			bases := []string{s.URL}
+			if tc.second {
+				bases = append(bases, newFaultServer(t, dir, nil).URL)
+			}
+			cfg := noGPG("faulty")
+			cfg.BaseURLs = bases
+			cache := &rpmrepo.Cache{Dir: t.TempDir()}
+			ctx := context.Background()
+			r, err := rpmrepo.Open(ctx, cfg, rpmrepo.Options{Cache: cache, Attempts: 3, RequestTimeout: 500 * time.Millisecond, Backoff: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fetched, err := r.Fetch(ctx, r.Packages())
+			want := tc.wantErr
+			if tc.name == "500 always" {
+				want = nil
+				if err == nil || !strings.Contains(err.Error(), "500") || !strings.Contains(err.Error(), victim) {
+					t.Fatalf("error %v, want one naming HTTP 500 and %s", err, victim)
+				}
+				if s.requests(victim) != 3 {
+					t.Errorf("%d requests, want 3 attempts", s.requests(victim))
+				}
+			} else if want == nil && err != nil {
+				t.Fatalf("Fetch: %v", err)
+			} else if want != nil && !errors.Is(err, want) {
+				t.Fatalf("Fetch: error %v, want %v", err, want)
+			}
+			if err != nil {
+				t.Logf("reported: %v", err)
+			}
+			// Every cached file verifies; the victim is cached only when
+			// the fetch succeeded.
+			for _, f := range fetched {
+				if f.Path == "" {
+					continue
+				}
+				if _, err := rpmrepo.VerifyRPMFile(f.Path, nil, false); err != nil {
+					t.Errorf("cache holds a bad file: %v", err)
+				}
+			}
+			for _, p := range cacheFiles(t, cache.Dir) {
+				if strings.HasPrefix(p, filepath.Join(cache.Dir, "tmp")+string(filepath.Separator)) {
+					t.Errorf("temporary file left in the cache: %s", p)
+				}
+			}
+			ok := 0
+			for _, p := range r.Packages() {
+				if _, hit := cache.Lookup(p.Checksum, p.Size); hit {
+					ok++
+				}
+			}
+			if want := len(r.Packages()); tc.wantErr != nil || tc.name == "500 always" {
+				want--
+				if ok != want {
+					t.Errorf("%d packages cached, want %d", ok, want)
+				}
+			} else if ok != want {
+				t.Errorf("%d packages cached, want %d", ok, want)
+			}
+			if tc.check != nil {
+				tc.check(t, s)
+			}
+		})
+	}
+}
+
+// TestFetchOfflineMissing: offline mode lists exactly what is missing.
+func TestFetchOfflineMissing(t *testing.T) {
+	dir, _ := smallRepo(t)
+	s := newFaultServer(t, dir, nil)
+	cfg := noGPG("off")
+	cfg.BaseURLs = []string{s.URL}
+	cache := &rpmrepo.Cache{Dir: t.TempDir()}
+	ctx := context.Background()
+	if _, err := rpmrepo.Open(ctx, cfg, rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: t.TempDir()}, Offline: true}); !errors.Is(err, rpmrepo.ErrOffline) {
+		t.Fatalf("offline with an empty cache: %v", err)
+	}
+	r, err := rpmrepo.Open(ctx, cfg, rpmrepo.Options{Cache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fetch only the first package online.
+	if _, err := r.Fetch(ctx, r.Packages()[:1]); err != nil {
+		t.Fatal(err)
+	}
+	before := s.requests("/" + r.Packages()[1].Location)
+	ro, err := rpmrepo.Open(ctx, cfg, rpmrepo.Options{Cache: cache, Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ro.Fetch(ctx, ro.Packages())
+	var me *rpmrepo.MissingError
+	if !errors.As(err, &me) || !errors.Is(err, rpmrepo.ErrOffline) {
+		t.Fatalf("error %v, want a MissingError", err)
+	}
+	p := ro.Packages()[1]
+	if len(me.Items) != 1 || !strings.Contains(me.Items[0], p.Location) || !strings.Contains(me.Items[0], p.Checksum.Value) {
+		t.Errorf("missing %q, want exactly %s", me.Items, p.Location)
+	}
+	if s.requests("/"+p.Location) != before {
+		t.Errorf("offline mode made a request")
+	}
+	// Filelists were never fetched: offline LoadFilelists names them.
+	if err := ro.LoadFilelists(ctx); !errors.As(err, &me) || !strings.Contains(me.Items[0], "filelists") {
+		t.Errorf("offline LoadFilelists: %v", err)
+	}
+}
+
+// TestOpenTestRepoHTTP serves the real signed test repository over HTTP
+// and file:// with repo_gpgcheck and gpgcheck on.
+func TestOpenTestRepoHTTP(t *testing.T) {
+	dir := testrepo.Dir(t)
+	kr := readKeys(t, filepath.Join(dir, "RPM-GPG-KEY-vicroot-test"))
+	s := newFaultServer(t, dir, nil)
+	ctx := context.Background()
+	for _, id := range []string{"photon", "photon-updates"} {
+		for _, base := range []string{s.URL + "/" + id, "file://" + filepath.Join(dir, id)} {
+			cfg := &rpmrepo.RepoConfig{ID: id, BaseURLs: []string{base}, Enabled: true, GPGCheck: true, RepoGPGCheck: true, Priority: 99, Cost: 1000}
+			r, err := rpmrepo.Open(ctx, cfg, rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: t.TempDir()}, KeyRing: kr})
+			if err != nil {
+				t.Fatalf("%s: %v", base, err)
+			}
+			if r.RepoMDSignature == nil || r.RepoMDSignature.Status != rpmrepo.SigOK {
+				t.Errorf("%s: repomd signature %v", base, r.RepoMDSignature)
+			}
+			rpms, _ := filepath.Glob(filepath.Join(dir, id, "*.rpm"))
+			if len(r.Packages()) != len(rpms) {
+				t.Errorf("%s: %d packages, %d .rpm files", base, len(r.Packages()), len(rpms))
+			}
+			fetched, err := r.Fetch(ctx, r.Packages())
+			if err != nil {
+				t.Fatalf("%s: %v", base, err)
+			}
+			for _, f := range fetched {
+				if f.Verification.Fingerprint == "" {
+					t.Errorf("%s: no fingerprint", f.Package)
+				}
+			}
+		}
+	}
+	// repo_gpgcheck with the wrong key fails; a tampered repomd.xml fails.
+	other := readKeys(t, filepath.Join(dir, "other-key.asc"))
+	cfg := &rpmrepo.RepoConfig{ID: "photon", BaseURLs: []string{s.URL + "/photon"}, RepoGPGCheck: true, Priority: 99, Cost: 1000}
+	if _, err := rpmrepo.Open(ctx, cfg, rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: t.TempDir()}, KeyRing: other}); !errors.Is(err, rpmrepo.ErrRepoSignature) {
+		t.Errorf("repo_gpgcheck with another key: %v", err)
+	}
+	cfg = &rpmrepo.RepoConfig{ID: "badrepomd", BaseURLs: []string{s.URL + "/badrepomd"}, Priority: 99, Cost: 1000}
+	if _, err := rpmrepo.Open(ctx, cfg, rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: t.TempDir()}}); !errors.Is(err, rpmrepo.ErrChecksum) {
+		t.Errorf("badrepomd: %v", err)
+	}
+}
