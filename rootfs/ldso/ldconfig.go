@@ -1,7 +1,6 @@
 package ldso
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"debug/elf"
@@ -176,15 +175,17 @@ func (lc *ldconfig) parseConf(ctx context.Context, name string, depth int) error
 	if err != nil {
 		return fmt.Errorf("ldso: reading %s: %w", name, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	lineno := 0
-	for sc.Scan() {
+	// Lines split on '\n' only: like getline, a '\r' stays part of the line.
+	lines := bytes.Split(data, []byte("\n"))
+	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1]
+	}
+	for i, raw := range lines {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		lineno++
-		line := sc.Text()
+		lineno := i + 1
+		line := string(raw)
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
@@ -208,9 +209,6 @@ func (lc *ldconfig) parseConf(ctx context.Context, name string, depth int) error
 			continue
 		}
 		lc.addDir(cp, name, lineno)
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("ldso: reading %s: %w", name, err)
 	}
 	return nil
 }
@@ -261,8 +259,10 @@ func (lc *ldconfig) glob(pattern string) ([]string, error) {
 				next = append(next, p)
 				continue
 			}
+			// fnmatch negates a bracket with '!', path.Match with '^'.
+			c = strings.ReplaceAll(c, "[!", "[^")
 			if _, err := path.Match(c, ""); err != nil {
-				return nil, fmt.Errorf("bad pattern %q: %w", c, err)
+				continue // glob(3) takes a malformed bracket literally: no match here
 			}
 			dir := base
 			if dir == "" {

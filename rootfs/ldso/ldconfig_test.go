@@ -22,7 +22,7 @@ import (
 func ldconfigTree() layout {
 	ml := "/usr/lib/x86_64-linux-gnu/"
 	return layout{
-		dirs: []string{"/etc", "/usr/lib64", "/usr/lib32", "/usr/local/lib", "/opt/empty"},
+		dirs: []string{"/etc", "/usr/lib64", "/usr/lib32", "/usr/local/lib", "/opt/empty", "/opt/crlf-only"},
 		files: map[string]string{
 			ml + "libc.so.6":                             hostLib + "/libc.so.6",
 			ml + "libm.so.6":                             hostLib + "/libm.so.6",
@@ -40,6 +40,8 @@ func ldconfigTree() layout {
 			"/usr/lib32/libm.so.6":                       "/usr/lib32/libm.so.6",
 			"/opt/extra/lib/libz.so.1.2.13":              hostLib + "/libz.so.1.2.13",
 			"/opt/extra/lib/libmnl-copy.so.0":            hostLib + "/libmnl.so.0.2.0",
+			"/opt/crlf/libkmod.so.2":                     hostLib + "/libkmod.so.2.4.0",
+			"/opt/crlf-only/libhavege.so.2":              hostLib + "/libhavege.so.2.0.0",
 		},
 		links: map[string]string{
 			"/lib":                            "usr/lib",
@@ -57,10 +59,12 @@ func ldconfigTree() layout {
 		texts: map[string]string{
 			ml + "libc.so":                        "/* GNU ld script */\nGROUP ( /lib/x86_64-linux-gnu/libc.so.6 )\n",
 			ml + "libnotelf.so.1":                 strings.Repeat("not an ELF file\n", 8),
-			"/etc/ld.so.conf":                     "include /etc/ld.so.conf.d/*.conf\n# a comment\n  /opt/link-to-extra/lib/ \n/opt/missing\n",
+			"/etc/ld.so.conf":                     "include /etc/ld.so.conf.d/[!z]*.conf /etc/ld.so.conf.d/[x\n# a comment\n  /opt/link-to-extra/lib/ \n/opt/missing\n",
+			"/etc/ld.so.conf.d/20-crlf.conf":      "/opt/crlf\r\ninclude /etc/ld.so.conf.d/sub/*.conf\r\n",
 			"/etc/ld.so.conf.d/00-lib32.conf":     "/lib32\n/usr/lib32   # same directory again\n",
 			"/etc/ld.so.conf.d/10-extra.conf":     "/opt/extra/lib=libc6\ninclude sub/*.conf\n",
 			"/etc/ld.so.conf.d/sub/x.conf":        "/opt/empty\n",
+			"/etc/ld.so.conf.d/sub/y.conf\r":      "/opt/crlf-only\n",
 			"/etc/ld.so.conf.d/.hidden.conf":      "/nonexistent-hidden\n",
 			"/etc/ld.so.conf.d/zz-local.conf.off": "/usr/local/lib\n",
 		},
@@ -116,6 +120,21 @@ func TestCacheMatchesLdconfig(t *testing.T) {
 	want, err := os.ReadFile(filepath.Join(real, "etc/ld.so.cache"))
 	must(t, err)
 
+	// The tree exercises what it claims: these entries exist only through
+	// the CRLF configuration file, its "\r"-ended include and the 32-bit
+	// and hwcap directories.
+	realCache, err := ldso.ParseCache("real", want)
+	must(t, err)
+	for _, v := range []string{"/opt/crlf/libkmod.so.2", "/opt/crlf-only/libhavege.so.2", "/lib32/libc.so.6",
+		"/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3/libz.so.1.2.13", "/lib/x86_64-linux-gnu/tls/libmnl.so.0"} {
+		found := false
+		for _, e := range realCache.Entries {
+			found = found || e.Value == v
+		}
+		if !found {
+			t.Errorf("ldconfig's cache has no entry for %s: %s", v, dump(t, want))
+		}
+	}
 	if !bytes.Equal(maskGenerator(t, got), maskGenerator(t, want)) {
 		t.Errorf("cache differs from ldconfig's (generator masked)\n ours: %s\nreal: %s", dump(t, got), dump(t, want))
 	}
