@@ -436,7 +436,13 @@ func (d *decodedRPM) readPayload(h *rpmutils.RpmHeader, payload io.Reader) error
 		return err
 	}
 	defer closeFn()
+	return d.readCpio(zr, newHash)
+}
 
+// readCpio reads the decompressed payload: the content of every regular
+// file, matched to the header's file list by name (or index, in rpm's
+// stripped format) and checked against the header's size and digest.
+func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash) error {
 	byPath := make(map[string]int, len(d.files))
 	sizes := make([]int64, len(d.files))
 	for i, f := range d.files {
