@@ -24,7 +24,7 @@ func BenchmarkCacheHost(b *testing.B) {
 func BenchmarkResolveHost(b *testing.B) {
 	fsys := os.DirFS("/")
 	ctx := context.Background()
-	dir, err := ldso.XtablesDir(fsys, "/usr/lib/x86_64-linux-gnu/libxtables.so.12")
+	dir, err := ldso.XtablesDir(context.Background(), fsys, "/usr/lib/x86_64-linux-gnu/libxtables.so.12")
 	if err != nil {
 		b.Skip(err)
 	}

@@ -52,10 +52,10 @@ func FuzzELF(f *testing.F) {
 		if err != nil && !strings.Contains(err.Error(), "/") {
 			t.Errorf("Resolve error names no path: %v", err)
 		}
-		if _, _, err := ldso.MinKernel(fsys, "/bin/x"); err != nil && !strings.Contains(err.Error(), "/bin/x") {
+		if _, _, err := ldso.MinKernel(context.Background(), fsys, "/bin/x"); err != nil && !strings.Contains(err.Error(), "/bin/x") {
 			t.Errorf("MinKernel error does not name /bin/x: %v", err)
 		}
-		if _, err := ldso.XtablesDir(fsys, "/lib/libxtables.so.12"); err != nil && !strings.Contains(err.Error(), "/lib/libxtables.so.12") {
+		if _, err := ldso.XtablesDir(context.Background(), fsys, "/lib/libxtables.so.12"); err != nil && !strings.Contains(err.Error(), "/lib/libxtables.so.12") {
 			t.Errorf("XtablesDir error does not name the library: %v", err)
 		}
 		b, _, err := ldso.Cache(ctx, fsys, ldso.CacheOptions{})

@@ -1,6 +1,7 @@
 package ldso
 
 import (
+	"context"
 	"debug/buildinfo"
 	"debug/elf"
 	"errors"
@@ -120,7 +121,10 @@ func goMinKernel(goVersion, goarch string) (Version, error) {
 // when both exist. A zero Version with source "" means neither is known.
 // For a dynamic executable the note of the loader and of each library
 // counts too: call MinKernel on every object of its Closure.
-func MinKernel(fsys fs.FS, p string) (Version, string, error) {
+func MinKernel(ctx context.Context, fsys fs.FS, p string) (Version, string, error) {
+	if err := ctx.Err(); err != nil {
+		return Version{}, "", err
+	}
 	t, err := newTree(fsys)
 	if err != nil {
 		return Version{}, "", err
@@ -188,12 +192,12 @@ const (
 // CheckKernel returns an error wrapping ErrKernelTooOld, naming both
 // versions and where the requirement comes from, when the executable at p
 // needs a newer kernel than kernel (a `uname -r` string).
-func CheckKernel(fsys fs.FS, p, kernel string) error {
+func CheckKernel(ctx context.Context, fsys fs.FS, p, kernel string) error {
 	have, err := ParseKernelVersion(kernel)
 	if err != nil {
 		return err
 	}
-	need, source, err := MinKernel(fsys, p)
+	need, source, err := MinKernel(ctx, fsys, p)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package ldso_test
 
 import (
+	"context"
 	"debug/elf"
 	"errors"
 	"os"
@@ -39,7 +40,7 @@ func TestMinKernelABITag(t *testing.T) {
 	patchABITag(t, high, 9, 8, 7)
 	fsys := os.DirFS(root)
 	for _, p := range []string{"/bin/ls", "/bin/busybox", "/usr/sbin/haveged", "/high"} {
-		v, src, err := ldso.MinKernel(fsys, p)
+		v, src, err := ldso.MinKernel(context.Background(), fsys, p)
 		must(t, err)
 		want := fileSaysKernel(t, filepath.Join(root, p))
 		if want == "" || v.String() != want {
@@ -49,14 +50,14 @@ func TestMinKernelABITag(t *testing.T) {
 			t.Errorf("%s: source %q", p, src)
 		}
 	}
-	err := ldso.CheckKernel(fsys, "/high", "6.1.0-56-amd64")
+	err := ldso.CheckKernel(context.Background(), fsys, "/high", "6.1.0-56-amd64")
 	if !errors.Is(err, ldso.ErrKernelTooOld) || !strings.Contains(err.Error(), "9.8.7") || !strings.Contains(err.Error(), "6.1.0-56-amd64") {
 		t.Errorf("CheckKernel(/high) = %v, want too old naming 9.8.7 and 6.1.0-56-amd64", err)
 	}
-	if err := ldso.CheckKernel(fsys, "/bin/ls", "6.1.0-56-amd64"); err != nil {
+	if err := ldso.CheckKernel(context.Background(), fsys, "/bin/ls", "6.1.0-56-amd64"); err != nil {
 		t.Errorf("CheckKernel(/bin/ls): %v", err)
 	}
-	if err := ldso.CheckKernel(fsys, "/bin/ls", "3.1.9"); !errors.Is(err, ldso.ErrKernelTooOld) {
+	if err := ldso.CheckKernel(context.Background(), fsys, "/bin/ls", "3.1.9"); !errors.Is(err, ldso.ErrKernelTooOld) {
 		t.Errorf("CheckKernel(/bin/ls, 3.1.9) = %v", err)
 	}
 }
@@ -96,7 +97,7 @@ func TestMinKernelGo(t *testing.T) {
 	}
 	out, err := exec.Command("go", "version", filepath.Join(dir, "bin")).CombinedOutput()
 	must(t, err)
-	v, src, err := ldso.MinKernel(os.DirFS(dir), "/bin")
+	v, src, err := ldso.MinKernel(context.Background(), os.DirFS(dir), "/bin")
 	must(t, err)
 	// Go 1.24 and later need Linux 3.2 (go.dev/doc/go1.24#linux); this
 	// toolchain is 1.26.
@@ -106,7 +107,7 @@ func TestMinKernelGo(t *testing.T) {
 	if !strings.Contains(src, "Go runtime go1.") {
 		t.Errorf("source = %q", src)
 	}
-	if err := ldso.CheckKernel(os.DirFS(dir), "/bin", "2.6.32-754.el6.x86_64"); !errors.Is(err, ldso.ErrKernelTooOld) {
+	if err := ldso.CheckKernel(context.Background(), os.DirFS(dir), "/bin", "2.6.32-754.el6.x86_64"); !errors.Is(err, ldso.ErrKernelTooOld) {
 		t.Errorf("CheckKernel on 2.6.32: %v", err)
 	}
 }

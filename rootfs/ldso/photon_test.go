@@ -61,7 +61,7 @@ func TestResolvePhotonRepo(t *testing.T) {
 	if len(libx) == 0 {
 		t.Fatal("no libxtables in the repository's packages")
 	}
-	dir, err := ldso.XtablesDir(fsys, strings.TrimPrefix(libx[0], root))
+	dir, err := ldso.XtablesDir(context.Background(), fsys, strings.TrimPrefix(libx[0], root))
 	must(t, err)
 	exts, err := ldso.Extensions(ctx, fsys, dir)
 	must(t, err)

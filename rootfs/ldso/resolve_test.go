@@ -89,7 +89,7 @@ func TestResolveMatchesTreeLoader(t *testing.T) {
 	fsys := os.DirFS(root)
 	ctx := context.Background()
 
-	dir, err := ldso.XtablesDir(fsys, "/lib/x86_64-linux-gnu/libxtables.so.12")
+	dir, err := ldso.XtablesDir(context.Background(), fsys, "/lib/x86_64-linux-gnu/libxtables.so.12")
 	must(t, err)
 	if dir != "/usr/lib/x86_64-linux-gnu/xtables" {
 		t.Errorf("XtablesDir = %q, want Debian's /usr/lib/x86_64-linux-gnu/xtables", dir)

@@ -44,7 +44,7 @@ func TestTmpfsSizeHoldsClosure(t *testing.T) {
 	root := debianTree(t)
 	fsys := os.DirFS(root)
 	ctx := context.Background()
-	dir, err := ldso.XtablesDir(fsys, "/usr/lib/x86_64-linux-gnu/libxtables.so.12")
+	dir, err := ldso.XtablesDir(context.Background(), fsys, "/usr/lib/x86_64-linux-gnu/libxtables.so.12")
 	must(t, err)
 	exts, err := ldso.Extensions(ctx, fsys, dir)
 	must(t, err)

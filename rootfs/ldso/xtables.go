@@ -20,7 +20,10 @@ var extensionPrefixes = []string{"libxt_", "libipt_", "libip6t_", "libebt_", "li
 // library (a ':'-separated list is split) that is a directory of the tree
 // holding iptables extensions. No XTABLES_LIBDIR environment is involved:
 // VIC's tether runs iptables without one.
-func XtablesDir(fsys fs.FS, libxtables string) (string, error) {
+func XtablesDir(ctx context.Context, fsys fs.FS, libxtables string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
 	t, err := newTree(fsys)
 	if err != nil {
 		return "", err
