@@ -35,6 +35,11 @@ const maxNewcSize = 1<<32 - 1
 // last link is reached, with the content on the last one only (the kernel
 // links the earlier names and then fills the file). The archive is streamed:
 // only names and hardlink bookkeeping are held in memory.
+//
+// Owners, device numbers and hardlinks come from the *fsmeta.Meta of each
+// FileInfo, or from the host's stat data for trees on disk. File
+// capabilities (fsmeta.Meta.Caps) cannot be stored: newc has no extended
+// attributes, and the kernel's unpacker sets none.
 func WriteCPIO(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	cw := &countWriter{w: bw}

@@ -41,6 +41,7 @@ type Image struct {
 
 	root   rawRecord
 	suSkip int
+	size   int64 // of the image, or -1 when r cannot tell
 }
 
 // BootEntry is an El Torito catalog's validation and default entries.
@@ -82,7 +83,15 @@ type rawRecord struct {
 
 // Open reads the volume descriptors of the image in r.
 func Open(r io.ReaderAt) (*Image, error) {
-	im := &Image{r: r}
+	im := &Image{r: r, size: -1}
+	switch s := r.(type) {
+	case interface{ Size() int64 }:
+		im.size = s.Size()
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := s.Stat(); err == nil && fi.Mode().IsRegular() {
+			im.size = fi.Size()
+		}
+	}
 	var pvd []byte
 	for s := int64(16); ; s++ {
 		if s > 16+64 {
@@ -230,6 +239,9 @@ func parseRecord(b []byte) (rawRecord, int, error) {
 func (im *Image) readDir(d rawRecord) ([]rawRecord, error) {
 	if d.size > maxDirSize {
 		return nil, fmt.Errorf("iso: directory at sector %d: size %d over the %d limit", d.lba, d.size, maxDirSize)
+	}
+	if im.size >= 0 && int64(d.lba)*sectorSize+int64(d.size) > im.size {
+		return nil, fmt.Errorf("iso: directory at sector %d (%d bytes) extends past the end of the %d-byte image", d.lba, d.size, im.size)
 	}
 	b := make([]byte, d.size)
 	if _, err := im.r.ReadAt(b, int64(d.lba)*sectorSize); err != nil {
