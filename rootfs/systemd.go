@@ -1,0 +1,390 @@
+package rootfs
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+)
+
+// systemd's effects done natively: what `systemctl --root` would do for
+// preset-all, enable, disable and set-default, and the empty machine-id
+// VIC leaves. Links are written as systemctl writes them: in
+// /etc/systemd/system, pointing at the unit file's absolute path.
+
+// unitDirs are searched in systemd's order of precedence, /lib before
+// /usr/lib as in a split-usr build (Debian's, the oracle of the tests, and
+// the path VIC's own links use). Links name the unit by the directory it
+// was found in, not by its canonical path, as systemctl does.
+var unitDirs = []string{"etc/systemd/system", "usr/local/lib/systemd/system", "lib/systemd/system", "usr/lib/systemd/system"}
+
+var presetDirs = []string{"etc/systemd/system-preset", "usr/local/lib/systemd/system-preset", "usr/lib/systemd/system-preset", "lib/systemd/system-preset"}
+
+type unitFile struct {
+	name     string // foo.service
+	path     string // canonical tree path
+	wantedBy []string
+	required []string
+	alias    []string
+	also     []string
+	instance string // DefaultInstance=
+	hasInst  bool   // has an [Install] section with something to do
+}
+
+// findUnit locates a unit file by name in the unit directories (the first
+// directory holding it wins, as in systemd), following symlinks.
+func (t *Tree) findUnit(name string) (*unitFile, error) {
+	for _, d := range unitDirs {
+		l, err := t.lookupPath(d+"/"+name, true)
+		if err != nil || l.n == nil || !l.n.mode.IsRegular() {
+			continue
+		}
+		u := &unitFile{name: name, path: d + "/" + name}
+		var data []byte
+		if l.n.content != nil {
+			data = l.n.content.data
+		}
+		section := ""
+		sc := bufio.NewScanner(strings.NewReader(string(data)))
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || line[0] == '#' || line[0] == ';' {
+				continue
+			}
+			if line[0] == '[' {
+				section = strings.Trim(line, "[]")
+				continue
+			}
+			if section != "Install" {
+				continue
+			}
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			vals := strings.Fields(v)
+			switch strings.TrimSpace(k) {
+			case "WantedBy":
+				u.wantedBy = append(u.wantedBy, vals...)
+			case "RequiredBy":
+				u.required = append(u.required, vals...)
+			case "Alias":
+				u.alias = append(u.alias, vals...)
+			case "Also":
+				u.also = append(u.also, vals...)
+			case "DefaultInstance":
+				u.instance = strings.TrimSpace(v)
+			}
+		}
+		u.hasInst = len(u.wantedBy)+len(u.required)+len(u.alias)+len(u.also) > 0
+		return u, nil
+	}
+	return nil, fmt.Errorf("unit %s not found", name)
+}
+
+// unitLinks returns the links enabling u creates: link path -> target.
+func unitLinks(u *unitFile) map[string]string {
+	links := map[string]string{}
+	name := u.name
+	if strings.Contains(name, "@.") {
+		if u.instance == "" {
+			return links
+		}
+		i := strings.Index(name, "@.")
+		name = name[:i+1] + u.instance + name[i+1:]
+	}
+	target := "/" + u.path
+	for _, w := range u.wantedBy {
+		links["etc/systemd/system/"+w+".wants/"+name] = target
+	}
+	for _, r := range u.required {
+		links["etc/systemd/system/"+r+".requires/"+name] = target
+	}
+	for _, a := range u.alias {
+		links["etc/systemd/system/"+a] = target
+	}
+	return links
+}
+
+// Enable creates the [Install] links of the named units (and their Also=).
+func (t *Tree) Enable(units ...string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.enable(units, map[string]bool{})
+}
+
+func (t *Tree) enable(units []string, seen map[string]bool) error {
+	for _, name := range units {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		u, err := t.findUnit(name)
+		if err != nil {
+			return fmt.Errorf("rootfs: enable: %w", err)
+		}
+		links := unitLinks(u)
+		for _, l := range sortedKeys(links) {
+			if err := t.placeLink(l, links[l]); err != nil {
+				return fmt.Errorf("rootfs: enable %s: %w", name, err)
+			}
+		}
+		if err := t.enable(u.also, seen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Tree) placeLink(name, target string) error {
+	if _, err := t.mkdirAll("enable", parentOf(name), 0o755); err != nil {
+		return err
+	}
+	l, err := t.lookupPath(name, false)
+	if err != nil {
+		return err
+	}
+	if l.n != nil {
+		if l.n.mode&fs.ModeSymlink != 0 && l.n.target == target {
+			return nil
+		}
+		if l.n.mode&fs.ModeSymlink == 0 {
+			return fmt.Errorf("%s exists and is not a symlink", name)
+		}
+		delete(l.dir.kids, l.base)
+		t.unlinked(l.n)
+	}
+	n := t.newInode(fs.ModeSymlink | 0o777)
+	n.target = target
+	t.attach(l.dir, l.base, n)
+	return nil
+}
+
+// Disable removes the links of the named units under /etc/systemd/system
+// (and of their Also= units).
+func (t *Tree) Disable(units ...string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.disable(units, map[string]bool{})
+}
+
+func (t *Tree) disable(units []string, seen map[string]bool) error {
+	for _, name := range units {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		u, err := t.findUnit(name)
+		if err != nil {
+			return fmt.Errorf("rootfs: disable: %w", err)
+		}
+		// Any symlink in /etc/systemd/system named after the unit or its
+		// aliases goes, wherever it is (systemctl disable does the same).
+		names := map[string]bool{path.Base(u.name): true}
+		for _, a := range u.alias {
+			names[a] = true
+		}
+		t.removeLinks("etc/systemd/system", names, "/"+u.path)
+		if err := t.disable(u.also, seen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Tree) removeLinks(dir string, names map[string]bool, target string) {
+	_, _, d, err := t.lookup(dir, true)
+	if err != nil || d == nil || !d.mode.IsDir() {
+		return
+	}
+	for _, k := range sortedNames(d.kids) {
+		c := d.kids[k]
+		switch {
+		case c.mode.IsDir():
+			t.removeLinks(dir+"/"+k, names, target)
+		case c.mode&fs.ModeSymlink != 0 && (names[k] || c.target == target):
+			delete(d.kids, k)
+			t.unlinked(c)
+		}
+	}
+}
+
+// SetDefault makes /etc/systemd/system/default.target point at target.
+func (t *Tree) SetDefault(target string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u, err := t.findUnit(target)
+	if err != nil {
+		return fmt.Errorf("rootfs: set-default: %w", err)
+	}
+	return t.placeLink("etc/systemd/system/default.target", "/"+u.path)
+}
+
+// presetRule is one line of a *.preset file.
+type presetRule struct {
+	enable  bool
+	pattern string
+}
+
+func (t *Tree) presetRules() []presetRule {
+	files := map[string]*inode{}
+	for _, d := range presetDirs {
+		_, _, dn, err := t.lookup(d, true)
+		if err != nil || dn == nil || !dn.mode.IsDir() {
+			continue
+		}
+		for name, n := range dn.kids {
+			if !strings.HasSuffix(name, ".preset") {
+				continue
+			}
+			if _, seen := files[name]; seen {
+				continue // an earlier directory overrides by name
+			}
+			if n.mode&fs.ModeSymlink != 0 {
+				_, _, n, _ = t.lookup(d+"/"+name, true)
+			}
+			files[name] = n
+		}
+	}
+	var rules []presetRule
+	for _, name := range sortedInodeKeys(files) {
+		n := files[name]
+		if n == nil || n.content == nil {
+			continue
+		}
+		for _, line := range strings.Split(string(n.content.data), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
+				continue
+			}
+			switch f[0] {
+			case "enable":
+				rules = append(rules, presetRule{true, f[1]})
+			case "disable":
+				rules = append(rules, presetRule{false, f[1]})
+			}
+		}
+	}
+	return rules
+}
+
+// PresetAll applies `systemctl preset-all`: every unit file with an
+// [Install] section is enabled or disabled by the first matching rule of
+// the *.preset files (enabled when none matches). It returns the units it
+// enabled, sorted.
+func (t *Tree) PresetAll() ([]string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rules := t.presetRules()
+	names := map[string]bool{}
+	for _, d := range unitDirs {
+		_, _, dn, err := t.lookup(d, true)
+		if err != nil || dn == nil || !dn.mode.IsDir() {
+			continue
+		}
+		for name, n := range dn.kids {
+			if n.mode.IsRegular() && isUnitName(name) {
+				names[name] = true
+			}
+		}
+	}
+	// Like systemctl, all disables are done first, then all enables, so a
+	// disabled unit's Also= cannot undo an enabled one.
+	var enabled, disabled []string
+	for _, name := range sortedBoolKeys(names) {
+		u, err := t.findUnit(name)
+		if err != nil || !u.hasInst {
+			continue
+		}
+		on := true
+		for _, r := range rules {
+			if ok, _ := path.Match(r.pattern, name); ok {
+				on = r.enable
+				break
+			}
+		}
+		if on {
+			enabled = append(enabled, name)
+		} else {
+			disabled = append(disabled, name)
+		}
+	}
+	if err := t.disable(disabled, map[string]bool{}); err != nil {
+		return nil, err
+	}
+	if err := t.enable(enabled, map[string]bool{}); err != nil {
+		return nil, err
+	}
+	return enabled, nil
+}
+
+func isUnitName(n string) bool {
+	for _, s := range []string{".service", ".socket", ".target", ".timer", ".path", ".mount", ".automount", ".swap", ".slice"} {
+		if strings.HasSuffix(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// EmptyMachineID leaves /etc/machine-id empty (mode 0444), as VIC does
+// after systemd-machine-id-setup, so each VM gets its own id at boot.
+func (t *Tree) EmptyMachineID() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, err := t.mkdirAll("machine-id", "etc", 0o755); err != nil {
+		return err
+	}
+	if err := t.writeFile("machine-id", "etc/machine-id", []byte{}, 0o444); err != nil {
+		return err
+	}
+	return nil
+}
+
+// CleanCaches removes the package managers' caches, as VIC's `clean all`
+// does (rm -fr rootfs/var/cache/tdnf/*, and yum's).
+func (t *Tree) CleanCaches() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, d := range []string{"var/cache/tdnf", "var/cache/yum", "var/cache/dnf"} {
+		_, _, n, err := t.lookup(d, true)
+		if err != nil || n == nil || !n.mode.IsDir() {
+			continue
+		}
+		for _, k := range sortedNames(n.kids) {
+			c := n.kids[k]
+			delete(n.kids, k)
+			t.unlinked(c)
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedBoolKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedInodeKeys(m map[string]*inode) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
