@@ -50,6 +50,7 @@ type config struct {
 	ProcDir     string        // "/proc"
 	EntropyWait time.Duration // how long the entropy daemon must survive
 	Mount       bool          // mount /proc, /sys, /dev when absent
+	StopEntropy bool          // kill the entropy daemon at the end (not as PID 1)
 }
 
 func defaultConfig() config {
@@ -63,7 +64,10 @@ func defaultConfig() config {
 
 func main() {
 	out, closeOut := openLog()
-	failed := run(context.Background(), defaultConfig(), out)
+	c := defaultConfig()
+	// Outside a VM (a chroot in tests) leave nothing running behind.
+	c.StopEntropy = os.Getpid() != 1
+	failed := run(context.Background(), c, out)
 	closeOut()
 	if os.Getpid() == 1 {
 		syscall.Sync()
@@ -124,6 +128,9 @@ func run(ctx context.Context, c config, w io.Writer) int {
 	wrap := exec.CommandContext(ctx, filepath.Join(c.TetherDir, "bin/iptables-wrapper"), "-L", "-v")
 	step("iptables-wrapper", runTo(wrap, out))
 
+	if entropy != nil && c.StopEntropy {
+		_ = entropy.Process.Kill()
+	}
 	if failed == 0 {
 		fmt.Fprintln(out, markerOK)
 	} else {

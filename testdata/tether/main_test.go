@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,5 +188,96 @@ func mkfile(t *testing.T, p, content string, mode os.FileMode) {
 	}
 	if err := os.WriteFile(p, []byte(content), mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWithRealRepository runs the static tether binary the way a boot does,
+// but in a chroot: dnf installs the test repository's base set, the
+// definition's init.sh (sourced by the installed bash, using the installed
+// toybox) assembles /.tether with install-iptables and install-entropy, and
+// the tether then runs the real haveged from entropy.txt and the real
+// iptables chrooted into /.tether. The kernel's answer to `iptables -L`
+// and the running haveged are the oracles.
+func TestWithRealRepository(t *testing.T) {
+	testrepo.NeedRoot(t)
+	testrepo.NeedTools(t, "dnf", "chroot", "mount", "umount", "go")
+	dir := testrepo.Dir(t)
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "root")
+
+	key := filepath.Join(dir, "RPM-GPG-KEY-vicroot-test")
+	repos := filepath.Join(tmp, "repos")
+	var conf strings.Builder
+	for _, r := range []string{"photon", "photon-updates"} {
+		conf.WriteString("[" + r + "]\nname=" + r + "\nbaseurl=file://" + filepath.Join(dir, r) +
+			"\ngpgcheck=1\ngpgkey=file://" + key + "\n\n")
+	}
+	mkfile(t, filepath.Join(repos, "t.repo"), conf.String(), 0o644)
+	out, err := exec.Command("dnf", "--installroot="+root, "--setopt=reposdir="+repos,
+		"--setopt=cachedir="+filepath.Join(tmp, "cache"), "--releasever=2.0", "--disableplugin=*", "-y",
+		"install", "filesystem", "toybox", "kmod", "haveged", "iptables").CombinedOutput()
+	if err != nil {
+		t.Fatalf("dnf: %v\n%s", err, out)
+	}
+
+	initsh, err := os.ReadFile(filepath.Join(dir, "definition/init.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mkfile(t, filepath.Join(root, "bin/repoinit"), string(initsh), 0o755)
+	// As /bin/bootstrap does: lib64, usr/lib/iptables, run and lib -> lib64
+	// in /.tether (iptables needs /run for its lock), then the hooks.
+	script := `mkdir -p /.tether/lib64 /.tether/usr/lib/iptables /.tether/run && ln -s lib64 /.tether/lib && . /bin/repoinit && install-iptables /.tether && install-entropy /.tether`
+	if out, err := exec.Command("chroot", root, "/bin/bash", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("init.sh in the installed tree: %v\n%s", err, out)
+	}
+
+	bin := filepath.Join(root, ".tether/tether")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	// The bootstrap moves /proc, /sys and /dev into the new root. Fresh proc
+	// and sysfs instances stand in (nothing in them can be deleted when the
+	// temp dir is removed); /dev gets only the nodes used here, never a bind
+	// of the host's /dev.
+	for _, m := range []string{"proc", "sysfs"} {
+		target := filepath.Join(root, strings.TrimSuffix(m, "fs"))
+		if out, err := exec.Command("mount", "-t", m, m, target).CombinedOutput(); err != nil {
+			t.Fatalf("mount -t %s: %v\n%s", m, err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("umount", "-l", target).Run() })
+	}
+	for _, n := range []struct {
+		name  string
+		minor uint32
+	}{{"null", 3}, {"random", 8}, {"urandom", 9}} {
+		if err := syscall.Mknod(filepath.Join(root, "dev", n.name), syscall.S_IFCHR|0o666, int(1<<8|n.minor)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	got, err := exec.CommandContext(ctx, "chroot", root, "/.tether/tether").CombinedOutput()
+	s := string(got)
+	if err != nil {
+		t.Fatalf("tether: %v\n%s", err, s)
+	}
+	for _, want := range []string{
+		"tether: entropy running: ok",
+		"/.tether/bin/haveged -w 1024 -v 1 -F\n", // in the ps listing
+		"tether: iptables chroot: ok",
+		"tether: iptables-wrapper: ok",
+		"\n" + markerOK + "\n",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("tether output lacks %q:\n%s", want, s)
+		}
+	}
+	if n := strings.Count(s, "Chain INPUT (policy"); n != 2 {
+		t.Errorf("iptables listed the INPUT chain %d times, want 2 (direct and wrapper):\n%s", n, s)
 	}
 }
