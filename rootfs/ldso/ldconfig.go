@@ -21,10 +21,12 @@ import (
 // extension directory) differs from the real tool's output.
 const DefaultGenerator = "vicroot ldso (glibc 2.36 ldconfig format)"
 
-// SystemDirs are the directories Debian 12's ldconfig always adds after
-// ld.so.conf (glibc's SLIBDIR and LIBDIR plus Debian's /lib and /usr/lib,
-// as `ldconfig -v` reports them with "(from <builtin>:0)").
-var SystemDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib"}
+// DebianSystemDirs returns the directories Debian 12's ldconfig always adds
+// after ld.so.conf (glibc's SLIBDIR and LIBDIR plus Debian's /lib and
+// /usr/lib, as `ldconfig -v` reports them with "(from <builtin>:0)").
+func DebianSystemDirs() []string {
+	return []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib"}
+}
 
 // CacheOptions tune Cache.
 type CacheOptions struct {
@@ -33,7 +35,7 @@ type CacheOptions struct {
 	// Generator replaces DefaultGenerator. Passing the exact string of a
 	// glibc build makes the output byte-identical to that build's.
 	Generator string
-	// SystemDirs replaces the package's SystemDirs when non-nil.
+	// SystemDirs replaces DebianSystemDirs() when non-nil.
 	SystemDirs []string
 	// Logger receives the warnings ldconfig would print; nil discards them.
 	Logger *slog.Logger
@@ -121,7 +123,7 @@ func scan(ctx context.Context, fsys fs.FS, opts CacheOptions) (*ldconfig, error)
 	}
 	sys := opts.SystemDirs
 	if sys == nil {
-		sys = SystemDirs
+		sys = DebianSystemDirs()
 	}
 	for _, d := range sys {
 		lc.addDir(d, "<builtin>", 0)

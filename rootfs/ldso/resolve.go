@@ -281,19 +281,19 @@ func (r *resolver) resolveRoot(root, interp string) error {
 		return nil // static: nothing else is loaded
 	}
 	if interp != "" {
-		io, ires, err := r.load(interp)
+		lo, ires, err := r.load(interp)
 		if err != nil {
 			return fmt.Errorf("ldso: %s: interpreter %s: %w", root, interp, err)
 		}
-		r.note(io, interp, ires)
-		if err := r.checkABI(io, o); err != nil {
+		r.note(lo, interp, ires)
+		if err := r.checkABI(lo, o); err != nil {
 			return fmt.Errorf("ldso: %s: interpreter %s: %w", root, interp, err)
 		}
 		names := []string{interp}
-		if io.di.soname != "" {
-			names = append(names, io.di.soname)
+		if lo.di.soname != "" {
+			names = append(names, lo.di.soname)
 		}
-		rtld = &linkMap{obj: io, name: interp, names: names, origin: path.Dir(interp)}
+		rtld = &linkMap{obj: lo, name: interp, names: names, origin: path.Dir(interp)}
 		maps = append(maps, rtld)
 	}
 	if err := r.setDefaults(interp, o); err != nil {
@@ -489,15 +489,15 @@ func (r *resolver) setDefaults(interp string, main *objState) error {
 		if interp == "" {
 			return fmt.Errorf("no PT_INTERP to read the default directories from; set Options.DefaultDirs")
 		}
-		io, _, err := r.load(interp)
+		lo, _, err := r.load(interp)
 		if err != nil {
 			return err
 		}
-		ra, size, closeFn, err := r.t.open(io.path)
+		ra, size, closeFn, err := r.t.open(lo.path)
 		if err != nil {
 			return err
 		}
-		dirs, err = loaderSystemDirs(ra, size, io.f.class)
+		dirs, err = loaderSystemDirs(ra, size, lo.f.class)
 		closeFn()
 		if err != nil {
 			return fmt.Errorf("%s: %w", interp, err)
