@@ -184,7 +184,13 @@ func replicateGlob(t testing.TB, root, pattern string) {
 // root and returns its "name => path" pairs ("not found" kept as the path).
 func loaderList(t testing.TB, root string, inhibitCache bool, bin string) map[string]string {
 	t.Helper()
-	args := []string{root, "/lib64/ld-linux-x86-64.so.2"}
+	return loaderListWith(t, root, "/lib64/ld-linux-x86-64.so.2", inhibitCache, bin)
+}
+
+// loaderListWith is loaderList with another loader (the i386 one).
+func loaderListWith(t testing.TB, root, loader string, inhibitCache bool, bin string) map[string]string {
+	t.Helper()
+	args := []string{root, loader}
 	if inhibitCache {
 		args = append(args, "--inhibit-cache")
 	}

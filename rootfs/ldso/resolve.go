@@ -114,6 +114,7 @@ type objState struct {
 	deps    map[Dep]bool
 	root    bool
 	dynamic bool
+	used    bool // loaded into some root's namespace (not merely inspected)
 }
 
 // linkMap is one object loaded into one root's namespace.
@@ -184,7 +185,7 @@ func Resolve(ctx context.Context, fsys fs.FS, roots []string, opts Options) (*Cl
 	c := &Closure{}
 	for _, p := range sortedMapKeys(r.objs) {
 		o := r.objs[p]
-		if o.f == nil {
+		if o.f == nil || !o.used {
 			continue
 		}
 		obj := Object{Path: o.path, Soname: o.di.soname, Interp: o.interp, Needed: o.di.needed,
@@ -255,6 +256,7 @@ func (r *resolver) load(p string) (*objState, resolved, error) {
 }
 
 func (r *resolver) note(o *objState, p string, res resolved) {
+	o.used = true
 	o.links[p] = true
 	for _, l := range res.links {
 		o.links[l] = true

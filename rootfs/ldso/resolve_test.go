@@ -55,8 +55,13 @@ func depsOf(c *ldso.Closure, interp string) map[string]string {
 
 func compareWithLoader(t *testing.T, root string, c *ldso.Closure, bin string, inhibit bool) {
 	t.Helper()
-	want := loaderList(t, root, inhibit, bin)
-	got := depsOf(c, "/lib64/ld-linux-x86-64.so.2")
+	compareWithLoaderAt(t, root, "/lib64/ld-linux-x86-64.so.2", c, bin, inhibit)
+}
+
+func compareWithLoaderAt(t *testing.T, root, loader string, c *ldso.Closure, bin string, inhibit bool) {
+	t.Helper()
+	want := loaderListWith(t, root, loader, inhibit, bin)
+	got := depsOf(c, loader)
 	if len(want) == 0 {
 		t.Errorf("%s: the loader listed nothing", bin)
 	}
@@ -308,5 +313,32 @@ func TestResolveInvalidCandidate(t *testing.T) {
 	_, err := ldso.Resolve(context.Background(), os.DirFS(root), []string{"/usr/sbin/haveged"}, ldso.Options{IgnoreCache: true})
 	if !errors.Is(err, ldso.ErrNotELF) || !strings.Contains(err.Error(), "/opt/junk/libhavege.so.2") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestResolve32Bit resolves a 32-bit library with the i386 loader (its
+// default directories read out of it: 4-byte lengths) past a 64-bit decoy
+// libc.so.6 that comes first in those directories.
+func TestResolve32Bit(t *testing.T) {
+	testrepo.NeedRoot(t)
+	testrepo.NeedTools(t, "chroot")
+	l := layout{
+		files: map[string]string{
+			"/usr/lib32/ld-linux.so.2": "/usr/lib32/ld-linux.so.2",
+			"/usr/lib32/libc.so.6":     "/usr/lib32/libc.so.6",
+			"/usr/lib32/libm.so.6":     "/usr/lib32/libm.so.6",
+			"/lib32/libc.so.6":         hostLib + "/libc.so.6", // 64-bit decoy, searched first
+		},
+		links: map[string]string{"/lib/ld-linux.so.2": "/usr/lib32/ld-linux.so.2"},
+	}
+	root := l.build(t)
+	c, err := ldso.Resolve(context.Background(), os.DirFS(root), []string{"/usr/lib32/libm.so.6"}, ldso.Options{IgnoreCache: true})
+	must(t, err)
+	compareWithLoaderAt(t, root, "/lib/ld-linux.so.2", c, "/usr/lib32/libm.so.6", true)
+	if o := c.Object("/usr/lib32/libc.so.6"); o == nil || o.Class.String() != "ELFCLASS32" {
+		t.Errorf("32-bit libc object = %+v", o)
+	}
+	if c.Object("/lib32/libc.so.6") != nil {
+		t.Errorf("the 64-bit decoy is in the closure: %v", c.Paths())
 	}
 }
