@@ -342,3 +342,44 @@ func TestResolve32Bit(t *testing.T) {
 		t.Errorf("the 64-bit decoy is in the closure: %v", c.Paths())
 	}
 }
+
+// TestResolveThroughOwnCache writes the cache Cache computes (default
+// generator) and its links into a tree where only ld.so.conf reaches
+// libhavege: the real loader uses our file and finds what Resolve finds;
+// without the cache both fail.
+func TestResolveThroughOwnCache(t *testing.T) {
+	testrepo.NeedRoot(t)
+	testrepo.NeedTools(t, "chroot")
+	root := t.TempDir()
+	replicate(t, root, "/lib64/ld-linux-x86-64.so.2")
+	replicate(t, root, "/usr/sbin/haveged")
+	replicateGlob(t, root, filepath.Join(hostLib, "libc.so.6"))
+	copyFile(t, filepath.Join(hostLib, "libhavege.so.2.0.0"), filepath.Join(root, "opt/hv/libhavege.so.2.0.0"))
+	must(t, os.MkdirAll(filepath.Join(root, "etc/ld.so.conf.d"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "etc/ld.so.conf"), []byte("include /etc/ld.so.conf.d/*.conf\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(root, "etc/ld.so.conf.d/hv.conf"), []byte("/opt/hv\n"), 0o644))
+	ctx := context.Background()
+	fsys := os.DirFS(root)
+
+	cache, links, err := ldso.Cache(ctx, fsys, ldso.CacheOptions{})
+	must(t, err)
+	for _, l := range links {
+		if l.Target != "" && !l.Replace {
+			must(t, os.Symlink(l.Target, filepath.Join(root, l.Path)))
+		}
+	}
+	must(t, os.WriteFile(filepath.Join(root, "etc/ld.so.cache"), cache, 0o644))
+
+	c, err := ldso.Resolve(ctx, fsys, []string{"/usr/sbin/haveged"}, ldso.Options{})
+	must(t, err)
+	compareWithLoader(t, root, c, "/usr/sbin/haveged", false)
+	if o := c.Object("/opt/hv/libhavege.so.2"); o == nil || o.Path != "/opt/hv/libhavege.so.2.0.0" {
+		t.Errorf("libhavege via the cache: %+v", o)
+	}
+	if _, err := ldso.Resolve(ctx, fsys, []string{"/usr/sbin/haveged"}, ldso.Options{IgnoreCache: true}); !errors.Is(err, ldso.ErrNotFound) {
+		t.Errorf("without the cache: %v", err)
+	}
+	if m := loaderList(t, root, true, "/usr/sbin/haveged"); m["libhavege.so.2"] != "not found" {
+		t.Errorf("the loader without the cache: %v", m)
+	}
+}
