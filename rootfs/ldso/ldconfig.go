@@ -80,6 +80,8 @@ type ldconfig struct {
 	cache cacheBuilder
 	links []Link
 	confs int // configuration files read so far
+	// removed are the stale links the scan already removed (by Path).
+	removed map[string]bool
 }
 
 // Cache computes what Debian 12's `ldconfig -r DIR` (glibc 2.36, run as root,
@@ -470,6 +472,10 @@ func (lc *ldconfig) searchDir(e *dirEntry) error {
 			if err != nil {
 				if strings.Contains(name, ".so.") {
 					lc.links = append(lc.links, Link{Path: fileName})
+					if lc.removed == nil {
+						lc.removed = map[string]bool{}
+					}
+					lc.removed[fileName] = true
 				}
 				continue
 			}
@@ -573,8 +579,8 @@ func (lc *ldconfig) createLink(e *dirEntry, libname, soname string) {
 			return
 		}
 		replace = true
-	} else if fi, err := lc.t.lstat(soPath); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		replace = true // a stale symlink
+	} else if fi, err := lc.t.lstat(soPath); err == nil && fi.Mode()&fs.ModeSymlink != 0 && !lc.removed[e.path+"/"+soname] {
+		replace = true // a stale symlink the scan left (its name has no ".so.")
 	}
 	lc.links = append(lc.links, Link{Path: e.path + "/" + soname, Target: libname, Replace: replace})
 }

@@ -52,6 +52,7 @@ func ldconfigTree() layout {
 			ml + "libz.so":                    "libz.so.1",
 			ml + "libip4tc.so.2":              "libmnl.so.0.2.0", // wrong: ldconfig replaces it
 			ml + "libgone.so.1":               "libgone.so.1.0",  // stale: ldconfig removes it
+			ml + "libmnl.so.0":                "libmnl.so.0.9.9", // stale, removed by the scan, then recreated
 			ml + "libhavege.so.2":             "/usr/lib/x86_64-linux-gnu/libhavege.so.2.0.0",
 			"/opt/extra/lib/libz.so":          "libz.so.1.2.13",
 			"/opt/link-to-extra":              "/opt/extra",
