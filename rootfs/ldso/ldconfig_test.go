@@ -28,6 +28,7 @@ func ldconfigTree() layout {
 			ml + "libm.so.6":                             hostLib + "/libm.so.6",
 			ml + "ld-linux-x86-64.so.2":                  hostLib + "/ld-linux-x86-64.so.2",
 			ml + "libz.so.1.2.13":                        hostLib + "/libz.so.1.2.13",
+			ml + "libz.so.1.2.9":                         hostLib + "/libz.so.1.2.13", // same soname: libcmp picks 1.2.13
 			ml + "libxtables.so.12.7.0":                  hostLib + "/libxtables.so.12.7.0",
 			ml + "libip4tc.so.2.0.0":                     hostLib + "/libip4tc.so.2.0.0",
 			ml + "libmnl.so.0.2.0":                       hostLib + "/libmnl.so.0.2.0",
@@ -62,7 +63,7 @@ func ldconfigTree() layout {
 			ml + "libnotelf.so.1":                 strings.Repeat("not an ELF file\n", 8),
 			"/etc/ld.so.conf":                     "include /etc/ld.so.conf.d/[!z]*.conf /etc/ld.so.conf.d/[x\n# a comment\n  /opt/link-to-extra/lib/ \n/opt/missing\n",
 			"/etc/ld.so.conf.d/20-crlf.conf":      "/opt/crlf\r\ninclude /etc/ld.so.conf.d/sub/*.conf\r\n",
-			"/etc/ld.so.conf.d/00-lib32.conf":     "/lib32\n/usr/lib32   # same directory again\n",
+			"/etc/ld.so.conf.d/00-lib32.conf":     "/lib32\n# the same directory again: its type wins\n/usr/lib32=libc5\n",
 			"/etc/ld.so.conf.d/10-extra.conf":     "/opt/extra/lib=libc6\ninclude sub/*.conf\n",
 			"/etc/ld.so.conf.d/sub/x.conf":        "/opt/empty\n",
 			"/etc/ld.so.conf.d/sub/y.conf\r":      "/opt/crlf-only\n",
@@ -134,6 +135,11 @@ func TestCacheMatchesLdconfig(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("ldconfig's cache has no entry for %s: %s", v, dump(t, want))
+		}
+	}
+	for _, e := range realCache.Entries {
+		if e.Key == "ld-linux.so.2" && e.Flags != 2 {
+			t.Errorf("ld-linux.so.2 has flags %#x in ldconfig's cache, the test expects libc5 (2)", e.Flags)
 		}
 	}
 	if !bytes.Equal(maskGenerator(t, got), maskGenerator(t, want)) {
