@@ -48,7 +48,9 @@ type Key struct {
 }
 
 // Verify checks key material obtained for k (from a release package or a
-// URL) against k's pins and returns its fingerprints.
+// URL) against k's pins and returns its fingerprints. Every primary key in
+// the material must be pinned; a key without pins accepts nothing (fail
+// closed).
 func (k *Key) Verify(material []byte) ([]string, error) {
 	name := k.URL
 	if name == "" {
