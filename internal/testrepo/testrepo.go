@@ -23,8 +23,40 @@
 //	                          baseurl, the key file VICROOT-TEST-KEY, init.sh, base.sh)
 //	kernel.version            the kernel version (uname -r form) inside linux-esx
 //
-// The packages, their payload compressors and the resolver traps are
-// described in comments in testdata/mkrepo.
+// Packages (all Release N.ph2; manifest.tsv has versions, compressors,
+// sizes): filesystem (dirs, /bin -> usr/bin, /sbin -> usr/sbin,
+// /lib and /lib64 -> usr/lib, %ghost /var/run, /etc/passwd|group|shadow),
+// glibc (Debian libs in /usr/lib/x86_64-linux-gnu, /usr/lib/ld-linux-x86-64.so.2
+// -> x86_64-linux-gnu/..., /etc/ld.so.conf + conf.d, getent, ldconfig),
+// toybox (busybox-static as /bin/toybox, applets as /bin/<name> links,
+// /sbin/switch_root -> ../bin/toybox), bash (gzip payload; /bin/rbash is a
+// hardlink of /bin/bash), kmod (/usr/bin/kmod, /sbin/modprobe... links,
+// libkmod), haveged + libhavege, iptables (/sbin/iptables ->
+// xtables-legacy-multi in /usr/sbin, libxtables/libip4tc/libip6tc, the
+// dlopen'ed extensions in /usr/lib/x86_64-linux-gnu/xtables, the bash script
+// iptables-apply), iproute2 (zstd payload; /sbin/ip), systemd-udev (udevadm,
+// /usr/lib/systemd/systemd-udevd, ata_id, scsi_id, 50-udev-default and
+// 60-persistent-storage rules), shadow (groupadd, useradd), linux-esx
+// (/boot/vmlinuz-<kver>, System.map (Debian's placeholder), config,
+// linux-<kver>.cfg, photon.cfg symlink; /lib/modules/<kver>/kernel/**.ko.xz
+// for VIC's drivers, ext4 and their dependencies; modules.order, .builtin,
+// .builtin.modinfo; no modules.dep), syslinux (/usr/share/syslinux/
+// isolinux.bin and ldlinux.c32), photon-repos (noarch; the key at
+// /etc/pki/rpm-gpg/VICROOT-TEST-KEY, /etc/yum.repos.d/photon.repo), and one
+// package per Debian library package the binaries need (ncurses-libs, zlib,
+// openssl-libs, libselinux1, ...).
+//
+// Resolver traps: photon-repos 2.0-1 and 2.0-2 (two versions, noarch);
+// kmod Requires glibc >= 2.36 and haveged Requires libhavege >= V-1.ph2
+// (versioned); linux-esx Requires /usr/share/syslinux/isolinux.bin (only
+// filelists.xml has it); toybox Obsoletes busybox < 2.0 (busybox-1.0 is in
+// the repo); iptables-nft Conflicts iptables; iproute2 Requires
+// (iptables-nft or iptables) and iptables Requires (linux-esx or linux)
+// (rich); systemd-udev's %pre runs getent/groupadd/useradd and it owns
+// /etc/systemd/networkd-vicroot.conf as systemd-network:systemd-network;
+// photon-updates has haveged 1.9.14-2 (photon has -1). rpm's automatic
+// soname and interpreter dependencies are real (glibc also Provides
+// rtld(GNU_HASH)). Details are in comments in testdata/mkrepo.
 package testrepo
 
 import (
