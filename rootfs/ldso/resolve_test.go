@@ -233,6 +233,22 @@ func TestResolveSearchRules(t *testing.T) {
 			},
 		},
 		{
+			name:     "nodeflib",
+			bin:      "/usr/sbin/haveged",
+			notFound: "/usr/sbin/haveged -> libhavege.so.2",
+			setup: func(t *testing.T, root string) {
+				// DF_1_NODEFLIB: the default directories are not searched.
+				patch(t, "--no-default-lib", filepath.Join(root, "/usr/sbin/haveged"))
+			},
+		},
+		{
+			name: "nodeflib-runpath",
+			bin:  "/usr/sbin/haveged",
+			setup: func(t *testing.T, root string) {
+				patch(t, "--no-default-lib", "--set-rpath", "/usr/lib/x86_64-linux-gnu", filepath.Join(root, "/usr/sbin/haveged"))
+			},
+		},
+		{
 			name:     "missing",
 			bin:      "/usr/sbin/haveged",
 			notFound: "/usr/sbin/haveged -> libhavege.so.2",
