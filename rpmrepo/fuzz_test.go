@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -55,6 +56,12 @@ func FuzzPrimary(f *testing.F) {
 		})
 		if err != nil && !errors.Is(err, rpmrepo.ErrMalformed) {
 			t.Fatalf("error does not wrap ErrMalformed: %v", err)
+		}
+		// Differential: where both parsers accept the input, they agree.
+		got, err1 := collect(rpmrepo.ParsePrimary, b)
+		want, err2 := collect(rpmrepo.ParsePrimaryReference, b)
+		if err1 == nil && err2 == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("scanner and encoding/xml reference differ:\n got %+v\nwant %+v", got, want)
 		}
 	})
 }

@@ -1,182 +1,432 @@
 package rpmrepo
 
 import (
-	"encoding/xml"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 )
 
-// xmlPackage mirrors one <package> element of primary.xml.
-type xmlPackage struct {
-	Type    string `xml:"type,attr"`
-	Name    string `xml:"name"`
-	Arch    string `xml:"arch"`
-	Version struct {
-		Epoch string `xml:"epoch,attr"`
-		Ver   string `xml:"ver,attr"`
-		Rel   string `xml:"rel,attr"`
-	} `xml:"version"`
-	Checksum struct {
-		Type  string `xml:"type,attr"`
-		Value string `xml:",chardata"`
-	} `xml:"checksum"`
-	Summary string `xml:"summary"`
-	Time    struct {
-		Build string `xml:"build,attr"`
-	} `xml:"time"`
-	Size struct {
-		Package   string `xml:"package,attr"`
-		Installed string `xml:"installed,attr"`
-	} `xml:"size"`
-	Location struct {
-		Href string `xml:"href,attr"`
-		Base string `xml:"base,attr"`
-	} `xml:"location"`
-	Format struct {
-		License     string     `xml:"license"`
-		SourceRPM   string     `xml:"sourcerpm"`
-		Provides    []xmlEntry `xml:"provides>entry"`
-		Requires    []xmlEntry `xml:"requires>entry"`
-		Conflicts   []xmlEntry `xml:"conflicts>entry"`
-		Obsoletes   []xmlEntry `xml:"obsoletes>entry"`
-		Recommends  []xmlEntry `xml:"recommends>entry"`
-		Suggests    []xmlEntry `xml:"suggests>entry"`
-		Supplements []xmlEntry `xml:"supplements>entry"`
-		Enhances    []xmlEntry `xml:"enhances>entry"`
-		Files       []xmlFile  `xml:"file"`
-	} `xml:"format"`
-}
-
-type xmlEntry struct {
-	Name  string `xml:"name,attr"`
-	Flags string `xml:"flags,attr"`
-	Epoch string `xml:"epoch,attr"`
-	Ver   string `xml:"ver,attr"`
-	Rel   string `xml:"rel,attr"`
-	Pre   string `xml:"pre,attr"`
-}
-
-type xmlFile struct {
-	Type string `xml:"type,attr"`
-	Path string `xml:",chardata"`
-}
-
 // ErrMalformed is wrapped by every error about repodata that cannot be read.
 var ErrMalformed = errors.New("malformed repodata")
 
 // ParsePrimary reads an uncompressed primary.xml stream and calls fn for
 // each package in document order. It keeps only one package in memory at a
-// time. name is used in errors ("primary.xml.gz of photon-updates").
+// time (plus an intern table of the strings packages share: dependency
+// names, versions, arches). name is used in errors ("primary.xml.gz of
+// photon-updates"). Element names are matched without their namespace
+// prefix, so both createrepo's "rpm:entry" and re-serialized "entry" work.
 func ParsePrimary(r io.Reader, name string, fn func(*Package) error) error {
-	d := xml.NewDecoder(r)
+	p := &primaryParser{s: newXMLScanner(r), intern: map[string]string{}}
+	return p.run(name, fn)
+}
+
+type primaryParser struct {
+	s      *xmlScanner
+	intern map[string]string
+	stack  []elem
+	arena  []byte
+}
+
+// elem is an open element: its name in arena.
+type elem struct{ off, n int }
+
+func (p *primaryParser) str(b []byte) string {
+	if s, ok := p.intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(p.intern) < 1<<20 {
+		p.intern[s] = s
+	}
+	return s
+}
+
+// textField says where the character data of the current element goes.
+type textField int
+
+const (
+	textNone textField = iota
+	textName
+	textArch
+	textChecksum
+	textSummary
+	textLicense
+	textSourceRPM
+	textFile
+)
+
+func (p *primaryParser) run(name string, fn func(*Package) error) error {
+	s := p.s
+	var pkg *Package
+	pkgDepth := -1
 	n := 0
+	var deps *[]Dep
+	var want textField
+	wantDepth := -1 // depth of the element whose text is wanted
+	var text []byte
+	fail := func(err error) error {
+		if pkg != nil {
+			return fmt.Errorf("rpmrepo: %s: package #%d (%s): %w: %v", name, n, pkg.Name, ErrMalformed, err)
+		}
+		return fmt.Errorf("rpmrepo: %s: %w: %v", name, ErrMalformed, err)
+	}
+	seenRoot := false
 	for {
-		tok, err := d.Token()
-		if err == io.EOF {
+		if err := s.next(); err != nil {
+			return fail(err)
+		}
+		switch s.kind {
+		case tokEOF:
+			if len(p.stack) > 0 {
+				return fail(fmt.Errorf("unexpected end of file inside <%s>", p.top()))
+			}
+			if !seenRoot {
+				return fail(errors.New("no XML element in the document"))
+			}
 			return nil
+		case tokText:
+			// Only the element's own character data, as encoding/xml
+			// collects it for a string field.
+			if want != textNone && len(p.stack) == wantDepth+1 {
+				text = append(text, s.text...)
+			}
+		case tokEnd:
+			if len(p.stack) == 0 || !bytes.Equal(p.top(), s.name) {
+				top := []byte(nil)
+				if len(p.stack) > 0 {
+					top = p.top()
+				}
+				return fail(fmt.Errorf("end tag </%s> does not match <%s>", s.name, top))
+			}
+			p.pop()
+			d := len(p.stack) // depth of the element just closed
+			if pkg == nil {
+				continue
+			}
+			if want != textNone {
+				if d == wantDepth {
+					if err := p.setText(pkg, want, text); err != nil {
+						return fail(err)
+					}
+					want, wantDepth, text = textNone, -1, text[:0]
+				}
+				continue
+			}
+			if d == pkgDepth+2 {
+				deps = nil
+			}
+			if d == pkgDepth {
+				if err := checkPackage(pkg); err != nil {
+					return fail(err)
+				}
+				if err := fn(pkg); err != nil {
+					return err
+				}
+				pkg, pkgDepth, deps = nil, -1, nil
+			}
+		case tokStart:
+			seenRoot = true
+			d := len(p.stack) // depth of this element
+			if !s.selfClose {
+				p.push(s.name)
+			}
+			ln := localName(s.name)
+			if pkg == nil {
+				if string(ln) != "package" {
+					continue
+				}
+				n++
+				pkg = &Package{}
+				pkgDepth = d
+				for _, a := range s.attrs {
+					if string(localName(a.name)) == "type" {
+						if v, err := s.attrValue(a.value); err != nil {
+							return fail(err)
+						} else if v != "rpm" {
+							return fail(fmt.Errorf("package type %q, want rpm", v))
+						}
+					}
+				}
+				if s.selfClose {
+					return fail(errors.New("empty <package/>"))
+				}
+				continue
+			}
+			if want != textNone {
+				continue // markup inside a text element is skipped
+			}
+			text = text[:0]
+			switch d - pkgDepth {
+			case 1:
+				if err := p.packageChild(pkg, ln, &want); err != nil {
+					return fail(err)
+				}
+				if want != textNone {
+					wantDepth = d
+				}
+			case 2:
+				deps = nil
+				if string(p.parentLocal()) != "format" {
+					continue
+				}
+				switch string(ln) {
+				case "license":
+					want = textLicense
+				case "sourcerpm":
+					want = textSourceRPM
+				case "file":
+					want = textFile
+				default:
+					if !s.selfClose {
+						deps = depList(pkg, ln)
+					}
+				}
+				if want != textNone {
+					wantDepth = d
+				}
+				if s.selfClose && want != textNone {
+					if err := p.setText(pkg, want, nil); err != nil {
+						return fail(err)
+					}
+					want, wantDepth = textNone, -1
+				}
+			case 3:
+				if deps != nil && string(ln) == "entry" {
+					dep, err := p.entry()
+					if err != nil {
+						return fail(err)
+					}
+					*deps = append(*deps, dep)
+				}
+			}
 		}
+	}
+}
+
+func (p *primaryParser) push(name []byte) {
+	off := len(p.arena)
+	p.arena = append(p.arena, name...)
+	p.stack = append(p.stack, elem{off, len(name)})
+}
+
+func (p *primaryParser) pop() {
+	e := p.stack[len(p.stack)-1]
+	p.stack = p.stack[:len(p.stack)-1]
+	p.arena = p.arena[:e.off]
+}
+
+func (p *primaryParser) top() []byte {
+	e := p.stack[len(p.stack)-1]
+	return p.arena[e.off : e.off+e.n]
+}
+
+// parentLocal is the local name of the element enclosing the current
+// start tag (which has already been pushed unless self-closing).
+func (p *primaryParser) parentLocal() []byte {
+	i := len(p.stack) - 1
+	if !p.s.selfClose {
+		i--
+	}
+	if i < 0 {
+		return nil
+	}
+	e := p.stack[i]
+	return localName(p.arena[e.off : e.off+e.n])
+}
+
+func isDepList(ln []byte) bool {
+	switch string(ln) {
+	case "provides", "requires", "conflicts", "obsoletes", "recommends", "suggests", "supplements", "enhances":
+		return true
+	}
+	return false
+}
+
+func depList(pkg *Package, ln []byte) *[]Dep {
+	switch string(ln) {
+	case "provides":
+		return &pkg.Provides
+	case "requires":
+		return &pkg.Requires
+	case "conflicts":
+		return &pkg.Conflicts
+	case "obsoletes":
+		return &pkg.Obsoletes
+	case "recommends":
+		return &pkg.Recommends
+	case "suggests":
+		return &pkg.Suggests
+	case "supplements":
+		return &pkg.Supplements
+	case "enhances":
+		return &pkg.Enhances
+	}
+	return nil
+}
+
+func (p *primaryParser) packageChild(pkg *Package, ln []byte, want *textField) error {
+	s := p.s
+	attr := func(f func(name string, v []byte) error) error {
+		for _, a := range s.attrs {
+			if err := f(string(localName(a.name)), a.value); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	switch string(ln) {
+	case "name":
+		*want = textName
+	case "arch":
+		*want = textArch
+	case "summary":
+		*want = textSummary
+	case "checksum":
+		*want = textChecksum
+		err := attr(func(n string, v []byte) error {
+			if n == "type" {
+				u, err := s.unescape(v)
+				pkg.Checksum.Type = p.str(u)
+				return err
+			}
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("rpmrepo: %s: %w: %v", name, ErrMalformed, err)
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok || se.Name.Local != "package" {
-			continue
-		}
-		n++
-		var xp xmlPackage
-		if err := d.DecodeElement(&xp, &se); err != nil {
-			return fmt.Errorf("rpmrepo: %s: package #%d: %w: %v", name, n, ErrMalformed, err)
-		}
-		p, err := xp.toPackage()
-		if err != nil {
-			return fmt.Errorf("rpmrepo: %s: package #%d (%s): %w: %v", name, n, xp.Name, ErrMalformed, err)
-		}
-		if err := fn(p); err != nil {
 			return err
 		}
+	case "version":
+		return attr(func(n string, v []byte) error {
+			u, err := s.unescape(v)
+			if err != nil {
+				return err
+			}
+			switch n {
+			case "epoch":
+				pkg.EVR.Epoch = p.str(u)
+			case "ver":
+				pkg.EVR.Version = p.str(u)
+			case "rel":
+				pkg.EVR.Release = p.str(u)
+			}
+			return nil
+		})
+	case "time":
+		return attr(func(n string, v []byte) error {
+			if n == "build" {
+				x, err := optIntBytes(v, "time build")
+				pkg.BuildTime = x
+				return err
+			}
+			return nil
+		})
+	case "size":
+		return attr(func(n string, v []byte) error {
+			var err error
+			switch n {
+			case "package":
+				pkg.Size, err = optIntBytes(v, "size package")
+			case "installed":
+				pkg.InstalledSize, err = optIntBytes(v, "size installed")
+			}
+			return err
+		})
+	case "location":
+		return attr(func(n string, v []byte) error {
+			switch n {
+			case "href":
+				u, err := s.attrValue(v)
+				pkg.Location = u
+				return err
+			case "base":
+				u, err := s.attrValue(v)
+				pkg.LocationBase = u
+				return err
+			}
+			return nil
+		})
 	}
+	if s.selfClose && *want != textNone {
+		err := p.setText(pkg, *want, nil)
+		*want = textNone
+		return err
+	}
+	return nil
 }
 
-func (xp *xmlPackage) toPackage() (*Package, error) {
-	if xp.Type != "" && xp.Type != "rpm" {
-		return nil, fmt.Errorf("package type %q, want rpm", xp.Type)
+func (p *primaryParser) setText(pkg *Package, f textField, t []byte) error {
+	switch f {
+	case textName:
+		pkg.Name = p.str(t)
+	case textArch:
+		pkg.Arch = p.str(t)
+	case textChecksum:
+		pkg.Checksum.Value = string(t)
+	case textSummary:
+		pkg.Summary = string(t)
+	case textLicense:
+		pkg.License = p.str(t)
+	case textSourceRPM:
+		pkg.SourceRPM = string(t)
+	case textFile:
+		pkg.Files = append(pkg.Files, string(t))
 	}
-	if xp.Name == "" || xp.Arch == "" || xp.Version.Ver == "" {
-		return nil, errors.New("missing name, arch or version")
-	}
-	if xp.Location.Href == "" {
-		return nil, errors.New("missing location href")
-	}
-	p := &Package{
-		Name:         xp.Name,
-		Arch:         xp.Arch,
-		EVR:          EVR{Epoch: xp.Version.Epoch, Version: xp.Version.Ver, Release: xp.Version.Rel},
-		Checksum:     Checksum{Type: xp.Checksum.Type, Value: xp.Checksum.Value},
-		Location:     xp.Location.Href,
-		LocationBase: xp.Location.Base,
-		Summary:      xp.Summary,
-		License:      xp.Format.License,
-		SourceRPM:    xp.Format.SourceRPM,
-	}
-	var err error
-	if p.Size, err = optInt(xp.Size.Package, "size package"); err != nil {
-		return nil, err
-	}
-	if p.InstalledSize, err = optInt(xp.Size.Installed, "size installed"); err != nil {
-		return nil, err
-	}
-	if p.BuildTime, err = optInt(xp.Time.Build, "time build"); err != nil {
-		return nil, err
-	}
-	lists := []struct {
-		dst *[]Dep
-		src []xmlEntry
-	}{
-		{&p.Provides, xp.Format.Provides}, {&p.Requires, xp.Format.Requires},
-		{&p.Conflicts, xp.Format.Conflicts}, {&p.Obsoletes, xp.Format.Obsoletes},
-		{&p.Recommends, xp.Format.Recommends}, {&p.Suggests, xp.Format.Suggests},
-		{&p.Supplements, xp.Format.Supplements}, {&p.Enhances, xp.Format.Enhances},
-	}
-	for _, l := range lists {
-		for _, e := range l.src {
-			d, err := e.toDep()
-			if err != nil {
-				return nil, err
-			}
-			*l.dst = append(*l.dst, d)
+	return nil
+}
+
+// entry reads the attributes of an rpm:entry.
+func (p *primaryParser) entry() (Dep, error) {
+	var d Dep
+	var flags []byte
+	for _, a := range p.s.attrs {
+		u, err := p.s.unescape(a.value)
+		if err != nil {
+			return d, err
+		}
+		switch string(localName(a.name)) {
+		case "name":
+			d.Name = p.str(u)
+		case "flags":
+			flags = append(flags[:0], u...)
+		case "epoch":
+			d.EVR.Epoch = p.str(u)
+		case "ver":
+			d.EVR.Version = p.str(u)
+		case "rel":
+			d.EVR.Release = p.str(u)
+		case "pre":
+			d.Pre = string(u) == "1"
 		}
 	}
-	for _, f := range xp.Format.Files {
-		p.Files = append(p.Files, f.Path)
+	if d.Name == "" {
+		return d, errors.New("rpm:entry without a name")
 	}
-	return p, nil
-}
-
-func (e xmlEntry) toDep() (Dep, error) {
-	if e.Name == "" {
-		return Dep{}, errors.New("rpm:entry without a name")
-	}
-	f, err := ParseFlags(e.Flags)
+	f, err := ParseFlags(string(flags))
 	if err != nil {
-		return Dep{}, fmt.Errorf("entry %q: %v", e.Name, err)
+		return d, fmt.Errorf("entry %q: %v", d.Name, err)
 	}
-	return Dep{
-		Name:  e.Name,
-		Flags: f,
-		EVR:   EVR{Epoch: e.Epoch, Version: e.Ver, Release: e.Rel},
-		Pre:   e.Pre == "1",
-	}, nil
+	d.Flags = f
+	return d, nil
 }
 
-func optInt(s, field string) (int64, error) {
-	if s == "" {
+func checkPackage(pkg *Package) error {
+	if pkg.Name == "" || pkg.Arch == "" || pkg.EVR.Version == "" {
+		return errors.New("missing name, arch or version")
+	}
+	if pkg.Location == "" {
+		return errors.New("missing location href")
+	}
+	return nil
+}
+
+func optIntBytes(b []byte, field string) (int64, error) {
+	if len(b) == 0 {
 		return 0, nil
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	v, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%s: %q is not a non-negative integer", field, s)
+		return 0, fmt.Errorf("%s: %q is not a non-negative integer", field, b)
 	}
 	return v, nil
 }

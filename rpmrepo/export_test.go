@@ -1,0 +1,5 @@
+package rpmrepo
+
+// ParsePrimaryReference exposes the encoding/xml reference parser to the
+// external tests.
+var ParsePrimaryReference = parsePrimaryXML
