@@ -279,8 +279,8 @@ func (r *resolver) resolveRoot(root, interp string) error {
 	if o.interp != "" {
 		interp = o.interp
 	}
-	if !o.dynamic {
-		return nil // static: nothing else is loaded
+	if !o.dynamic || (o.interp == "" && len(o.di.needed) == 0) {
+		return nil // static (or static-pie): nothing else is loaded
 	}
 	if interp != "" {
 		lo, ires, err := r.load(interp)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -55,5 +56,18 @@ func TestTreeResolution(t *testing.T) {
 	loopConf := fstest.MapFS{"etc/ld.so.conf": {Data: []byte("include /etc/ld.so.conf\n/usr/lib\n")}}
 	if _, _, err := ldso.Cache(ctx, loopConf, ldso.CacheOptions{}); err != nil {
 		t.Errorf("Cache with a self-including ld.so.conf: %v", err)
+	}
+}
+
+// TestResolveStatic: a static executable's closure is itself.
+func TestResolveStatic(t *testing.T) {
+	root := t.TempDir()
+	replicate(t, root, "/bin/busybox")
+	c, err := ldso.Resolve(context.Background(), os.DirFS(root), []string{"/bin/busybox"}, ldso.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Paths(), " "); got != "/usr/bin/busybox" && got != "/bin/busybox" {
+		t.Errorf("closure of static busybox = %v", c.Paths())
 	}
 }
