@@ -63,7 +63,6 @@ type xmlFile struct {
 	Path string `xml:",chardata"`
 }
 
-
 // parsePrimaryXML is the first, encoding/xml-based parser, kept as the
 // reference the streaming scanner is checked against (TestPrimaryMatchesReference,
 // FuzzPrimary). It reads an uncompressed primary.xml stream and calls fn for
