@@ -87,7 +87,9 @@ func openLog() (io.Writer, func()) {
 		fmt.Fprintf(os.Stdout, "tether: /dev/ttyS1: %v; logging to stdout\n", err)
 		return os.Stdout, func() {}
 	}
-	return io.MultiWriter(f, os.Stdout), func() { f.Close() }
+	// Only the serial port: with console=ttyS1 stdout is the same port, and
+	// writing both would print every line twice.
+	return f, func() { f.Close() }
 }
 
 // run performs every step and returns the number that failed.
