@@ -415,3 +415,57 @@ func VerifyDetached(data, sig []byte, kr *KeyRing) (*SigCheck, error) {
 	}
 	return nil, fmt.Errorf("%w: %v", ErrRepoSignature, msgs)
 }
+
+// FetchAll fetches packages from several repositories (each package goes
+// to the Repo whose ID is its Package.Repo), with each repository's own
+// concurrency bound. Results are in the order of pkgs; offline, the
+// missing files of every repository are listed in one *MissingError.
+func FetchAll(ctx context.Context, repos []*Repo, pkgs []*Package) ([]Fetched, error) {
+	byID := map[string]*Repo{}
+	for _, r := range repos {
+		byID[r.Config.ID] = r
+	}
+	groups := map[string][]int{}
+	var ids []string
+	for i, p := range pkgs {
+		if byID[p.Repo] == nil {
+			return nil, fmt.Errorf("rpmrepo: %s: no open repository %q", p, p.Repo)
+		}
+		if _, ok := groups[p.Repo]; !ok {
+			ids = append(ids, p.Repo)
+		}
+		groups[p.Repo] = append(groups[p.Repo], i)
+	}
+	sort.Strings(ids)
+	out := make([]Fetched, len(pkgs))
+	var missing []string
+	var errs []error
+	for _, id := range ids {
+		idx := groups[id]
+		sub := make([]*Package, len(idx))
+		for j, i := range idx {
+			sub[j] = pkgs[i]
+		}
+		res, err := byID[id].Fetch(ctx, sub)
+		for j, i := range idx {
+			if j < len(res) {
+				out[i] = res[j]
+			}
+		}
+		var me *MissingError
+		switch {
+		case err == nil:
+		case errors.As(err, &me):
+			missing = append(missing, me.Items...)
+		default:
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return out, errors.Join(errs...)
+	}
+	if len(missing) > 0 {
+		return out, &MissingError{Items: missing}
+	}
+	return out, nil
+}
