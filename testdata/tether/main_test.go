@@ -281,3 +281,36 @@ func TestWithRealRepository(t *testing.T) {
 		t.Errorf("iptables listed the INPUT chain %d times, want 2 (direct and wrapper):\n%s", n, s)
 	}
 }
+
+// FuzzEntropyArgs: any entropy.txt either errors or yields a non-empty
+// argv whose first element is non-blank and that rejoins to the line.
+func FuzzEntropyArgs(f *testing.F) {
+	f.Add("/.tether/lib64/ld-linux-x86-64.so.2 --library-path /.tether/lib64 /.tether/bin/haveged -w 1024 -v 1 -F\n")
+	f.Add("/bin/rngd  -f")
+	f.Add("\n\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		args, err := entropyArgs(s)
+		if err != nil {
+			return
+		}
+		if len(args) == 0 || strings.Join(args, " ") != strings.TrimRight(s, "\r\n") {
+			t.Fatalf("entropyArgs(%q) = %q", s, args)
+		}
+	})
+}
+
+// FuzzParseStat: never panics; a parsed comm is what lies between the first
+// '(' and the last ')'.
+func FuzzParseStat(f *testing.F) {
+	f.Add("1 (init) S 0 1 1 0 -1")
+	f.Add("42 (a) b) (c) Z 7 42 42")
+	f.Fuzz(func(t *testing.T, s string) {
+		st, err := parseStat(s)
+		if err != nil {
+			return
+		}
+		if want := s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]; st.comm != want {
+			t.Fatalf("parseStat(%q).comm = %q, want %q", s, st.comm, want)
+		}
+	})
+}
