@@ -353,3 +353,78 @@ func TestOpenTestRepoHTTP(t *testing.T) {
 		t.Errorf("badrepomd: %v", err)
 	}
 }
+
+// TestCacheSharedByConcurrentBuilds: several "builds" (separate Open and
+// Fetch on one cache directory) run at once; all succeed and every cached
+// file verifies.
+func TestCacheSharedByConcurrentBuilds(t *testing.T) {
+	dir, _ := smallRepo(t)
+	s := newFaultServer(t, dir, nil)
+	cfg := noGPG("shared")
+	cfg.BaseURLs = []string{s.URL}
+	cache := &rpmrepo.Cache{Dir: t.TempDir()}
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := rpmrepo.Open(context.Background(), cfg, rpmrepo.Options{Cache: cache, Concurrency: 2})
+			if err == nil {
+				_, err = r.Fetch(context.Background(), r.Packages())
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := rpmrepo.Open(context.Background(), cfg, rpmrepo.Options{Cache: cache, Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.Packages() {
+		if _, ok := cache.Lookup(p.Checksum, p.Size); !ok {
+			t.Errorf("%s not in the shared cache", p)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(cache.Dir, "tmp", "*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// TestCacheVerifiedBeforeUse: a cached file altered on disk is not used;
+// it is fetched again.
+func TestCacheVerifiedBeforeUse(t *testing.T) {
+	dir, rpms := smallRepo(t)
+	s := newFaultServer(t, dir, nil)
+	cfg := noGPG("v")
+	cfg.BaseURLs = []string{s.URL}
+	cache := &rpmrepo.Cache{Dir: t.TempDir()}
+	ctx := context.Background()
+	r, err := rpmrepo.Open(ctx, cfg, rpmrepo.Options{Cache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Fetch(ctx, r.Packages())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(got[0].Path)
+	b[len(b)/2] ^= 1
+	writeFile(t, got[0].Path, b)
+	before := s.requests("/" + got[0].Package.Location)
+	if _, err := r.Fetch(ctx, r.Packages()); err != nil {
+		t.Fatal(err)
+	}
+	if s.requests("/"+got[0].Package.Location) != before+1 {
+		t.Errorf("altered cache file was used (requests %d -> %d)", before, s.requests("/"+got[0].Package.Location))
+	}
+	if _, err := rpmrepo.VerifyRPMFile(got[0].Path, nil, false); err != nil {
+		t.Errorf("after refetch: %v", err)
+	}
+	_ = rpms
+}
