@@ -61,12 +61,17 @@ func TestQEMUBoots(t *testing.T) {
 	for _, c := range []initramfs.Compression{initramfs.Gzip, initramfs.Xz, initramfs.Zstd} {
 		t.Run(c.String(), func(t *testing.T) {
 			t.Parallel()
-			bootQEMU(t, busybox, kernel, c)
+			bootQEMU(t, busybox, kernel, c, nil)
 		})
 	}
+	// The isohybrid image booted as a hard disk.
+	t.Run("hybrid-disk", func(t *testing.T) {
+		t.Parallel()
+		bootQEMU(t, busybox, kernel, initramfs.Gzip, needFile(t, hostIsohdpfx))
+	})
 }
 
-func bootQEMU(t *testing.T, busybox []byte, kernel string, c initramfs.Compression) {
+func bootQEMU(t *testing.T, busybox []byte, kernel string, c initramfs.Compression, mbr []byte) {
 	root := &fsmeta.Meta{}
 	link := func() *fsmeta.Meta { return &fsmeta.Meta{Inode: 5, Nlink: 2} }
 	initrd := fstest.MapFS{
@@ -114,7 +119,16 @@ func bootQEMU(t *testing.T, busybox []byte, kernel string, c initramfs.Compressi
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := writeISO(t, bootfs)
+	img := filepath.Join(t.TempDir(), "bootstrap.iso")
+	opts := iso.VIC("v1.5.8-0-9489f63", epoch)
+	opts.HybridMBR = mbr
+	if err := iso.Write(context.Background(), img, bootfs, opts); err != nil {
+		t.Fatal(err)
+	}
+	media := []string{"-cdrom", img}
+	if mbr != nil {
+		media = []string{"-drive", "file=" + img + ",format=raw,if=ide"}
+	}
 	var names []string
 	if err := openImage(t, img).Walk(func(p string, e iso.Entry) error {
 		if e.UID != 0 || e.GID != 0 {
@@ -135,8 +149,8 @@ func bootQEMU(t *testing.T, busybox []byte, kernel string, c initramfs.Compressi
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "timeout", "120", "qemu-system-x86_64", "-accel", "tcg", "-m", "512",
-		"-cdrom", img, "-nographic", "-no-reboot", "-monitor", "none")
+	args := append([]string{"120", "qemu-system-x86_64", "-accel", "tcg", "-m", "512"}, media...)
+	cmd := exec.CommandContext(ctx, "timeout", append(args, "-nographic", "-no-reboot", "-monitor", "none")...)
 	out := &markerWriter{found: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

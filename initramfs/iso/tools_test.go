@@ -2,8 +2,10 @@ package iso_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/testrepo"
 )
@@ -286,5 +289,41 @@ func TestXorrisoListsRockRidge(t *testing.T) {
 		if !want.MatchString(out) {
 			t.Errorf("xorriso -lsl /extra has no line matching %s:\n%s", want, out)
 		}
+	}
+}
+
+// TestXorrisoSeesIsohybrid asks xorriso what the system area holds, with
+// and without HybridMBR.
+func TestXorrisoSeesIsohybrid(t *testing.T) {
+	testrepo.NeedTools(t, "xorriso")
+	tree := bootTree(t)
+	plain := writeISO(t, tree)
+	if out := run(t, "xorriso", "-indev", plain, "-report_system_area", "plain"); strings.Contains(out, "MBR") {
+		t.Errorf("plain image has an MBR (VIC's has none):\n%s", out)
+	}
+	opts := iso.VIC("v1", epoch)
+	opts.HybridMBR = needFile(t, hostIsohdpfx)
+	img := filepath.Join(t.TempDir(), "hybrid.iso")
+	if err := iso.Write(context.Background(), img, tree, opts); err != nil {
+		t.Fatal(err)
+	}
+	out := run(t, "xorriso", "-indev", img, "-report_system_area", "plain")
+	fi, _ := os.Stat(img)
+	for _, want := range []string{
+		"System area summary: MBR isohybrid cyl-align-on",
+		"MBR heads per cyl  : 64",
+		"MBR secs per head  : 32",
+		fmt.Sprintf("MBR partition      :   1   0x80  0x17            0 %12d", fi.Size()/512),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("xorriso -report_system_area lacks %q:\n%s", want, out)
+		}
+	}
+	if fi.Size()%(1<<20) != 0 {
+		t.Errorf("hybrid image is %d bytes, not whole MiB cylinders", fi.Size())
+	}
+	opts.HybridMBR = []byte("short")
+	if _, err := iso.WriteTo(context.Background(), io.Discard, tree, opts); err == nil {
+		t.Error("a 5-byte MBR was accepted")
 	}
 }

@@ -22,6 +22,7 @@ var epoch = time.Date(2022, 6, 10, 8, 30, 0, 0, time.UTC)
 const (
 	hostIsolinux = "/usr/lib/ISOLINUX/isolinux.bin"
 	hostLdlinux  = "/usr/lib/syslinux/modules/bios/ldlinux.c32"
+	hostIsohdpfx = "/usr/lib/ISOLINUX/isohdpfx.bin"
 )
 
 // needFile reads a host file the test needs, skipping (or failing when

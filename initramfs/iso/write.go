@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -49,6 +50,11 @@ type Options struct {
 	// Catalog is where the boot catalog appears in the tree; it defaults
 	// to boot.cat beside BootImage.
 	Catalog string
+	// HybridMBR, when set, is the 432 bytes of MBR boot code of syslinux's
+	// isohdpfx.bin (from the same syslinux as isolinux.bin). The image
+	// then also boots as a disk (isohybrid): an MBR with one partition
+	// over the whole image, which is padded to a whole MiB.
+	HybridMBR []byte
 }
 
 // VIC returns the options of VIC's ISOs: xorriso's `publisher 'VMware Inc.
@@ -127,6 +133,9 @@ func WriteTo(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) (int64,
 	}
 	if opts.Preparer == "" {
 		opts.Preparer = "VICROOT"
+	}
+	if opts.HybridMBR != nil && (len(opts.HybridMBR) < mbrCodeSize || opts.BootImage == "") {
+		return 0, fmt.Errorf("iso: HybridMBR needs the %d bytes of isohdpfx.bin (got %d) and a BootImage", mbrCodeSize, len(opts.HybridMBR))
 	}
 	if opts.BootImage != "" && opts.Catalog == "" {
 		opts.Catalog = path.Join(path.Dir(opts.BootImage), "boot.cat")
@@ -424,7 +433,12 @@ func (l *layout) rrEntries(n *node, names [][]byte) [][]byte {
 
 // write emits the image.
 func (l *layout) write(w *countWriter) error {
-	if _, err := w.Write(make([]byte, 16*sectorSize)); err != nil {
+	pvd := l.pvd()
+	system := make([]byte, 16*sectorSize)
+	if l.opts.HybridMBR != nil {
+		copy(system, hybridMBR(l.opts.HybridMBR, l.boot.lba, l.totalSize(), crc32.ChecksumIEEE(pvd)))
+	}
+	if _, err := w.Write(system); err != nil {
 		return fmt.Errorf("iso: write: %w", err)
 	}
 	if l.boot != nil {
@@ -440,7 +454,7 @@ func (l *layout) write(w *countWriter) error {
 		}
 		l.bootData = data
 	}
-	if err := l.writeSector(w, l.pvd()); err != nil {
+	if err := l.writeSector(w, pvd); err != nil {
 		return err
 	}
 	if l.boot != nil {
@@ -490,10 +504,20 @@ func (l *layout) write(w *countWriter) error {
 	if w.n != int64(l.volumeSize)*sectorSize {
 		return fmt.Errorf("iso: internal error: wrote %d bytes, planned %d sectors", w.n, l.volumeSize)
 	}
-	if _, err := w.Write(make([]byte, Padding)); err != nil {
+	if _, err := w.Write(make([]byte, l.totalSize()-w.n)); err != nil {
 		return fmt.Errorf("iso: write: %w", err)
 	}
 	return nil
+}
+
+// totalSize is the image with its padding: xorriso's 300 KiB, and for a
+// hybrid image up to the next whole cylinder of 64 heads × 32 sectors.
+func (l *layout) totalSize() int64 {
+	n := int64(l.volumeSize)*sectorSize + Padding
+	if l.opts.HybridMBR != nil {
+		n = (n + cylinderSize - 1) / cylinderSize * cylinderSize
+	}
+	return n
 }
 
 func (l *layout) writeSector(w io.Writer, b []byte) error {
