@@ -428,3 +428,30 @@ func TestCacheVerifiedBeforeUse(t *testing.T) {
 	}
 	_ = rpms
 }
+
+// TestMirrorListAndMetalink: base URLs come from a mirror list or a
+// metalink served over HTTP; a dead mirror is skipped.
+func TestMirrorListAndMetalink(t *testing.T) {
+	dir, _ := smallRepo(t)
+	s := newFaultServer(t, dir, nil)
+	lists := newFaultServer(t, t.TempDir(), nil)
+	writeFile(t, filepath.Join(lists.dir, "mirrors"), []byte("# mirrors\nhttp://127.0.0.1:1/dead/\n"+s.URL+"/\n"))
+	writeFile(t, filepath.Join(lists.dir, "metalink"), []byte(`<?xml version="1.0"?><metalink xmlns="http://www.metalinker.org/"><files><file name="repomd.xml"><resources>
+<url protocol="http" type="http">http://127.0.0.1:1/dead/repodata/repomd.xml</url>
+<url protocol="http" type="http">`+s.URL+`/repodata/repomd.xml</url></resources></file></files></metalink>`))
+	for _, kind := range []string{"mirrorlist", "metalink"} {
+		cfg := &rpmrepo.RepoConfig{ID: kind, Priority: 99, Cost: 1000}
+		if kind == "mirrorlist" {
+			cfg.MirrorList = lists.URL + "/mirrors"
+		} else {
+			cfg.Metalink = lists.URL + "/metalink"
+		}
+		r, err := rpmrepo.Open(context.Background(), cfg, rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: t.TempDir()}, Attempts: 1})
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if r.Base != s.URL+"/" || len(r.Packages()) != 2 {
+			t.Errorf("%s: base %s, %d packages", kind, r.Base, len(r.Packages()))
+		}
+	}
+}

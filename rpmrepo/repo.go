@@ -3,6 +3,7 @@ package rpmrepo
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,18 +79,37 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 	if (cfg.GPGCheck || cfg.RepoGPGCheck) && opts.KeyRing == nil {
 		return nil, fmt.Errorf("rpmrepo: repo %s (%s): gpgcheck or repo_gpgcheck is on but no keys were given: %w", cfg.ID, cfg.Source, ErrNoKey)
 	}
-	bases := cfg.BaseURLs
-	if opts.Mirror != "" {
-		bases = []string{opts.Mirror}
-	}
-	if len(bases) == 0 {
-		return nil, fmt.Errorf("rpmrepo: repo %s (%s): no baseurl (mirrorlist and metalink are not fetched; give a baseurl or a mirror)", cfg.ID, cfg.Source)
-	}
-	r := &Repo{Config: cfg, opts: opts, bases: bases}
+	r := &Repo{Config: cfg, opts: opts}
 	r.fetcher = &Fetcher{
 		Cache: opts.Cache, Client: opts.HTTPClient, Concurrency: opts.Concurrency, Attempts: opts.Attempts, Backoff: opts.Backoff,
 		RequestTimeout: opts.RequestTimeout, Offline: opts.Offline, Log: opts.Log,
 	}
+	bases := cfg.BaseURLs
+	if opts.Mirror != "" {
+		bases = []string{opts.Mirror}
+	} else if !opts.Offline {
+		for _, ml := range []struct {
+			url   string
+			parse func([]byte) []string
+		}{{cfg.MirrorList, parseMirrorList}, {cfg.Metalink, parseMetalink}} {
+			if ml.url == "" {
+				continue
+			}
+			b, _, err := r.fetcher.fetchBytes(ctx, []string{""}, ml.url, 16<<20)
+			if err != nil {
+				if len(bases) > 0 {
+					r.fetcher.log().Warn("mirror list unavailable", "repo", cfg.ID, "url", ml.url, "err", err)
+					continue
+				}
+				return nil, fmt.Errorf("rpmrepo: repo %s: mirror list: %w", cfg.ID, err)
+			}
+			bases = append(append([]string(nil), bases...), ml.parse(b)...)
+		}
+	}
+	if len(bases) == 0 {
+		return nil, fmt.Errorf("rpmrepo: repo %s (%s): no base URL (baseurl, mirrorlist or metalink) to fetch from", cfg.ID, cfg.Source)
+	}
+	r.bases = bases
 	name := "repomd.xml of " + cfg.ID
 	key := cfg.ID + "\x00" + bases[0]
 	var md []byte
@@ -146,6 +167,39 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// parseMirrorList reads a yum mirror list: one base URL per line, "#"
+// comments.
+func parseMirrorList(b []byte) []string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || l[0] == '#' || !hasScheme(l) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// parseMetalink reads the <url> elements of a metalink; they name
+// .../repodata/repomd.xml, whose base is the repository URL.
+func parseMetalink(b []byte) []string {
+	var ml struct {
+		URLs []string `xml:"files>file>resources>url"`
+	}
+	if xml.Unmarshal(b, &ml) != nil {
+		return nil
+	}
+	var out []string
+	for _, u := range ml.URLs {
+		u = strings.TrimSpace(u)
+		if base, ok := strings.CutSuffix(u, "repodata/repomd.xml"); ok && hasScheme(base) {
+			out = append(out, base)
+		}
+	}
+	return out
 }
 
 func without(list []string, s string) []string {

@@ -21,8 +21,9 @@ type Vars map[string]string
 type RepoConfig struct {
 	ID   string
 	Name string
-	// BaseURLs are tried in order (failover); MirrorList and Metalink are
-	// recorded but not fetched by this package (see Options.Mirror).
+	// BaseURLs are tried in order (failover), then the mirrors that
+	// MirrorList and Metalink name (Open fetches them); Options.Mirror
+	// replaces them all.
 	BaseURLs   []string
 	MirrorList string
 	Metalink   string
