@@ -21,10 +21,10 @@ build:
 
 ## test: everything CI runs (vet, unit tests with -race, end-to-end tests)
 test: vet testbin build
-	CGO_ENABLED=1 $(GO) test -race -timeout 40m ./...
+	CGO_ENABLED=1 $(GO) test -race -timeout 40m ./... ./testdata/tether ./testdata/unpack
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet ./... ./testdata/tether ./testdata/unpack
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 ## bench: the benchmarks (quote medians from -count runs)
@@ -33,7 +33,7 @@ bench: testbin build
 
 ## fuzz: a short bounded run of every fuzz target (FUZZTIME each)
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
+	@set -e; for pkg in $$($(GO) list ./... ./testdata/tether ./testdata/unpack); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$f"; \
 	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \

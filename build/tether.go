@@ -101,8 +101,8 @@ func (km *kernelModules) has(name string) bool {
 }
 
 // bootModules is every module the boot loads, in order: VIC's fixed list
-// where the kernel has it, then ext4 (the container disk's filesystem,
-// when it is a module), the definition's drivers (all must exist), then
+// where the kernel has it, then sd_mod and ext4 (the container disk's
+// driver and filesystem, when they are modules), the definition's drivers (all must exist), then
 // the modules iptables' extensions need, found through modules.alias
 // (xt_tcp -> xt_tcpudp), since nothing can be loaded after switch_root.
 func (km *kernelModules) bootModules(drivers, extensions []string) ([]string, error) {
@@ -119,8 +119,13 @@ func (km *kernelModules) bootModules(drivers, extensions []string) ([]string, er
 			add(m)
 		}
 	}
-	if km.modules["ext4"] != "" {
-		add("ext4")
+	// The container disk needs its SCSI disk driver and filesystem before
+	// the mount; Photon builds them in, Debian's kernel has them as
+	// modules, and udev loads sd_mod only where its 80-drivers.rules is.
+	for _, m := range []string{"sd_mod", "ext4"} {
+		if km.modules[m] != "" {
+			add(m)
+		}
 	}
 	var missing []string
 	for _, d := range drivers {
@@ -218,7 +223,7 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 	if iptables != "" {
 		for _, o := range closure.Objects {
 			if strings.HasPrefix(o.Soname, "libxtables.so") {
-				dir, err := ldso.XtablesDir(fsys, o.Path)
+				dir, err := ldso.XtablesDir(ctx, fsys, o.Path)
 				if err != nil {
 					return nil, nil, fmt.Errorf("build: /.tether: %w", err)
 				}

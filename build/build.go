@@ -1,0 +1,612 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vicroot/vicroot/initramfs"
+	"github.com/vicroot/vicroot/initramfs/iso"
+	"github.com/vicroot/vicroot/internal/mtree"
+	"github.com/vicroot/vicroot/repos"
+	"github.com/vicroot/vicroot/resolver"
+	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/depmod"
+	"github.com/vicroot/vicroot/rootfs/ldso"
+	"github.com/vicroot/vicroot/rpmrepo"
+)
+
+// Build makes the bootstrap image of a repo definition, following VIC's
+// recipe (VIC.md §2): base (packages.base, then the kernel; modules
+// decompressed and depmod; the kernel moved to the ISO's /boot) → staging
+// (packages_script_staging.bootstrap, packages.bootstrap, staging.sh) →
+// the bootstrap layout (VIC's files, the /.tether plan) → initramfs → ISO.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	b, err := newBuilder(opts)
+	if err != nil {
+		return nil, err
+	}
+	switch opts.Target {
+	case "", TargetBootstrap:
+	case TargetAppliance, TargetAll:
+		return nil, fmt.Errorf("build: target %s: the appliance image is not built yet (only bootstrap)", opts.Target)
+	default:
+		return nil, fmt.Errorf("build: unknown target %q (want bootstrap, appliance or all)", opts.Target)
+	}
+
+	// The definition and its repositories.
+	b.stage("definition")
+	def, err := repos.Load(opts.Repo)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range opts.GPGKeys {
+		if err := def.AddKeyFile(k); err != nil {
+			return nil, err
+		}
+	}
+	b.def = def
+	b.stage("metadata")
+	rs, err := openRepositories(ctx, def, opts, b.log)
+	if err != nil {
+		return nil, err
+	}
+	b.repos = rs
+	var lock *resolver.Lock
+	if opts.LockFile != "" {
+		data, err := os.ReadFile(opts.LockFile)
+		if err != nil {
+			return nil, fmt.Errorf("build: --lock: %w", err)
+		}
+		if lock, err = resolver.ParseLock(data, opts.LockFile); err != nil {
+			return nil, err
+		}
+	}
+
+	// Resolve the base set and the kernel, then the bootstrap staging on
+	// top of it, as VIC's separate package-manager calls do.
+	b.stage("resolve")
+	baseNames, err := def.PackageList(repos.StageBase)
+	if err != nil {
+		return nil, err
+	}
+	kernel := def.Spec.Kernel
+	if def.KernelFile != "" {
+		return nil, fmt.Errorf("build: %s: a kernel RPM file in the definition folder (%s) is not supported yet", def.Name, def.KernelFile)
+	}
+	basePlan, err := b.solve(ctx, resolver.Request{Install: append(append([]string(nil), baseNames...), kernel), Lock: lock})
+	if err != nil {
+		return nil, fmt.Errorf("build: base packages of %s: %w", def.Name, err)
+	}
+	stageReq := resolver.Request{Installed: basePlan.Packages, Lock: lock}
+	if sc := def.Spec.StagingCommand(repos.StageBootstrap); sc != nil {
+		if sc.Erases() {
+			stageReq.Erase = sc.Packages
+		} else {
+			stageReq.Install = append(stageReq.Install, sc.Packages...)
+		}
+	}
+	bootNames, err := def.PackageList(repos.StageBootstrap)
+	if err != nil {
+		return nil, err
+	}
+	stageReq.Install = append(stageReq.Install, bootNames...)
+	stagePlan := &resolver.Plan{}
+	if len(stageReq.Install)+len(stageReq.Erase) > 0 {
+		if stagePlan, err = b.solve(ctx, stageReq); err != nil {
+			return nil, fmt.Errorf("build: bootstrap packages of %s: %w", def.Name, err)
+		}
+	}
+
+	// SOURCE_DATE_EPOCH: the newest BUILDTIME among installed packages.
+	installed := append(append([]*rpmrepo.Package(nil), kept(basePlan, stagePlan)...), stagePlan.Packages...)
+	b.epoch = newestBuildTime(installed)
+	if opts.SourceDateEpoch != nil {
+		b.epoch = opts.SourceDateEpoch.UTC()
+	}
+
+	// Fetch and verify everything, the boot loader's package included.
+	b.stage("fetch")
+	want := append(append([]*rpmrepo.Package(nil), basePlan.Packages...), stagePlan.Packages...)
+	var syslinux *rpmrepo.Package
+	if opts.IsolinuxDir == "" {
+		if syslinux, err = b.bootLoaderPackage(ctx); err != nil {
+			return nil, err
+		}
+		want = append(want, syslinux)
+	}
+	files, err := rs.fetch(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+
+	// The tree: base.sh, the base set, the kernel's modules.
+	b.stage("install")
+	tree := rootfs.New()
+	tree.SetDefaultTime(b.epoch)
+	b.tree = tree
+	if err := b.runHook(ctx, repos.BaseHookFile, def.BaseSH); err != nil {
+		return nil, err
+	}
+	if err := b.install(ctx, basePlan.Packages, files); err != nil {
+		return nil, err
+	}
+	kver, err := b.kernelModules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.cleanCaches()
+	bootfs := rootfs.New()
+	bootfs.SetDefaultTime(b.epoch)
+	if err := b.moveKernel(bootfs, kver); err != nil {
+		return nil, err
+	}
+	if err := tree.WriteFile("etc/initrd-release", nil, 0o644); err != nil {
+		return nil, err
+	}
+
+	// Staging.
+	for _, p := range stagePlan.Erase {
+		if err := tree.Erase(p.Name); err != nil {
+			return nil, fmt.Errorf("build: staging: erase %s: %w", p.NEVRA(), err)
+		}
+	}
+	if err := b.install(ctx, stagePlan.Packages, files); err != nil {
+		return nil, err
+	}
+	if err := b.runHook(ctx, repos.StagingHookFile, def.StagingSH); err != nil {
+		return nil, err
+	}
+	b.cleanCaches()
+	if err := b.ldconfig(ctx); err != nil {
+		return nil, err
+	}
+
+	// VIC's bootstrap layout.
+	b.stage("layout")
+	rep, err := b.bootstrapLayout(ctx, kver)
+	if err != nil {
+		return nil, err
+	}
+	b.report.Tether = rep
+
+	// The boot loader and the records verify needs.
+	if err := b.bootLoader(ctx, bootfs, syslinux, files); err != nil {
+		return nil, err
+	}
+	lk := b.lock(installed, files)
+	lockJSON, err := lk.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	entries, err := treeManifest(tree)
+	if err != nil {
+		return nil, err
+	}
+	var mt bytes.Buffer
+	if err := mtree.Write(&mt, entries); err != nil {
+		return nil, err
+	}
+	if err := b.records(bootfs, lockJSON, mt.Bytes()); err != nil {
+		return nil, err
+	}
+
+	// initramfs and ISO.
+	b.stage("initramfs")
+	var core bytes.Buffer
+	if err := initramfs.Write(ctx, &core, tree, initramfs.Gzip, initramfs.Options{Epoch: b.epoch}); err != nil {
+		return nil, fmt.Errorf("build: initramfs: %w", err)
+	}
+	if err := bootfs.WriteFile(iso.InitrdPath, core.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	b.stage("iso")
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return nil, err
+	}
+	name := "bootstrap.iso"
+	if def.Name != repos.DefaultName {
+		name = "bootstrap-" + def.Name + ".iso"
+	}
+	isoPath := filepath.Join(opts.Out, name)
+	if err := iso.Write(ctx, isoPath, bootfs, iso.VIC(b.version(), b.epoch)); err != nil {
+		return nil, fmt.Errorf("build: %s: %w", isoPath, err)
+	}
+	sum, err := fileSHA256(isoPath)
+	if err != nil {
+		return nil, err
+	}
+
+	// Sidecars: lock, manifest, SBOM, report.
+	res := &Result{ISO: isoPath, SHA256: sum, Epoch: b.epoch, Warnings: b.warnings}
+	for _, p := range installed {
+		res.Packages = append(res.Packages, p.NEVRA())
+	}
+	res.Lock, res.MTree, res.SPDX, res.Report = isoPath+".lock.json", isoPath+".mtree", isoPath+".spdx.json", isoPath+".report.json"
+	spdx, err := SPDX(name, sum, vendor(def.Name), opts.ToolVersion, b.epoch, b.sbom(installed, files))
+	if err != nil {
+		return nil, err
+	}
+	b.report.Tree = tree.Report()
+	b.report.Warnings = b.warnings
+	b.report.Packages = res.Packages
+	b.report.Epoch = b.epoch.Unix()
+	b.report.ISO = name
+	b.report.SHA256 = sum
+	repJSON, err := json.MarshalIndent(b.report, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range []struct {
+		p    string
+		data []byte
+	}{{res.Lock, lockJSON}, {res.MTree, mt.Bytes()}, {res.SPDX, spdx}, {res.Report, append(repJSON, '\n')}} {
+		if err := writeFileAtomic(w.p, w.data); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// builder carries one build's state between the stages of Build.
+type builder struct {
+	opts     Options
+	log      *slog.Logger
+	def      *repos.Definition
+	repos    *repoSet
+	tree     *rootfs.Tree
+	epoch    time.Time
+	warnings []string
+	report   buildReport
+	// tetherSum, unpackSum are the SHA-256 of the tether binaries.
+	tetherSum, unpackSum string
+}
+
+// buildReport is <iso>.report.json.
+type buildReport struct {
+	ISO          string            `json:"iso"`
+	SHA256       string            `json:"sha256"`
+	Epoch        int64             `json:"source_date_epoch"`
+	Packages     []string          `json:"packages"`
+	Verification []verifyReport    `json:"verification"`
+	Hooks        []string          `json:"hooks,omitempty"`
+	Tether       *TetherReport     `json:"tether"`
+	Tree         rootfs.Report     `json:"tree"`
+	Warnings     []string          `json:"warnings,omitempty"`
+	Inputs       map[string]string `json:"inputs,omitempty"`
+}
+
+type verifyReport struct {
+	NEVRA       string `json:"nevra"`
+	Signature   string `json:"signature,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+func newBuilder(opts Options) (*builder, error) {
+	if opts.Repo == "" {
+		opts.Repo = repos.DefaultName
+	}
+	if opts.Out == "" {
+		return nil, errors.New("build: no output directory")
+	}
+	if opts.BinDir == "" {
+		opts.BinDir = "bin"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &builder{opts: opts, log: log}, nil
+}
+
+func (b *builder) stage(name string) {
+	b.log.Info("stage", "name", name)
+	if b.opts.Progress != nil {
+		b.opts.Progress.Stage(name)
+	}
+}
+
+func (b *builder) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	b.log.Warn(msg)
+	b.warnings = append(b.warnings, msg)
+}
+
+func (b *builder) version() string {
+	if b.opts.Version != "" {
+		return b.opts.Version
+	}
+	return DefaultVersion
+}
+
+func (b *builder) solve(ctx context.Context, rq resolver.Request) (*resolver.Plan, error) {
+	return resolver.Solve(ctx, b.repos.pkgs, rq, resolver.Policy{
+		NoWeakDeps: b.opts.NoWeakDeps,
+		Priorities: b.repos.priorities,
+		LoadFiles:  b.repos.loadFiles,
+	})
+}
+
+// kept is the base set minus what staging erased.
+func kept(base, stage *resolver.Plan) []*rpmrepo.Package {
+	if stage.Kept != nil || len(stage.Erase) > 0 {
+		return stage.Kept
+	}
+	return base.Packages
+}
+
+func newestBuildTime(pkgs []*rpmrepo.Package) time.Time {
+	var n int64
+	for _, p := range pkgs {
+		if p.BuildTime > n {
+			n = p.BuildTime
+		}
+	}
+	return time.Unix(n, 0).UTC()
+}
+
+func (b *builder) install(ctx context.Context, pkgs []*rpmrepo.Package, files map[*rpmrepo.Package]string) error {
+	if len(pkgs) == 0 {
+		return nil
+	}
+	rf := make([]rootfs.RPMFile, len(pkgs))
+	for i, p := range pkgs {
+		rf[i] = rootfs.RPMFile{Path: files[p]}
+	}
+	if _, err := b.tree.Install(ctx, rf, rootfs.InstallOptions{Workers: b.opts.Jobs, Scriptlets: true}); err != nil {
+		return fmt.Errorf("build: install: %w", err)
+	}
+	return nil
+}
+
+// kernelModules decompresses the kernel's modules and runs depmod on
+// them, as VIC's base.sh does; it returns the kernel version.
+func (b *builder) kernelModules(ctx context.Context) (string, error) {
+	ents, err := fs.ReadDir(b.tree, "lib/modules")
+	if err != nil {
+		return "", fmt.Errorf("build: the kernel package installed no lib/modules: %w", err)
+	}
+	var kvers []string
+	for _, e := range ents {
+		if e.IsDir() {
+			kvers = append(kvers, e.Name())
+		}
+	}
+	if len(kvers) != 1 {
+		return "", fmt.Errorf("build: want exactly one kernel under /lib/modules, found %d (%s)", len(kvers), strings.Join(kvers, ", "))
+	}
+	kver := kvers[0]
+	dec, err := depmod.Decompress(ctx, b.tree, kver)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range dec {
+		fi, err := b.tree.Lstat(d.Compressed)
+		if err != nil {
+			return "", err
+		}
+		if err := b.tree.WriteFile(d.Path, d.Data, fi.Mode().Perm()); err != nil {
+			return "", err
+		}
+		if err := b.tree.Chtimes(d.Path, fi.ModTime()); err != nil {
+			return "", err
+		}
+		if err := b.tree.Remove(d.Compressed); err != nil {
+			return "", err
+		}
+	}
+	out, err := depmod.Generate(ctx, b.tree, kver)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range out {
+		if err := b.tree.WriteFile("lib/modules/"+kver+"/"+f.Name, f.Data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return kver, nil
+}
+
+// cleanCaches is VIC's `clean all`: the package manager's caches go.
+func (b *builder) cleanCaches() {
+	for _, d := range []string{"var/cache/tdnf", "var/cache/yum", "var/cache/dnf"} {
+		ents, err := fs.ReadDir(b.tree, d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			_ = b.tree.RemoveAll(d + "/" + e.Name())
+		}
+	}
+}
+
+// moveKernel moves /boot/vmlinuz-<kver> to the ISO's /boot/vmlinuz64 and
+// copies every other regular file of /boot there (they stay in the
+// initramfs too), as VIC's base.sh does.
+func (b *builder) moveKernel(bootfs *rootfs.Tree, kver string) error {
+	ents, err := fs.ReadDir(b.tree, "boot")
+	if err != nil {
+		return fmt.Errorf("build: the kernel package installed no /boot: %w", err)
+	}
+	if err := bootfs.MkdirAll("boot/isolinux", 0o755); err != nil {
+		return err
+	}
+	moved := false
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		p := "boot/" + e.Name()
+		data, err := b.tree.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(e.Name(), "vmlinuz-") && !moved {
+			if err := bootfs.WriteFile(iso.KernelPath, data, 0o644); err != nil {
+				return err
+			}
+			if err := b.tree.Remove(p); err != nil {
+				return err
+			}
+			moved = true
+			continue
+		}
+		if err := bootfs.WriteFile(p, data, 0o644); err != nil {
+			return err
+		}
+	}
+	if !moved {
+		return fmt.Errorf("build: no /boot/vmlinuz-* in the tree (kernel %s)", kver)
+	}
+	return nil
+}
+
+// ldconfig writes /etc/ld.so.cache and the soname links, as glibc's
+// %post ldconfig would.
+func (b *builder) ldconfig(ctx context.Context) error {
+	if _, err := b.tree.Stat("etc/ld.so.conf"); err != nil {
+		return nil
+	}
+	cache, links, err := ldso.Cache(ctx, b.tree, ldso.CacheOptions{Logger: b.log})
+	if err != nil {
+		return fmt.Errorf("build: ldconfig: %w", err)
+	}
+	for _, l := range links {
+		p := strings.TrimPrefix(l.Path, "/")
+		if l.Replace || l.Target == "" {
+			_ = b.tree.Remove(p)
+		}
+		if l.Target != "" {
+			if err := b.tree.Symlink(l.Target, p); err != nil {
+				return fmt.Errorf("build: ldconfig link %s: %w", l.Path, err)
+			}
+		}
+	}
+	return b.tree.WriteFile("etc/ld.so.cache", cache, 0o644)
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeFileAtomic writes through a temp file in the same directory,
+// renamed into place, so an interrupted build leaves no half file.
+func writeFileAtomic(p string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("build: write %s: %w", p, err)
+	}
+	return nil
+}
+
+func vendor(defName string) string {
+	if i := strings.IndexByte(defName, '-'); i > 0 {
+		return defName[:i]
+	}
+	return defName
+}
+
+func (b *builder) sbom(pkgs []*rpmrepo.Package, files map[*rpmrepo.Package]string) []SBOMPackage {
+	var out []SBOMPackage
+	for _, p := range pkgs {
+		out = append(out, SBOMPackage{
+			Name: p.Name, Epoch: p.Epoch, Version: p.Version, Release: p.Release, Arch: p.Arch,
+			SHA256: checksumHex(p, "sha256"), License: p.License, SourceRPM: p.SourceRPM,
+			URL: b.repos.url(p),
+		})
+	}
+	return out
+}
+
+func checksumHex(p *rpmrepo.Package, typ string) string {
+	if p.Checksum.Type == typ {
+		return p.Checksum.Value
+	}
+	return ""
+}
+
+func (b *builder) lock(pkgs []*rpmrepo.Package, files map[*rpmrepo.Package]string) *resolver.Lock {
+	lk := &resolver.Lock{Version: 1}
+	sorted := append([]*rpmrepo.Package(nil), pkgs...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].NEVRA() < sorted[j].NEVRA() })
+	for _, p := range sorted {
+		lk.Packages = append(lk.Packages, resolver.LockedPackage{
+			Name: p.Name, NEVRA: p.NEVRA(), Checksum: p.Checksum.Type + ":" + p.Checksum.Value,
+			Repo: p.Repo, Location: p.Location, URL: b.repos.url(p), Key: b.repos.keyOf(p),
+		})
+	}
+	return lk
+}
+
+// treeManifest lists the tree as mtree entries, with owning packages.
+func treeManifest(t *rootfs.Tree) ([]mtree.Entry, error) {
+	var out []mtree.Entry
+	err := fs.WalkDir(t, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := t.Lstat(p)
+		if err != nil {
+			return err
+		}
+		e := mtree.Entry{Path: p, Mode: fi.Mode()}
+		if m := metaOf(fi); m != nil {
+			e.UID, e.GID, e.Major, e.Minor, e.Package = m.UID, m.GID, m.Major, m.Minor, m.Package
+		}
+		switch {
+		case fi.Mode().IsRegular():
+			data, err := t.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			s := sha256.Sum256(data)
+			e.Size, e.SHA256 = int64(len(data)), hex.EncodeToString(s[:])
+		case fi.Mode()&fs.ModeSymlink != 0:
+			if e.Link, err = t.ReadLink(p); err != nil {
+				return err
+			}
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vicroot/vicroot/build"
+)
+
+func newBuildCmd() *cobra.Command {
+	var (
+		opts    build.Options
+		target  string
+		mirrors []string
+		epoch   int64
+		asJSON  bool
+		verbose bool
+	)
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build VIC's bootstrap ISO from a repo definition",
+		Long: `build resolves, fetches and verifies the packages of a repo definition,
+installs them into an in-memory tree, adds VIC's boot files and the /.tether
+plan, and writes <out>/bootstrap.iso (bootstrap-<repo>.iso for a definition
+other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
+		Example: `  vicroot build --repo photon-2.0 --out bin/
+  vicroot build --repo ./myrepo --out out/ --mirror photon=file:///srv/photon/ --version v1.5.8-0-9489f63`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Target = build.Target(target)
+			opts.Mirrors = map[string]string{}
+			for _, m := range mirrors {
+				id, url, ok := strings.Cut(m, "=")
+				if !ok || id == "" || url == "" {
+					return usageError{fmt.Errorf("--mirror %q: want REPOID=URL", m)}
+				}
+				opts.Mirrors[id] = url
+			}
+			if cmd.Flags().Changed("source-date-epoch") {
+				t := time.Unix(epoch, 0).UTC()
+				opts.SourceDateEpoch = &t
+			} else if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+				var n int64
+				if _, err := fmt.Sscan(s, &n); err != nil {
+					return usageError{fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number", s)}
+				}
+				t := time.Unix(n, 0).UTC()
+				opts.SourceDateEpoch = &t
+			}
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelInfo
+			}
+			opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			opts.ToolVersion = vicrootVersion()
+			if opts.Version == "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "vicroot: warning: no --version given; the ISO publisher says %s, which vic-machine will reject without --force\n", build.DefaultVersion)
+			}
+			if !asJSON {
+				opts.Progress = newProgress(cmd.ErrOrStderr())
+			}
+			res, err := build.Build(cmd.Context(), opts)
+			if p, ok := opts.Progress.(io.Closer); ok {
+				p.Close()
+			}
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "vicroot: warning:", w)
+			}
+			fmt.Fprintf(out, "%s\nsha256 %s\n%d packages, SOURCE_DATE_EPOCH=%d\n", res.ISO, res.SHA256, len(res.Packages), res.Epoch.Unix())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Repo, "repo", "photon-2.0", "repo definition: an embedded name or a folder")
+	f.StringVar(&opts.Out, "out", "bin", "output directory")
+	f.StringVar(&target, "target", "bootstrap", "image to build: bootstrap, appliance or all")
+	f.StringVar(&opts.BinDir, "bin", "bin", "directory holding tether-linux and unpack")
+	f.StringVar(&opts.IsolinuxDir, "isolinux", "", "directory with isolinux.bin (and ldlinux.c32) instead of the repository's syslinux package")
+	f.StringArrayVar(&opts.GPGKeys, "gpgkey", nil, "armored key file trusted for every repository (repeatable)")
+	f.StringArrayVar(&mirrors, "mirror", nil, "REPOID=URL: fetch that repository from URL instead of its baseurl (repeatable)")
+	f.StringVar(&opts.CacheDir, "cache", defaultCacheDir(), "package cache directory")
+	f.BoolVar(&opts.Offline, "offline", false, "use only the cache; list what is missing")
+	f.StringVar(&opts.LockFile, "lock", "", "pin the build to this lock file")
+	f.Int64Var(&epoch, "source-date-epoch", 0, "timestamp of every file and of the ISO (default: $SOURCE_DATE_EPOCH, else the newest package BUILDTIME)")
+	f.StringVar(&opts.Version, "version", "", "version for the ISO publisher (vic-machine compares it with its own)")
+	f.IntVar(&opts.Jobs, "jobs", 0, "parallel downloads and decompressions (default: number of CPUs)")
+	f.BoolVar(&opts.NoWeakDeps, "no-weak-deps", false, "do not install weak dependencies (Recommends, Supplements)")
+	f.StringArrayVar(&opts.BootArgs, "boot-arg", nil, "extra kernel command-line argument (repeatable)")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log each stage")
+	return cmd
+}
+
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return d + "/vicroot"
+	}
+	return ".vicroot-cache"
+}

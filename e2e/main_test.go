@@ -1,0 +1,176 @@
+package e2e_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vicroot/vicroot/internal/testrepo"
+)
+
+var (
+	vicrootBin string // the static binary under test
+	binDir     string // tether-linux and unpack from testdata
+)
+
+// TestMain builds the binaries the way they ship: CGO_ENABLED=0.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vicroot-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	root := testrepo.ModuleRoot()
+	vicrootBin = filepath.Join(dir, "vicroot")
+	binDir = filepath.Join(dir, "bin")
+	for _, b := range []struct{ out, pkg string }{
+		{vicrootBin, "./cmd/vicroot"},
+		{filepath.Join(binDir, "tether-linux"), "./testdata/tether"},
+		{filepath.Join(binDir, "unpack"), "./testdata/unpack"},
+	} {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", b.out, b.pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			os.Stderr.Write(out)
+			panic(err)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// vicroot runs the binary and returns stdout; it fails the test on a
+// non-zero exit unless wantErr.
+func vicroot(t *testing.T, env []string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(vicrootBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// definition copies the test repository's definition folder to a temp dir
+// and edits it: spec changes are applied to repo-spec.json, initSH (when
+// not nil) replaces init.sh.
+func definition(t *testing.T, repo string, edit func(spec map[string]any), initSH []byte) string {
+	t.Helper()
+	src := filepath.Join(repo, "definition")
+	dst := filepath.Join(t.TempDir(), "testrepo-2.0")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "repo-spec.json" && edit != nil {
+			var spec map[string]any
+			if err := json.Unmarshal(data, &spec); err != nil {
+				t.Fatal(err)
+			}
+			edit(spec)
+			if data, err = json.MarshalIndent(spec, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if e.Name() == "init.sh" && initSH != nil {
+			data = initSH
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// mirrors are the --mirror flags pointing the definition's repositories
+// at the local test repository.
+func mirrors(repo string) []string {
+	return []string{
+		"--mirror", "photon=file://" + filepath.Join(repo, "photon") + "/",
+		"--mirror", "photon-updates=file://" + filepath.Join(repo, "photon-updates") + "/",
+	}
+}
+
+// buildISO runs vicroot build and returns the ISO's path.
+func buildISO(t *testing.T, repo, def, out string, extra ...string) string {
+	t.Helper()
+	args := append([]string{"build", "--repo", def, "--out", out, "--bin", binDir,
+		"--cache", filepath.Join(t.TempDir(), "cache"), "--version", "v1.5.8-0-9489f63"}, mirrors(repo)...)
+	args = append(args, extra...)
+	stdout, stderr, err := vicroot(t, nil, args...)
+	if err != nil {
+		t.Fatalf("vicroot %s: %v\n%s\n%s", strings.Join(args, " "), err, stdout, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	return lines[0]
+}
+
+// plainInit is an init.sh that only names drivers: vicroot generates the
+// /.tether copy functions itself.
+var plainInit = []byte("# drivers only: vicroot computes /.tether\ndrivers=(nf_conntrack xt_REDIRECT nf_reject_ipv4 nfsv3 lockd)\n")
+
+// The seed's checks, automated: a containerVM boots vicroot's
+// bootstrap.iso, VIC's /bin/init runs, the drivers load, /.tether is filled
+// from the build-time list, haveged runs from /.tether with the seed's
+// command line, iptables lists the VIC chain.
+func TestBootstrapBoots(t *testing.T) {
+	repo := testrepo.Dir(t)
+	for _, c := range []struct {
+		name    string
+		edit    func(map[string]any)
+		initSH  []byte
+		staging []byte
+	}{
+		// vicroot's own /.tether functions, and no bash in the image: the
+		// staging hook removes the bash that iptables-apply pulls in.
+		{"busybox-only", nil, plainInit, []byte("rm -f rootfs/usr/bin/bash rootfs/usr/bin/rbash\n")},
+		// The definition as it is: a legacy init.sh with VIC's
+		// install-entropy/install-iptables, run by bash.
+		{"legacy-bash", nil, nil, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			def := definition(t, repo, c.edit, c.initSH)
+			if c.staging != nil {
+				if err := os.WriteFile(filepath.Join(def, "staging.sh"), c.staging, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			isoPath := buildISO(t, repo, def, t.TempDir(), "--boot-arg", "panic=-1")
+			if c.staging != nil {
+				out, _, err := vicroot(t, nil, "inspect", isoPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(out, "./usr/bin/bash ") {
+					t.Fatal("bash is still in the busybox-only image")
+				}
+			}
+			res := bootISO(t, isoPath, 240e9)
+			requireLines(t, "ttyS1", res.TTYS1,
+				"vicroot: /bin/init starting",
+				"vicroot: switching root to /mnt/containerfs",
+				"VICROOT-TETHER-OK",
+				"/.tether/lib64/ld-linux-x86-64.so.2 --library-path /.tether/lib64 /.tether/bin/haveged -w 1024 -v 1 -F",
+				"Chain VIC",
+			)
+			for _, bad := range []string{"modprobe nf_conntrack failed", "modprobe xt_REDIRECT failed", "VICROOT-TETHER-FAIL", "bootstrap failed"} {
+				if strings.Contains(res.TTYS1, bad) {
+					t.Errorf("ttyS1 has %q", bad)
+				}
+			}
+		})
+	}
+}
