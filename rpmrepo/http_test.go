@@ -446,12 +446,17 @@ func TestMirrorListAndMetalink(t *testing.T) {
 		} else {
 			cfg.Metalink = lists.URL + "/metalink"
 		}
-		r, err := rpmrepo.Open(context.Background(), cfg, rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: t.TempDir()}, Attempts: 1})
+		cache := &rpmrepo.Cache{Dir: t.TempDir()}
+		r, err := rpmrepo.Open(context.Background(), cfg, rpmrepo.Options{Cache: cache, Attempts: 1})
 		if err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}
 		if r.Base != s.URL+"/" || len(r.Packages()) != 2 {
 			t.Errorf("%s: base %s, %d packages", kind, r.Base, len(r.Packages()))
+		}
+		// Offline, the mirror list is not fetched; the cache suffices.
+		if r, err := rpmrepo.Open(context.Background(), cfg, rpmrepo.Options{Cache: cache, Offline: true}); err != nil || len(r.Packages()) != 2 {
+			t.Errorf("%s offline: %v", kind, err)
 		}
 	}
 }

@@ -106,19 +106,28 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 			bases = append(append([]string(nil), bases...), ml.parse(b)...)
 		}
 	}
-	if len(bases) == 0 {
+	if len(bases) == 0 && !opts.Offline {
 		return nil, fmt.Errorf("rpmrepo: repo %s (%s): no base URL (baseurl, mirrorlist or metalink) to fetch from", cfg.ID, cfg.Source)
 	}
 	r.bases = bases
+	// The cached repomd.xml is keyed by where it came from as configured,
+	// so offline mode finds it without the mirror list.
+	source := opts.Mirror
+	if source == "" {
+		source = strings.Join(cfg.BaseURLs, " ") + "|" + cfg.MirrorList + "|" + cfg.Metalink
+	}
 	name := "repomd.xml of " + cfg.ID
-	key := cfg.ID + "\x00" + bases[0]
+	key := cfg.ID + "\x00" + source
 	var md []byte
 	if opts.Offline {
 		b, err := opts.Cache.loadByName("repomd", key)
 		if err != nil {
-			return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml (from " + bases[0] + ")"}}
+			return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml (from " + source + ")"}}
 		}
-		md, r.Base = b, bases[0]
+		md = b
+		if len(bases) > 0 {
+			r.Base = bases[0]
+		}
 	} else {
 		b, base, err := r.fetcher.fetchBytes(ctx, bases, "repodata/repomd.xml", 64<<20)
 		if err != nil {
@@ -134,7 +143,7 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 		if opts.Offline {
 			asc, err = opts.Cache.loadByName("repomd-asc", key)
 			if err != nil {
-				return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml.asc (from " + bases[0] + ")"}}
+				return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml.asc (from " + source + ")"}}
 			}
 		} else {
 			asc, _, err = r.fetcher.fetchBytes(ctx, []string{r.Base}, "repodata/repomd.xml.asc", 1<<20)
