@@ -36,7 +36,9 @@ func payloadReader(r io.Reader, compressor string) (io.Reader, func(), error) {
 		}
 		return zr, nop, nil
 	case "lzma":
-		zr, err := lzma.NewReader(br)
+		// The legacy lzma header's dictionary size is trusted by the
+		// decoder for its allocation; cap it above what `lzma -9` uses.
+		zr, err := lzma.ReaderConfig{DictCap: 128 << 20}.NewReader(br)
 		if err != nil {
 			return nil, nil, fmt.Errorf("lzma payload: %w", err)
 		}
