@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/fsmeta"
@@ -325,5 +326,77 @@ func TestXorrisoSeesIsohybrid(t *testing.T) {
 	opts.HybridMBR = []byte("short")
 	if _, err := iso.WriteTo(context.Background(), io.Discard, tree, opts); err == nil {
 		t.Error("a 5-byte MBR was accepted")
+	}
+}
+
+// TestManyDirectories spreads the path tables and the root directory over
+// several sectors; isoinfo walks the image through the path table.
+func TestManyDirectories(t *testing.T) {
+	testrepo.NeedTools(t, "isoinfo", "xorriso")
+	tree := fstest.MapFS{}
+	for i := range 400 {
+		d := fmt.Sprintf("dir-with-a-longish-name-%03d", i)
+		tree[d] = &fstest.MapFile{Mode: fs.ModeDir | 0o755}
+		tree[d+"/f"] = &fstest.MapFile{Data: []byte(d), Mode: 0o644}
+	}
+	img := filepath.Join(t.TempDir(), "many.iso")
+	if err := iso.Write(context.Background(), img, tree, iso.Options{Epoch: epoch}); err != nil {
+		t.Fatal(err)
+	}
+	got := isoinfoList(t, run(t, "isoinfo", "-R", "-l", "-i", img))
+	if len(got) != 800 {
+		t.Errorf("isoinfo lists %d entries, want 800", len(got))
+	}
+	// The L and M path tables (ECMA-119 9.4), decoded here, must name
+	// every directory at the sector isoinfo found it at.
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pvd := b[16*2048:]
+	size := int(binary.LittleEndian.Uint32(pvd[132:]))
+	tables := map[string][]byte{
+		"L": b[int(binary.LittleEndian.Uint32(pvd[140:]))*2048:][:size],
+		"M": b[int(binary.BigEndian.Uint32(pvd[148:]))*2048:][:size],
+	}
+	for kind, pt := range tables {
+		order := binary.ByteOrder(binary.LittleEndian)
+		if kind == "M" {
+			order = binary.BigEndian
+		}
+		var paths []string
+		n := 0
+		for off := 0; off < len(pt); {
+			l := int(pt[off])
+			lba := order.Uint32(pt[off+2:])
+			parent := int(order.Uint16(pt[off+6:]))
+			id := string(pt[off+8 : off+8+l])
+			off += 8 + l + l%2
+			if len(paths) == 0 {
+				paths = append(paths, "")
+				continue
+			}
+			if parent < 1 || parent > len(paths) {
+				t.Fatalf("%s path table: parent %d of %q out of range", kind, parent, id)
+			}
+			p := strings.TrimPrefix(paths[parent-1]+"/"+id, "/")
+			paths = append(paths, p)
+			n++
+			if f, ok := got[p]; !ok || f[5] != fmt.Sprint(lba) {
+				t.Errorf("%s path table: %s at sector %d, isoinfo says %v", kind, p, lba, f)
+			}
+		}
+		if n != 400 {
+			t.Errorf("%s path table has %d directories, want 400", kind, n)
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "x")
+	run(t, "xorriso", "-osirrox", "on", "-indev", img, "-extract", "/", dst)
+	for name, mf := range tree {
+		if mf.Mode.IsRegular() {
+			if b, err := os.ReadFile(filepath.Join(dst, name)); err != nil || !bytes.Equal(b, mf.Data) {
+				t.Errorf("%s: extracted %q, %v", name, b, err)
+			}
+		}
 	}
 }
