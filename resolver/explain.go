@@ -28,7 +28,7 @@ type Problem struct {
 	Text string
 
 	pkgs      []int32
-	level     int
+	levels    []int // decision levels the problem depends on
 	chainFrom int32
 }
 

@@ -35,7 +35,7 @@ type Policy struct {
 	LoadFiles func(ctx context.Context) error
 	// MaxSteps bounds the search (decisions tried, backtracks included)
 	// so that a pathological input ends with an error instead of running
-	// for ever. Zero means 1,000,000.
+	// for ever. Zero means 200,000.
 	MaxSteps int
 }
 
@@ -79,7 +79,7 @@ func (pol *Policy) isInstallOnly(p *rpmrepo.Package) bool {
 		if g == p.Name {
 			return true
 		}
-		if strings.ContainsAny(g, "*?[") {
+		if strings.ContainsAny(g, "*?[") && (g[0] == '*' || g[0] == '?' || g[0] == '[' || g[0] == p.Name[0]) {
 			if ok, _ := path.Match(g, p.Name); ok {
 				return true
 			}

@@ -98,7 +98,58 @@ type frame struct {
 	cands []int32
 	next  int
 	why   reason
+	// conf collects the decision levels below this frame's own that the
+	// failures of its branches depend on (conflict-directed backjumping).
+	conf conflictSet
 }
+
+// conflictSet is the set of decision levels a failure depends on. With
+// all set it means every level up to top: a failure that cannot be
+// attributed precisely (rich dependencies, requests).
+type conflictSet struct {
+	lv  []int
+	all bool
+	top int
+}
+
+func (c *conflictSet) add(l int) {
+	for _, x := range c.lv {
+		if x == l {
+			return
+		}
+	}
+	c.lv = append(c.lv, l)
+}
+
+func (c *conflictSet) max() int {
+	m := 0
+	if c.all {
+		m = c.top
+	}
+	for _, x := range c.lv {
+		if x > m {
+			m = x
+		}
+	}
+	return m
+}
+
+// mergeBelow adds the levels of o below level l.
+func (c *conflictSet) mergeBelow(o conflictSet, l int) {
+	if o.all {
+		c.all = true
+		if t := min(o.top, l-1); t > c.top {
+			c.top = t
+		}
+	}
+	for _, x := range o.lv {
+		if x < l {
+			c.add(x)
+		}
+	}
+}
+
+func allUpTo(top int) conflictSet { return conflictSet{all: true, top: top} }
 
 type mark struct{ chosen, reqs, head, conds int }
 
@@ -151,7 +202,7 @@ type solver struct {
 func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Policy) (*solver, error) {
 	s := &solver{
 		ctx: ctx, pol: pol,
-		prov: map[string][]provEntry{}, files: map[string][]int32{}, byName: map[string][]int32{},
+		prov: make(map[string][]provEntry, 2*len(avail)), files: map[string][]int32{}, byName: make(map[string][]int32, len(avail)),
 		recIdx: map[string][]provEntry{}, lockedName: map[string]bool{},
 		provCache: map[rpmrepo.Dep][]int32{}, richCache: map[string]*Rich{}, richErr: map[string]error{},
 		nameSel: map[string][]int32{}, conflIdx: map[string][]provEntry{}, obsIdx: map[string][]provEntry{},
@@ -357,6 +408,17 @@ func (s *solver) rich(d rpmrepo.Dep) (*Rich, error) {
 	return r, nil
 }
 
+// onlyOr reports whether r is an "or" of plain dependencies.
+func onlyOr(r *Rich) bool {
+	switch r.Op {
+	case RichDep:
+		return true
+	case RichOr:
+		return onlyOr(r.Left) && onlyOr(r.Right)
+	}
+	return false
+}
+
 func hasCondition(r *Rich) bool {
 	if r == nil || r.Op == RichDep {
 		return false
@@ -417,7 +479,7 @@ func (s *solver) selectPkg(id int32, why reason) *Problem {
 }
 
 func (s *solver) conflict(kind ProblemKind, a, b int32, text string) *Problem {
-	return &Problem{Kind: kind, Text: text, pkgs: []int32{a, b}, level: int(s.level[b])}
+	return &Problem{Kind: kind, Text: text, pkgs: []int32{a, b}, levels: []int{int(s.level[b])}}
 }
 
 // apply records id as chosen and queues its requirements.
@@ -506,40 +568,51 @@ const (
 // eval looks at one requirement against the selection: satisfied, or the
 // candidates that would make progress on it (after dropping those another
 // version of the same name already blocks).
-func (s *solver) eval(r *req) (status, []int32, int) {
+func (s *solver) eval(r *req) (status, []int32, conflictSet) {
 	s.lastBlocked = -1
 	var cands []int32
 	switch {
 	case r.from < 0:
 		for _, id := range r.cands {
 			if s.sel[id] {
-				return stSat, nil, 0
+				return stSat, nil, conflictSet{}
 			}
 		}
 		cands = r.cands
 	case r.rich != nil:
 		if s.satRich(r.rich, -1) {
-			return stSat, nil, 0
+			return stSat, nil, conflictSet{}
 		}
 		cands = s.progress(r.rich)
 	case IsRich(r.dep.Name):
-		return stNone, nil, 0 // malformed: reported by the caller
+		return stNone, nil, conflictSet{} // malformed: reported by the caller
 	default:
 		if s.satisfiedDep(r.dep) {
-			return stSat, nil, 0
+			return stSat, nil, conflictSet{}
 		}
 		cands = s.providers(r.dep)
 	}
 	out := make([]int32, 0, len(cands))
-	lvl := 0
+	var cs conflictSet
+	switch {
+	case r.from < 0:
+		cs.add(0) // a request's candidates are fixed
+	case r.rich != nil && !onlyOr(r.rich):
+		// What a conditional rich dependency offers depends on the whole
+		// selection.
+		cs = allUpTo(len(s.stack))
+	default:
+		// A plain dependency, or an "or" of plain ones, is unmet only
+		// because nothing chosen provides it: it depends on its requirer
+		// and on what blocks its candidates.
+		cs.add(int(s.level[r.from]))
+	}
 	for _, id := range cands {
 		if !s.allowed[id] || s.sel[id] {
 			continue
 		}
 		if q, ok := s.blocked(id); ok {
-			if l := int(s.level[q]); l > lvl {
-				lvl = l
-			}
+			cs.add(int(s.level[q]))
 			if s.lastBlocked < 0 {
 				s.lastBlocked, s.lastBlocker = id, q
 			}
@@ -549,61 +622,61 @@ func (s *solver) eval(r *req) (status, []int32, int) {
 	}
 	switch len(out) {
 	case 0:
-		return stNone, nil, lvl
+		return stNone, nil, cs
 	case 1:
-		return stUnit, out, lvl
+		return stUnit, out, cs
 	}
-	return stMulti, out, lvl
+	return stMulti, out, cs
 }
 
 // propagate installs every requirement's only candidate until none is
 // left, as unit propagation does. It returns the first requirement that
-// needs a choice (nil when all are satisfied), or false with the failure's
-// decision level when a requirement cannot be met.
-func (s *solver) propagate() (bool, *req, []int32, int) {
+// needs a choice (nil when all are satisfied) with its candidates and the
+// levels their filtering depends on, or false with the levels the failure
+// depends on when a requirement cannot be met.
+func (s *solver) propagate() (bool, *req, []int32, conflictSet) {
 	for {
 		progress := false
 		var choice *req
 		var choiceCands []int32
-		visit := func(r *req, i int) (bool, int) {
-			st, cands, lvl := s.eval(r)
+		var choiceCS conflictSet
+		visit := func(r *req, i int) (bool, conflictSet) {
+			st, cands, cs := s.eval(r)
 			switch st {
 			case stSat:
 				if i == s.head {
 					s.head++
 				}
 			case stNone:
-				return false, s.failNothing(r, lvl)
+				s.failNothing(r)
+				return false, cs
 			case stUnit:
 				if pr := s.selectPkg(cands[0], s.reasonFor(r)); pr != nil {
 					pr.chainFrom = r.from
 					s.addProblem(*pr)
-					l := pr.level
-					if r.from >= 0 && int(s.level[r.from]) > l {
-						l = int(s.level[r.from])
+					for _, l := range pr.levels {
+						cs.add(l)
 					}
-					if r.rich != nil || r.from < 0 {
-						l = len(s.stack)
-					}
-					return false, l
+					return false, cs
 				}
 				progress = true
 			case stMulti:
 				if choice == nil {
-					choice, choiceCands = r, cands
+					choice, choiceCands, choiceCS = r, cands, cs
 				}
 			}
-			return true, 0
+			return true, conflictSet{}
 		}
 		for i := s.head; i < len(s.reqs); i++ {
-			if ok, l := visit(&s.reqs[i], i); !ok {
-				return false, nil, nil, l
+			if ok, cs := visit(&s.reqs[i], i); !ok {
+				return false, nil, nil, cs
 			}
 		}
 		if !progress && choice == nil {
 			for i := range s.conds {
-				if ok, l := visit(&s.conds[i], -1); !ok {
-					return false, nil, nil, l
+				if ok, cs := visit(&s.conds[i], -1); !ok {
+					cs.mergeBelow(allUpTo(len(s.stack)), len(s.stack)+1)
+					return false, nil, nil, cs
 				}
 			}
 		}
@@ -611,9 +684,9 @@ func (s *solver) propagate() (bool, *req, []int32, int) {
 			if choice != nil {
 				// The slice may move when reqs grows; keep a copy.
 				c := *choice
-				return true, &c, choiceCands, 0
+				return true, &c, choiceCands, choiceCS
 			}
-			return true, nil, nil, 0
+			return true, nil, nil, conflictSet{}
 		}
 	}
 }
@@ -632,9 +705,8 @@ func depSuffix(d rpmrepo.Dep) string {
 	return " " + d.Flags.Op() + " " + d.EVR.String()
 }
 
-// failNothing records "nothing provides" and returns the decision level
-// the failure depends on.
-func (s *solver) failNothing(r *req, blockLevel int) int {
+// failNothing records why a requirement has no candidate left.
+func (s *solver) failNothing(r *req) {
 	what := r.String()
 	var text string
 	switch {
@@ -660,14 +732,6 @@ func (s *solver) failNothing(r *req, blockLevel int) int {
 		}
 	}
 	s.addProblem(Problem{Kind: kind, Text: text, chainFrom: r.from})
-	l := blockLevel
-	if r.from >= 0 && int(s.level[r.from]) > l {
-		l = int(s.level[r.from])
-	}
-	if r.rich != nil || r.from < 0 {
-		l = len(s.stack)
-	}
-	return l
 }
 
 // run searches until every requirement is met (true) or every choice
@@ -675,25 +739,32 @@ func (s *solver) failNothing(r *req, blockLevel int) int {
 func (s *solver) run(base int) (bool, error) {
 	maxSteps := s.pol.MaxSteps
 	if maxSteps <= 0 {
-		maxSteps = 1_000_000
+		maxSteps = defaultMaxSteps
 	}
 	for {
 		s.steps++
 		if s.steps > maxSteps {
-			return false, fmt.Errorf("resolver: gave up after %d steps: %w", maxSteps, ErrTooHard)
+			msg := ""
+			if len(s.problems) > 0 {
+				msg = fmt.Sprintf(" (%d choices deep; first problem met: %s)", len(s.stack), s.problems[0].Text)
+			}
+			return false, fmt.Errorf("resolver: gave up after %d steps%s: %w", maxSteps, msg, ErrTooHard)
 		}
 		if s.steps&1023 == 0 {
 			if err := s.ctx.Err(); err != nil {
 				return false, err
 			}
 		}
-		ok, choice, cands, failLevel := s.propagate()
+		ok, choice, cands, cs := s.propagate()
 		if ok {
 			if choice == nil {
 				return true, nil
 			}
 			cands = s.order(cands)
 			f := frame{m: s.mark(), cands: cands, why: s.reasonFor(choice)}
+			// Exhausting this frame will depend on whatever filtered its
+			// candidates and on its requirer.
+			f.conf.mergeBelow(cs, len(s.stack)+1)
 			s.stack = append(s.stack, f)
 			pr := s.selectPkg(cands[0], f.why)
 			if pr == nil {
@@ -701,27 +772,31 @@ func (s *solver) run(base int) (bool, error) {
 			}
 			pr.chainFrom = f.why.from
 			s.addProblem(*pr)
-			failLevel = len(s.stack)
+			cs = conflictSet{lv: append([]int{len(s.stack)}, pr.levels...)}
 		}
-		if !s.backtrack(base, failLevel) {
+		if !s.backtrack(base, cs) {
 			return false, nil
 		}
 	}
 }
 
-// backtrack undoes choices back to the frame the failure depends on
-// (a simple backjump: frames above it cannot repair it) and takes that
-// frame's next candidate, going further back when it has none.
-func (s *solver) backtrack(base, failLevel int) bool {
-	for len(s.stack) > base {
-		top := len(s.stack) - 1
-		f := &s.stack[top]
-		if top+1 > failLevel {
-			// This frame's decision is not involved in the failure.
-			s.undo(f.m)
+// backtrack does conflict-directed backjumping: it undoes the choices the
+// failure does not depend on, takes the next candidate of the latest
+// choice it does depend on, and when that choice has none left, goes on
+// with the union of what its branches' failures depended on.
+func (s *solver) backtrack(base int, cs conflictSet) bool {
+	for {
+		l := cs.max()
+		for len(s.stack) > l && len(s.stack) > base {
+			top := len(s.stack) - 1
+			s.undo(s.stack[top].m)
 			s.stack = s.stack[:top]
-			continue
 		}
+		if l <= base || len(s.stack) <= base {
+			return false
+		}
+		f := &s.stack[l-1]
+		f.conf.mergeBelow(cs, l)
 		s.undo(f.m)
 		for f.next++; f.next < len(f.cands); f.next++ {
 			pr := s.selectPkg(f.cands[f.next], f.why)
@@ -730,12 +805,14 @@ func (s *solver) backtrack(base, failLevel int) bool {
 			}
 			pr.chainFrom = f.why.from
 			s.addProblem(*pr)
+			f.conf.mergeBelow(conflictSet{lv: pr.levels}, l)
 		}
-		s.stack = s.stack[:top]
-		// Exhausted: the failure now depends on whatever came before.
-		failLevel = top
+		cs = f.conf
+		if cs.all && cs.top >= l {
+			cs.top = l - 1
+		}
+		s.stack = s.stack[:l-1]
 	}
-	return false
 }
 
 // weak installs what chosen packages recommend and what supplements the
@@ -841,6 +918,8 @@ func (s *solver) tryWeak(cands []int32, why reason) (bool, error) {
 	}
 	return false, nil
 }
+
+const defaultMaxSteps = 200_000
 
 // ErrTooHard is wrapped when the search exceeds Policy.MaxSteps.
 var ErrTooHard = errors.New("dependency problem too hard")

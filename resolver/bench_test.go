@@ -1,0 +1,272 @@
+package resolver_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pierrec/lz4/v4"
+
+	"github.com/vicroot/vicroot/resolver"
+	"github.com/vicroot/vicroot/rpmrepo"
+)
+
+// debianRepo turns the host's Debian package index (about 63,000 binary
+// packages of bookworm main) into rpmrepo.Package values: a realistic
+// dependency graph of the size the benchmark asks for. Depends and
+// Pre-Depends become Requires (alternatives "a | b" become the rich
+// "(a or b)"), Provides, Conflicts and Breaks, Recommends map directly;
+// amd64 is x86_64 and all is noarch.
+var debianRepo = sync.OnceValues(func() ([]*rpmrepo.Package, error) {
+	files, _ := filepath.Glob("/var/lib/apt/lists/*_main_binary-amd64_Packages*")
+	sort.Strings(files)
+	var pkgs []*rpmrepo.Package
+	for _, f := range files {
+		if strings.Contains(f, "security") || strings.Contains(f, "updates") {
+			continue
+		}
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, err
+		}
+		var r interface{ Read([]byte) (int, error) } = fh
+		if strings.HasSuffix(f, ".lz4") {
+			r = lz4.NewReader(fh)
+		}
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		var p *rpmrepo.Package
+		flush := func() {
+			if p != nil && p.Name != "" {
+				pkgs = append(pkgs, p)
+			}
+			p = &rpmrepo.Package{Repo: "debian"}
+		}
+		flush()
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" {
+				flush()
+				continue
+			}
+			key, val, ok := strings.Cut(line, ": ")
+			if !ok {
+				continue
+			}
+			switch key {
+			case "Package":
+				p.Name = val
+				p.Location = val + ".deb"
+			case "Version":
+				p.EVR = debEVR(val)
+			case "Architecture":
+				p.Arch = map[string]string{"amd64": "x86_64", "all": "noarch"}[val]
+			case "Depends":
+				p.Requires = append(p.Requires, debDeps(val, false)...)
+			case "Pre-Depends":
+				p.Requires = append(p.Requires, debDeps(val, true)...)
+			case "Provides":
+				p.Provides = append(p.Provides, debDeps(val, false)...)
+			case "Conflicts", "Breaks":
+				// Only unversioned ones: Debian's version strings
+				// ("12-20211113-2~") do not split into rpm's
+				// version-release, and read the rpm way they make
+				// current packages conflict.
+				for _, d := range debDeps(val, false) {
+					if d.Flags == rpmrepo.FlagsNone && !resolver.IsRich(d.Name) {
+						p.Conflicts = append(p.Conflicts, d)
+					}
+				}
+			case "Recommends":
+				p.Recommends = append(p.Recommends, debDeps(val, false)...)
+			case "SHA256":
+				p.Checksum = rpmrepo.Checksum{Type: "sha256", Value: val}
+			}
+		}
+		flush()
+		fh.Close()
+		// Debian's unversioned Provides never satisfy a versioned
+		// relation; rpm's do. Versioning them as the package keeps Debian's
+		// Breaks on old virtual names from hitting current packages.
+		for _, p := range pkgs {
+			for i, d := range p.Provides {
+				if d.Flags == rpmrepo.FlagsNone {
+					p.Provides[i].Flags, p.Provides[i].EVR = rpmrepo.FlagsEQ, p.EVR
+				}
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if len(pkgs) == 0 {
+		return nil, errors.New("no Debian package index in /var/lib/apt/lists")
+	}
+	return pkgs, nil
+})
+
+func debEVR(v string) rpmrepo.EVR {
+	var e rpmrepo.EVR
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		e.Epoch, v = v[:i], v[i+1:]
+	}
+	if i := strings.LastIndexByte(v, '-'); i >= 0 {
+		e.Version, e.Release = v[:i], v[i+1:]
+	} else {
+		e.Version = v
+	}
+	return e
+}
+
+var debOps = map[string]rpmrepo.Flags{"<<": rpmrepo.FlagsLT, "<=": rpmrepo.FlagsLE, "=": rpmrepo.FlagsEQ, ">=": rpmrepo.FlagsGE, ">>": rpmrepo.FlagsGT}
+
+func debDeps(val string, pre bool) []rpmrepo.Dep {
+	var out []rpmrepo.Dep
+	for _, group := range strings.Split(val, ",") {
+		var alts []rpmrepo.Dep
+		for _, a := range strings.Split(group, "|") {
+			a = strings.TrimSpace(a)
+			name, rest, _ := strings.Cut(a, " ")
+			name, _, _ = strings.Cut(name, ":")
+			d := rpmrepo.Dep{Name: name, Pre: pre}
+			if rest = strings.Trim(strings.TrimSpace(rest), "()"); rest != "" {
+				if op, ver, ok := strings.Cut(rest, " "); ok {
+					d.Flags = debOps[op]
+					d.EVR = debEVR(strings.TrimSpace(ver))
+				}
+			}
+			if strings.Contains(d.Name, "[") || d.Name == "" {
+				continue
+			}
+			alts = append(alts, d)
+		}
+		switch len(alts) {
+		case 0:
+		case 1:
+			out = append(out, alts[0])
+		default:
+			parts := make([]string, len(alts))
+			for i, a := range alts {
+				parts[i] = a.String()
+			}
+			out = append(out, rpmrepo.Dep{Name: "(" + strings.Join(parts, " or ") + ")", Pre: pre})
+		}
+	}
+	return out
+}
+
+// request300 picks 300 package names: Debian's required, important and
+// standard-system names, then every 41st name of the index, dropping any
+// the solver's explanation names when the whole set cannot be installed
+// together, and refilling.
+var request300 = sync.OnceValues(func() ([]string, error) {
+	pkgs, err := debianRepo()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		if !seen[p.Name] && p.Arch != "" {
+			seen[p.Name] = true
+			names = append(names, p.Name)
+		}
+	}
+	sort.Strings(names)
+	var cand []string
+	for i, n := range names {
+		if i%41 == 0 && !strings.HasSuffix(n, "-dev") && !strings.HasSuffix(n, "-dbg") && !strings.HasSuffix(n, "-doc") {
+			cand = append(cand, n)
+		}
+	}
+	base := []string{"base-files", "bash", "coreutils", "dpkg", "apt", "busybox", "kmod", "haveged", "iptables",
+		"iproute2", "systemd", "udev", "openssh-server", "curl", "python3", "perl", "gzip", "xz-utils", "tar"}
+	req := append([]string(nil), base...)
+	next := 0
+	for round := 0; round < 60; round++ {
+		for len(req) < 300 && next < len(cand) {
+			if !contains(req, cand[next]) {
+				req = append(req, cand[next])
+			}
+			next++
+		}
+		_, err := resolver.Solve(context.Background(), pkgs, resolver.Request{Install: req}, resolver.Policy{})
+		var u *resolver.Unsolvable
+		if err == nil {
+			return req, nil
+		}
+		if !errors.As(err, &u) {
+			return nil, err
+		}
+		ex := u.Explain()
+		var keep []string
+		for _, n := range req {
+			if contains(base, n) || !strings.Contains(ex, n+"-") && !strings.Contains(ex, `"`+n+`"`) {
+				keep = append(keep, n)
+			}
+		}
+		if len(keep) == len(req) {
+			return nil, err
+		}
+		req = keep
+	}
+	return nil, errors.New("could not find 300 installable names")
+})
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func benchSolve(b *testing.B, req []string, pol resolver.Policy) {
+	pkgs, err := debianRepo()
+	if err != nil {
+		b.Skip(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var plan *resolver.Plan
+	for i := 0; i < b.N; i++ {
+		plan, err = resolver.Solve(context.Background(), pkgs, resolver.Request{Install: req}, pol)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(plan.Packages)), "pkgs/plan")
+	b.ReportMetric(float64(len(pkgs)), "pkgs/repo")
+}
+
+// BenchmarkSolveVIC is VIC's bootstrap list (filesystem toybox kmod
+// haveged iptables) in Debian's names, against ~63,000 packages.
+func BenchmarkSolveVIC(b *testing.B) {
+	benchSolve(b, []string{"base-files", "busybox", "kmod", "haveged", "iptables"}, resolver.Policy{})
+}
+
+func BenchmarkSolve300(b *testing.B) {
+	req, err := request300()
+	if err != nil {
+		b.Skip(err)
+	}
+	if len(req) != 300 {
+		b.Fatalf("request has %d names, want 300", len(req))
+	}
+	benchSolve(b, req, resolver.Policy{})
+}
+
+func BenchmarkSolve300NoWeak(b *testing.B) {
+	req, err := request300()
+	if err != nil {
+		b.Skip(err)
+	}
+	benchSolve(b, req, resolver.Policy{NoWeakDeps: true})
+}
