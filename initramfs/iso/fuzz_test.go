@@ -5,6 +5,9 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"testing/fstest"
 
@@ -26,6 +29,17 @@ func FuzzISO(f *testing.F) {
 	}
 	// The fuzzer mutates the front of the input; the padding adds nothing.
 	f.Add(buf.Bytes()[:buf.Len()-iso.Padding])
+	// A real xorriso image (Rock Ridge, El Torito) when xorriso is here.
+	dir := f.TempDir()
+	os.MkdirAll(filepath.Join(dir, "t/boot/isolinux"), 0o755)
+	os.WriteFile(filepath.Join(dir, "t/boot/isolinux/isolinux.bin"), bytes.Repeat([]byte{0x90}, 2048), 0o644)
+	os.Symlink("boot/isolinux", filepath.Join(dir, "t/l"))
+	img := filepath.Join(dir, "x.iso")
+	if exec.Command("xorriso", "-outdev", img, "-padding", "0", "-map", filepath.Join(dir, "t"), "/", "-boot_image", "isolinux", "dir=/boot/isolinux").Run() == nil {
+		if b, err := os.ReadFile(img); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		im, err := iso.Open(bytes.NewReader(data))
 		if err != nil {
