@@ -198,3 +198,86 @@ func TestTreeMatchesDNF(t *testing.T) {
 		t.Logf("%s set: %d packages, %d paths compared", set.name, len(done), len(treeSnapshot(t, tr)))
 	}
 }
+
+// TestTestRepoScriptletsEmulated installs the base and bootstrap sets with
+// scriptlet emulation. Oracles: rpm -qp lists each package's scriptlets
+// (the report must list exactly those), and each %pre body run by real
+// bash with Debian's shadow-utils (--prefix) on the dnf-installed root's
+// account files in the same order gives the account files the tree has.
+func TestTestRepoScriptletsEmulated(t *testing.T) {
+	testrepo.NeedRoot(t)
+	testrepo.NeedTools(t, "dnf", "rpm", "bash", "useradd", "groupadd")
+	repo := testrepo.Dir(t)
+	spec := readSpec(t, repo)
+	files := repoFiles(t, repo)
+	o := newDNFOracle(t, repo)
+	o.install(t, append(strings.Fields(spec.Packages.Base), strings.Fields(spec.Packages.Bootstrap)...)...)
+	var in []rootfs.RPMFile
+	var paths []string
+	for _, nevra := range o.installed(t) {
+		in = append(in, rootfs.RPMFile{Path: files[nevra]})
+		paths = append(paths, files[nevra])
+	}
+	tr := rootfs.New()
+	tr.SetDefaultTime(time.Unix(sourceDateEpoch, 0))
+	if _, err := tr.Install(context.Background(), in, rootfs.InstallOptions{Scriptlets: true}); err != nil {
+		t.Fatal(err)
+	}
+	rep := tr.Report()
+	byNEVRA := map[string]rootfs.PackageReport{}
+	for _, p := range rep.Packages {
+		byNEVRA[p.NEVRA] = p
+	}
+	wrap := `P=` + o.root + `
+groupadd() { command groupadd --prefix "$P" "$@"; }
+useradd() { command useradd --prefix "$P" "$@"; }
+usermod() { command usermod --prefix "$P" "$@"; }
+getent() { grep -q "^$2:" "$P/etc/$1"; }
+`
+	emulated := 0
+	for _, p := range paths {
+		out, err := exec.Command("rpm", "-qp", "--nosignature", "--qf",
+			"%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n%{PRETRANSPROG}|%{PREINPROG}|%{POSTINPROG}|%{PREUNPROG}|%{POSTUNPROG}|%{POSTTRANSPROG}|[%{TRIGGERSCRIPTPROG} ]", p).Output()
+		must(t, err)
+		lines := strings.SplitN(string(out), "\n", 2)
+		nevra, progs := lines[0], strings.Split(lines[1], "|")
+		want := 0
+		for _, pr := range progs[:6] {
+			if pr != "(none)" {
+				want++
+			}
+		}
+		want += len(strings.Fields(progs[6]))
+		got := byNEVRA[nevra]
+		if len(got.Scriptlets) != want {
+			t.Errorf("%s: report lists %d scriptlets, rpm -qp %d: %+v", nevra, len(got.Scriptlets), want, got.Scriptlets)
+		}
+		for _, s := range got.Scriptlets {
+			if s.Emulated {
+				emulated++
+			}
+		}
+		if progs[1] == "(none)" {
+			continue
+		}
+		body, err := exec.Command("rpm", "-qp", "--nosignature", "--qf", "%{PREIN}", p).Output()
+		must(t, err)
+		cmd := exec.Command("bash", "-c", wrap+string(body))
+		cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %%pre under bash: %v\n%s", nevra, err, out)
+		}
+	}
+	if emulated == 0 {
+		t.Errorf("no scriptlet was emulated; the test repository's systemd-udev has an accounts %%pre scriptlet")
+	}
+	for _, f := range []string{"passwd", "group", "shadow", "gshadow"} {
+		w, werr := os.ReadFile(filepath.Join(o.root, "etc", f))
+		g, gerr := tr.ReadFile("etc/" + f)
+		if (werr == nil) != (gerr == nil) || string(w) != string(g) {
+			t.Errorf("etc/%s: bash+shadow-utils (%v):\n%s\ntree (%v):\n%s", f, werr, w, gerr, g)
+		}
+	}
+	data, _ := json.MarshalIndent(rep, "", "  ")
+	t.Logf("report:\n%s", data)
+}
