@@ -37,6 +37,9 @@ type dnfOracle struct {
 	mu    sync.Mutex
 	cache map[string]dnfAnswer
 	extra []string // extra --setopt arguments
+	// stagedRoot, when set, is an installroot holding a staged rpm
+	// database; requests then install on top of it.
+	stagedRoot string
 }
 
 type dnfAnswer struct {
@@ -77,13 +80,16 @@ func newDNFOracle(t *testing.T, repos []repoDir, extra ...string) *dnfOracle {
 // into an empty root.
 func (o *dnfOracle) install(t *testing.T, specs []string, extra ...string) dnfAnswer {
 	t.Helper()
-	key := strings.Join(specs, " ") + "|" + strings.Join(extra, " ")
+	key := strings.Join(specs, " ") + "|" + strings.Join(extra, " ") + "|" + o.stagedRoot
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if a, ok := o.cache[key]; ok {
 		return a
 	}
 	inst := filepath.Join(o.root, "root")
+	if o.stagedRoot != "" {
+		inst = o.stagedRoot
+	}
 	args := []string{
 		"--installroot=" + inst,
 		"--setopt=reposdir=" + filepath.Join(o.root, "repos.d"),
