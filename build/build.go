@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -46,72 +47,19 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("build: unknown target %q (want bootstrap, appliance or all)", opts.Target)
 	}
 
-	// The definition and its repositories.
-	b.stage("definition")
-	def, err := repos.Load(opts.Repo)
+	if err := b.load(ctx); err != nil {
+		return nil, err
+	}
+	def := b.def
+	lock, err := readLock(opts.LockFile)
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range opts.GPGKeys {
-		if err := def.AddKeyFile(k); err != nil {
-			return nil, err
-		}
-	}
-	b.def = def
-	b.stage("metadata")
-	rs, err := openRepositories(ctx, def, opts, b.log)
+	pl, err := b.plan(ctx, lock)
 	if err != nil {
 		return nil, err
 	}
-	b.repos = rs
-	var lock *resolver.Lock
-	if opts.LockFile != "" {
-		data, err := os.ReadFile(opts.LockFile)
-		if err != nil {
-			return nil, fmt.Errorf("build: --lock: %w", err)
-		}
-		if lock, err = resolver.ParseLock(data, opts.LockFile); err != nil {
-			return nil, err
-		}
-	}
-
-	// Resolve the base set and the kernel, then the bootstrap staging on
-	// top of it, as VIC's separate package-manager calls do.
-	b.stage("resolve")
-	baseNames, err := def.PackageList(repos.StageBase)
-	if err != nil {
-		return nil, err
-	}
-	kernel := def.Spec.Kernel
-	if def.KernelFile != "" {
-		return nil, fmt.Errorf("build: %s: a kernel RPM file in the definition folder (%s) is not supported yet", def.Name, def.KernelFile)
-	}
-	basePlan, err := b.solve(ctx, resolver.Request{Install: append(append([]string(nil), baseNames...), kernel), Lock: lock})
-	if err != nil {
-		return nil, fmt.Errorf("build: base packages of %s: %w", def.Name, err)
-	}
-	stageReq := resolver.Request{Installed: basePlan.Packages, Lock: lock}
-	if sc := def.Spec.StagingCommand(repos.StageBootstrap); sc != nil {
-		if sc.Erases() {
-			stageReq.Erase = sc.Packages
-		} else {
-			stageReq.Install = append(stageReq.Install, sc.Packages...)
-		}
-	}
-	bootNames, err := def.PackageList(repos.StageBootstrap)
-	if err != nil {
-		return nil, err
-	}
-	stageReq.Install = append(stageReq.Install, bootNames...)
-	stagePlan := &resolver.Plan{}
-	if len(stageReq.Install)+len(stageReq.Erase) > 0 {
-		if stagePlan, err = b.solve(ctx, stageReq); err != nil {
-			return nil, fmt.Errorf("build: bootstrap packages of %s: %w", def.Name, err)
-		}
-	}
-
-	// SOURCE_DATE_EPOCH: the newest BUILDTIME among installed packages.
-	installed := append(append([]*rpmrepo.Package(nil), kept(basePlan, stagePlan)...), stagePlan.Packages...)
+	basePlan, stagePlan, installed, syslinux := pl.base, pl.stage, pl.installed, pl.syslinux
 	b.epoch = newestBuildTime(installed)
 	if opts.SourceDateEpoch != nil {
 		b.epoch = opts.SourceDateEpoch.UTC()
@@ -119,15 +67,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 
 	// Fetch and verify everything, the boot loader's package included.
 	b.stage("fetch")
-	want := append(append([]*rpmrepo.Package(nil), basePlan.Packages...), stagePlan.Packages...)
-	var syslinux *rpmrepo.Package
-	if opts.IsolinuxDir == "" {
-		if syslinux, err = b.bootLoaderPackage(ctx); err != nil {
-			return nil, err
-		}
-		want = append(want, syslinux)
-	}
-	files, err := rs.fetch(ctx, want)
+	files, err := b.repos.fetch(ctx, pl.fetch())
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +126,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := b.bootLoader(ctx, bootfs, syslinux, files); err != nil {
 		return nil, err
 	}
-	lk := b.lock(installed, files)
+	lk := b.lock(pl.locked())
 	lockJSON, err := lk.Marshal()
 	if err != nil {
 		return nil, err
@@ -235,7 +175,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		res.Packages = append(res.Packages, p.NEVRA())
 	}
 	res.Lock, res.MTree, res.SPDX, res.Report = isoPath+".lock.json", isoPath+".mtree", isoPath+".spdx.json", isoPath+".report.json"
-	spdx, err := SPDX(name, sum, vendor(def.Name), opts.ToolVersion, b.epoch, b.sbom(installed, files))
+	spdx, err := SPDX(name, sum, vendor(def.Name), opts.ToolVersion, b.epoch, b.sbom(pl.locked()))
 	if err != nil {
 		return nil, err
 	}
@@ -258,6 +198,114 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// load reads the definition (plus --gpgkey keys) and opens its
+// repositories, verifying their metadata.
+func (b *builder) load(ctx context.Context) error {
+	b.stage("definition")
+	def, err := repos.Load(b.opts.Repo)
+	if err != nil {
+		return err
+	}
+	for _, k := range b.opts.GPGKeys {
+		if err := def.AddKeyFile(k); err != nil {
+			return err
+		}
+	}
+	b.def = def
+	b.stage("metadata")
+	rs, err := openRepositories(ctx, def, b.opts, b.log)
+	if err != nil {
+		return err
+	}
+	b.repos = rs
+	return nil
+}
+
+func readLock(p string) (*resolver.Lock, error) {
+	if p == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("build: --lock: %w", err)
+	}
+	return resolver.ParseLock(data, p)
+}
+
+// plans are a build's resolved package sets.
+type plans struct {
+	base, stage *resolver.Plan
+	// installed is what the image ends up with, in install order.
+	installed []*rpmrepo.Package
+	// syslinux is the boot loader's package (nil with --isolinux).
+	syslinux *rpmrepo.Package
+}
+
+// fetch is every package to download: both plans (staging may erase
+// part of the base) and the boot loader.
+func (p *plans) fetch() []*rpmrepo.Package {
+	out := append(append([]*rpmrepo.Package(nil), p.base.Packages...), p.stage.Packages...)
+	if p.syslinux != nil {
+		out = append(out, p.syslinux)
+	}
+	return out
+}
+
+// locked is what the lock and the SBOM list: the installed packages and
+// the boot loader's, which is in the ISO too.
+func (p *plans) locked() []*rpmrepo.Package {
+	out := append([]*rpmrepo.Package(nil), p.installed...)
+	if p.syslinux != nil && !slices.Contains(out, p.syslinux) {
+		out = append(out, p.syslinux)
+	}
+	return out
+}
+
+// plan resolves the base set and the kernel, then the bootstrap staging
+// on top of it, as VIC's separate package-manager calls do.
+func (b *builder) plan(ctx context.Context, lock *resolver.Lock) (*plans, error) {
+	b.stage("resolve")
+	def := b.def
+	baseNames, err := def.PackageList(repos.StageBase)
+	if err != nil {
+		return nil, err
+	}
+	if def.KernelFile != "" {
+		return nil, fmt.Errorf("build: %s: a kernel RPM file in the definition folder (%s) is not supported yet", def.Name, def.KernelFile)
+	}
+	base, err := b.solve(ctx, resolver.Request{Install: append(append([]string(nil), baseNames...), def.Spec.Kernel), Lock: lock})
+	if err != nil {
+		return nil, fmt.Errorf("build: base packages of %s: %w", def.Name, err)
+	}
+	stageReq := resolver.Request{Installed: base.Packages, Lock: lock}
+	if sc := def.Spec.StagingCommand(repos.StageBootstrap); sc != nil {
+		if sc.Erases() {
+			stageReq.Erase = sc.Packages
+		} else {
+			stageReq.Install = append(stageReq.Install, sc.Packages...)
+		}
+	}
+	bootNames, err := def.PackageList(repos.StageBootstrap)
+	if err != nil {
+		return nil, err
+	}
+	stageReq.Install = append(stageReq.Install, bootNames...)
+	stage := &resolver.Plan{}
+	if len(stageReq.Install)+len(stageReq.Erase) > 0 {
+		if stage, err = b.solve(ctx, stageReq); err != nil {
+			return nil, fmt.Errorf("build: bootstrap packages of %s: %w", def.Name, err)
+		}
+	}
+	p := &plans{base: base, stage: stage}
+	p.installed = append(append([]*rpmrepo.Package(nil), kept(base, stage)...), stage.Packages...)
+	if b.opts.IsolinuxDir == "" {
+		if p.syslinux, err = b.bootLoaderPackage(ctx, lock); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // builder carries one build's state between the stages of Build.
@@ -339,12 +387,19 @@ func (b *builder) solve(ctx context.Context, rq resolver.Request) (*resolver.Pla
 	})
 }
 
-// kept is the base set minus what staging erased.
+// kept is the base set minus what staging erased, in install order.
 func kept(base, stage *resolver.Plan) []*rpmrepo.Package {
-	if stage.Kept != nil || len(stage.Erase) > 0 {
-		return stage.Kept
+	erased := map[*rpmrepo.Package]bool{}
+	for _, p := range stage.Erase {
+		erased[p] = true
 	}
-	return base.Packages
+	var out []*rpmrepo.Package
+	for _, p := range base.Packages {
+		if !erased[p] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func newestBuildTime(pkgs []*rpmrepo.Package) time.Time {
@@ -545,7 +600,7 @@ func vendor(defName string) string {
 	return defName
 }
 
-func (b *builder) sbom(pkgs []*rpmrepo.Package, files map[*rpmrepo.Package]string) []SBOMPackage {
+func (b *builder) sbom(pkgs []*rpmrepo.Package) []SBOMPackage {
 	var out []SBOMPackage
 	for _, p := range pkgs {
 		out = append(out, SBOMPackage{
@@ -564,7 +619,7 @@ func checksumHex(p *rpmrepo.Package, typ string) string {
 	return ""
 }
 
-func (b *builder) lock(pkgs []*rpmrepo.Package, files map[*rpmrepo.Package]string) *resolver.Lock {
+func (b *builder) lock(pkgs []*rpmrepo.Package) *resolver.Lock {
 	lk := &resolver.Lock{Version: 1}
 	sorted := append([]*rpmrepo.Package(nil), pkgs...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].NEVRA() < sorted[j].NEVRA() })

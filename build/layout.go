@@ -252,8 +252,8 @@ func (b *builder) systemdLayout() error {
 
 // bootLoaderPackage picks the repository's syslinux package: resolved and
 // verified like any package, but not installed into the initramfs.
-func (b *builder) bootLoaderPackage(ctx context.Context) (*rpmrepo.Package, error) {
-	plan, err := b.solve(ctx, resolver.Request{Install: []string{"syslinux"}})
+func (b *builder) bootLoaderPackage(ctx context.Context, lock *resolver.Lock) (*rpmrepo.Package, error) {
+	plan, err := b.solve(ctx, resolver.Request{Install: []string{"syslinux"}, Lock: lock})
 	if err != nil {
 		return nil, fmt.Errorf("build: the boot loader comes from the repository's syslinux package (or --isolinux DIR): %w", err)
 	}
