@@ -13,6 +13,7 @@ import (
 
 	"github.com/pierrec/lz4/v4"
 
+	"github.com/vicroot/vicroot/internal/testrepo"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rpmrepo"
 )
@@ -269,4 +270,48 @@ func BenchmarkSolve300NoWeak(b *testing.B) {
 		b.Skip(err)
 	}
 	benchSolve(b, req, resolver.Policy{NoWeakDeps: true})
+}
+
+// BenchmarkSolveTestRepo is a Photon-sized problem: VIC's bootstrap list
+// against the real test repository.
+func BenchmarkSolveTestRepo(b *testing.B) {
+	dir := testrepo.Dir(b)
+	var pkgs []*rpmrepo.Package
+	dirs := map[string]string{}
+	for _, id := range []string{"photon", "photon-updates"} {
+		dirs[id] = filepath.Join(dir, id)
+		pkgs = append(pkgs, loadRepo(b, dirs[id], id)...)
+	}
+	// The full file lists are loaded once, outside the timing.
+	if err := filelistsLoader(b, dirs, pkgs)(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.ReportAllocs()
+	var plan *resolver.Plan
+	var err error
+	for i := 0; i < b.N; i++ {
+		plan, err = resolver.Solve(context.Background(), pkgs,
+			resolver.Request{Install: []string{"filesystem", "toybox", "kmod", "haveged", "iptables"}}, resolver.Policy{})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(plan.Packages)), "pkgs/plan")
+}
+
+// BenchmarkSolveUnsolvable: a request that must fail (two mail transport
+// agents that conflict) against ~63,000 packages.
+func BenchmarkSolveUnsolvable(b *testing.B) {
+	pkgs, err := debianRepo()
+	if err != nil {
+		b.Skip(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_, err := resolver.Solve(context.Background(), pkgs, resolver.Request{Install: []string{"exim4-daemon-light", "postfix"}}, resolver.Policy{})
+		if !errors.Is(err, resolver.ErrUnsolvable) {
+			b.Fatalf("want ErrUnsolvable, got %v", err)
+		}
+	}
 }
