@@ -316,11 +316,18 @@ func (t *Tree) applyFile(d *decodedRPM, f *hdrFile, ids idMap, links map[[2]uint
 			n.pkg = d.nevra
 			t.attach(l.dir, l.base, n)
 		case ex.mode.IsDir():
-			// rpm sets the metadata of an existing directory again.
+			// Another package's directory must have the same mode and
+			// owner (rpm reports a conflict otherwise); rpm then sets the
+			// metadata again, which only changes the mtime.
+			if ex.pkg != "" && ex.pkg != d.nevra && (ex.mode != mode || ex.uid != uid || ex.gid != gid) {
+				return "", fmt.Errorf("directory conflicts with the one from package %s (%v %d:%d vs %v %d:%d)", ex.pkg, ex.mode, ex.uid, ex.gid, mode, uid, gid)
+			}
 			setMeta(ex)
 			if ex.pkg == "" {
 				ex.pkg = d.nevra
 			}
+		case ex.mode&fs.ModeSymlink != 0 && ex.pkg != "" && ex.pkg != d.nevra:
+			return "", fmt.Errorf("directory conflicts with the symlink from package %s", ex.pkg)
 		case ex.mode&fs.ModeSymlink != 0:
 			// A symlink to a directory stands in for the directory (rpm
 			// keeps it); the metadata goes to the directory it names.

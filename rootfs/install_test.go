@@ -193,6 +193,11 @@ touch %{buildroot}/var/log/p.log
 		} {
 			built[c.name] = specPackage(t, dir, c.name, c.payload, payloadInstall, payloadFiles)
 		}
+		// Packages sharing a directory: with the same metadata (dir-a,
+		// dir-b), and with a different one (dir-c).
+		built["dir-a"] = specPackage(t, dir, "dir-a", "w9.gzdio", "mkdir -p %{buildroot}/opt/shared", "%attr(0700,nobody,nogroup) %dir /opt/shared\n")
+		built["dir-b"] = specPackage(t, dir, "dir-b", "w9.gzdio", "mkdir -p %{buildroot}/opt/shared; echo b > %{buildroot}/opt/shared/b", "%attr(0700,nobody,nogroup) %dir /opt/shared\n/opt/shared/b\n")
+		built["dir-c"] = specPackage(t, dir, "dir-c", "w9.gzdio", "mkdir -p %{buildroot}/opt/shared", "%attr(0755,daemon,daemon) %dir /opt/shared\n")
 		built["conflict"] = specPackage(t, dir, "conflict", "w9.gzdio", `
 mkdir -p %{buildroot}/usr/share/p
 printf 'other content\n' > %{buildroot}/usr/share/p/h1
@@ -300,5 +305,44 @@ func TestInstallIndependentOfWorkers(t *testing.T) {
 			continue
 		}
 		reportDiffs(t, diffSnapshots(first, snap, nil))
+	}
+}
+
+// TestSharedDirectoryConflictLikeRPM: a directory shipped by two packages
+// with different modes or owners is a conflict for rpm, and for the tree.
+func TestSharedDirectoryConflictLikeRPM(t *testing.T) {
+	testrepo.NeedRoot(t)
+	testrepo.NeedTools(t, "rpm")
+	pk := testPackages(t)
+	root := t.TempDir()
+	rpmInstall(t, root, pk["base"], pk["dir-a"])
+	out, err := exec.Command("rpm", "--root", root, "--dbpath", "/.rpmdb", "-i", "--nodeps", "--noscripts", pk["dir-c"]).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "conflicts with file from package dir-a") {
+		t.Fatalf("oracle: rpm -i dir-c over dir-a: %v\n%s", err, out)
+	}
+	tr := rootfs.New()
+	_, err = tr.Install(context.Background(), []rootfs.RPMFile{{Path: pk["base"]}, {Path: pk["dir-a"]}, {Path: pk["dir-c"]}}, rootfs.InstallOptions{})
+	if err == nil || !strings.Contains(err.Error(), "dir-a-1-1.noarch") || !strings.Contains(err.Error(), "dir-c-1-1.noarch") {
+		t.Fatalf("tree: %v, want a conflict naming dir-a and dir-c", err)
+	}
+}
+
+// TestEraseMatchesRPM erases packages with rpm -e and with Erase from the
+// same installed state.
+func TestEraseMatchesRPM(t *testing.T) {
+	testrepo.NeedRoot(t)
+	testrepo.NeedTools(t, "rpm")
+	pk := testPackages(t)
+	files := []string{pk["base"], pk["pay-xz"], pk["pay-zstd"], pk["dir-a"], pk["dir-b"]}
+	root := t.TempDir()
+	rpmInstall(t, root, files...)
+	tr := installAll(t, files...)
+	for _, name := range []string{"pay-zstd", "dir-a", "pay-xz"} {
+		out, err := exec.Command("rpm", "--root", root, "--dbpath", "/.rpmdb", "-e", "--nodeps", "--noscripts", name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("rpm -e %s: %v\n%s", name, err, out)
+		}
+		must(t, tr.Erase(name))
+		reportDiffs(t, diffSnapshots(diskSnapshot(t, root), treeSnapshot(t, tr), skipRPMDB))
 	}
 }
