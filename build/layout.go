@@ -355,7 +355,7 @@ func (b *builder) records(bootfs *rootfs.Tree, lock, manifest []byte) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range []struct {
+	files := []struct {
 		p    string
 		data []byte
 	}{
@@ -363,7 +363,37 @@ func (b *builder) records(bootfs *rootfs.Tree, lock, manifest []byte) error {
 		{RecordDir + "/definition.json", eff},
 		{RecordDir + "/inputs.json", append(in, '\n')},
 		{ManifestPath, manifest},
-	} {
+	}
+	// The definition itself and the --gpgkey files, so that verify can
+	// rebuild from the ISO alone.
+	names, err := b.def.Files()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		data, err := fs.ReadFile(b.def.FS, n)
+		if err != nil {
+			return fmt.Errorf("build: recording the definition: %w", err)
+		}
+		files = append(files, struct {
+			p    string
+			data []byte
+		}{RecordDir + "/definition/" + n, data})
+	}
+	for i, k := range b.opts.GPGKeys {
+		data, err := os.ReadFile(k)
+		if err != nil {
+			return err
+		}
+		files = append(files, struct {
+			p    string
+			data []byte
+		}{fmt.Sprintf("%s/gpgkeys/%02d-%s", RecordDir, i, filepath.Base(k)), data})
+	}
+	for _, f := range files {
+		if err := bootfs.MkdirAll(path.Dir(f.p), 0o755); err != nil {
+			return err
+		}
 		if err := bootfs.WriteFile(f.p, f.data, 0o644); err != nil {
 			return err
 		}

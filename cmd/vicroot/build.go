@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,13 +34,10 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Target = build.Target(target)
-			opts.Mirrors = map[string]string{}
-			for _, m := range mirrors {
-				id, url, ok := strings.Cut(m, "=")
-				if !ok || id == "" || url == "" {
-					return usageError{fmt.Errorf("--mirror %q: want REPOID=URL", m)}
-				}
-				opts.Mirrors[id] = url
+			var res *build.Result
+			var err error
+			if opts.Mirrors, err = parseMirrors(mirrors); err != nil {
+				return err
 			}
 			if cmd.Flags().Changed("source-date-epoch") {
 				t := time.Unix(epoch, 0).UTC()
@@ -66,7 +62,7 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 			if !asJSON {
 				opts.Progress = newProgress(cmd.ErrOrStderr())
 			}
-			res, err := build.Build(cmd.Context(), opts)
+			res, err = build.Build(cmd.Context(), opts)
 			if p, ok := opts.Progress.(io.Closer); ok {
 				p.Close()
 			}

@@ -1,0 +1,78 @@
+package build
+
+import (
+	"context"
+	"errors"
+
+	"github.com/vicroot/vicroot/resolver"
+	"github.com/vicroot/vicroot/rpmrepo"
+)
+
+// Resolution is the answer of Resolve: the packages in install order, and
+// the plans that explain them.
+type Resolution struct {
+	Packages []*rpmrepo.Package
+	plans    []*resolver.Plan
+	lock     *resolver.Lock
+}
+
+// Why is the chain that brought the package called name (or with that
+// NEVRA) in; nil when it is not in the resolution.
+func (r *Resolution) Why(name string) []string {
+	// The first plan that brought it in has the real reason; later plans
+	// only see it as already installed.
+	for _, p := range r.plans {
+		if w := p.Why(name); w != nil {
+			return w
+		}
+	}
+	return nil
+}
+
+// Lock pins the resolution (NEVRA, checksum, repository, URL); the signing
+// keys are known only once packages are fetched, which Lock in this
+// package's Build does.
+func (r *Resolution) Lock() *resolver.Lock { return r.lock }
+
+// Resolve answers what a build would install, without fetching payloads:
+// with no names, the target image's packages (base and kernel, then the
+// bootstrap staging); with names, exactly the plan of `dnf install
+// NAMES…` on a fresh root (a name, a provide, or name-version).
+func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, error) {
+	if opts.Out == "" {
+		opts.Out = "."
+	}
+	b, err := newBuilder(opts)
+	if err != nil {
+		return nil, err
+	}
+	switch opts.Target {
+	case "", TargetBootstrap:
+	default:
+		return nil, errors.New("build: only the bootstrap target can be resolved yet")
+	}
+	if err := b.load(ctx); err != nil {
+		return nil, err
+	}
+	lock, err := readLock(opts.LockFile)
+	if err != nil {
+		return nil, err
+	}
+	res := &Resolution{}
+	if len(names) > 0 {
+		p, err := b.solve(ctx, resolver.Request{Install: names, Lock: lock})
+		if err != nil {
+			return nil, err
+		}
+		res.Packages, res.plans = p.Packages, []*resolver.Plan{p}
+	} else {
+		b.opts.IsolinuxDir = "-" // the boot loader is not part of the answer
+		pl, err := b.plan(ctx, lock)
+		if err != nil {
+			return nil, err
+		}
+		res.Packages, res.plans = pl.installed, []*resolver.Plan{pl.base, pl.stage}
+	}
+	res.lock = b.lock(res.Packages)
+	return res, nil
+}

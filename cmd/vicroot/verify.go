@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vicroot/vicroot/build"
+)
+
+func newVerifyCmd() *cobra.Command {
+	var (
+		opts    build.Options
+		mirrors []string
+	)
+	cmd := &cobra.Command{
+		Use:   "verify ISO",
+		Short: "Rebuild an ISO from what it records and compare byte for byte",
+		Long: `verify reads the definition, lock, epoch and version an ISO records under
+/boot/vicroot, rebuilds it with the given repositories, cache and --bin, and
+compares the two images. It exits 0 when they are identical and 3 when they
+differ, listing the differences by package and by file.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if opts.Mirrors, err = parseMirrors(mirrors); err != nil {
+				return err
+			}
+			opts.ToolVersion = vicrootVersion()
+			res, err := build.Verify(cmd.Context(), args[0], opts)
+			out := cmd.OutOrStdout()
+			if errors.Is(err, build.ErrDiffers) {
+				printDifference(out, res.Difference)
+				return &exitError{code: exitDiffers, err: err}
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%s: identical to its rebuild (sha256 %s)\n", args[0], res.Rebuilt.SHA256)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.BinDir, "bin", "bin", "directory holding the tether-linux and unpack the ISO was built with")
+	f.StringVar(&opts.IsolinuxDir, "isolinux", "", "directory with isolinux.bin, if the ISO was built with --isolinux")
+	f.StringArrayVar(&mirrors, "mirror", nil, "REPOID=URL: fetch that repository from URL (repeatable)")
+	f.StringVar(&opts.CacheDir, "cache", defaultCacheDir(), "package cache directory")
+	f.BoolVar(&opts.Offline, "offline", false, "use only the cache")
+	f.IntVar(&opts.Jobs, "jobs", 0, "parallel downloads and decompressions")
+	return cmd
+}
+
+func newDiffCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff A.iso B.iso",
+		Short: "List how two ISOs differ, by package and then by file",
+		Args:  exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := build.Diff(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if d.Empty() {
+				fmt.Fprintln(cmd.OutOrStdout(), "no differences")
+				return nil
+			}
+			printDifference(cmd.OutOrStdout(), d)
+			return &exitError{code: exitDiffers, err: fmt.Errorf("%s and %s differ", args[0], args[1])}
+		},
+	}
+}
+
+func printDifference(w io.Writer, d *build.Difference) {
+	for _, p := range d.PackagesRemoved {
+		fmt.Fprintf(w, "package removed: %s\n", p)
+	}
+	for _, p := range d.PackagesAdded {
+		fmt.Fprintf(w, "package added:   %s\n", p)
+	}
+	for _, p := range d.PackagesChanged {
+		fmt.Fprintf(w, "package changed: %s\n", p)
+	}
+	for _, f := range d.Files {
+		pkg := ""
+		if f.Package != "" {
+			pkg = " (" + f.Package + ")"
+		}
+		fmt.Fprintf(w, "file %s: %s%s\n", f.Path, f.Change, pkg)
+	}
+}
