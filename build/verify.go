@@ -330,4 +330,3 @@ func isoManifest(p string) (map[string]mtree.Entry, error) {
 	})
 	return m, err
 }
-
