@@ -2,6 +2,8 @@ package rpmrepo_test
 
 import (
 	"bytes"
+	"compress/gzip"
+	"io"
 	"errors"
 	"os"
 	"path/filepath"
@@ -46,7 +48,19 @@ const primarySeed = `<?xml version="1.0" encoding="UTF-8"?>
 
 func FuzzPrimary(f *testing.F) {
 	f.Add([]byte(primarySeed))
-	seeds(f, "bazeldnf/sat/fedora-release-container.xml")
+	// createrepo_c's own output (decompressed); the bazeldnf files are
+	// too large for useful mutation.
+	d := filepath.Join(testrepo.ModuleRoot(), "..", "shared", "fixtures", "createrepo_c")
+	gz, _ := filepath.Glob(filepath.Join(d, "repo_0[24]/repodata/*-primary.xml.gz"))
+	for _, g := range gz {
+		if b, err := os.ReadFile(g); err == nil {
+			if z, err := gzip.NewReader(bytes.NewReader(b)); err == nil {
+				if x, err := io.ReadAll(z); err == nil {
+					f.Add(x)
+				}
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		err := rpmrepo.ParsePrimary(bytes.NewReader(b), "fuzz", func(p *rpmrepo.Package) error {
 			if p.Name == "" {

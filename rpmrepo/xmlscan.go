@@ -50,7 +50,7 @@ type xmlAttr struct {
 const maxXMLToken = 64 << 20 // no single tag or text run may exceed this
 
 func newXMLScanner(r io.Reader) *xmlScanner {
-	return &xmlScanner{r: r, buf: make([]byte, 256<<10)}
+	return &xmlScanner{r: r, buf: make([]byte, 64<<10)}
 }
 
 var errXMLSyntax = errors.New("XML syntax error")
