@@ -48,6 +48,10 @@ var inertCommands = map[string]bool{
 // emulated only when every command in it is known.
 func (t *Tree) emulate(nevra string, s Scriptlet, rep *PackageReport) ScriptletReport {
 	r := ScriptletReport{Kind: s.Kind, Prog: s.Prog}
+	if s.Kind == "preun" || s.Kind == "postun" {
+		r.Note = "runs when the package is erased, not on install"
+		return r
+	}
 	prog := path.Base(strings.Fields(s.Prog + " x")[0])
 	switch {
 	case s.Prog == "<lua>":
@@ -67,7 +71,10 @@ func (t *Tree) emulate(nevra string, s Scriptlet, rep *PackageReport) ScriptletR
 		r.Note = fmt.Sprintf("not parsed: %v", err)
 		return r
 	}
-	ev := &scriptEval{t: t, name: nevra + " %" + s.Kind, by: map[string]bool{}, unknown: map[string]bool{}}
+	// Triggers run when other packages come and go; their account
+	// commands are not applied blindly, only classified.
+	dry := s.Kind == "trigger" || s.Kind == "filetrigger"
+	ev := &scriptEval{t: t, name: nevra + " %" + s.Kind, by: map[string]bool{}, unknown: map[string]bool{}, dry: dry}
 	ev.stmts(f.Stmts)
 	for _, w := range ev.warnings {
 		rep.Warnings = append(rep.Warnings, w)
@@ -101,6 +108,7 @@ type scriptEval struct {
 	by       map[string]bool
 	unknown  map[string]bool
 	warnings []string
+	dry      bool // classify only: apply no account command
 }
 
 func (e *scriptEval) stmts(list []*syntax.Stmt) int {
@@ -213,6 +221,10 @@ func (e *scriptEval) call(c *syntax.CallExpr) int {
 		e.by["accounts"] = true
 		return e.t.accountQuery(name, args[1:])
 	case name == "groupadd" || name == "useradd" || name == "usermod":
+		if e.dry {
+			e.unknown[name+" in a trigger"] = true
+			return 0
+		}
 		e.by["accounts"] = true
 		st, err := e.t.accountCommand(name, args[1:])
 		if err != nil {

@@ -50,7 +50,12 @@ printf 'state\n' > %{buildroot}/var/lib/svc/state
 %pre
 `+preScript+`
 %post
-`+postScript)
+`+postScript+`
+%preun
+userdel svc
+%triggerin -- base
+groupadd -r trig
+`)
 
 	tr := rootfs.New()
 	tr.SetDefaultTime(time.Unix(sourceDateEpoch, 0))
@@ -107,7 +112,7 @@ id() { grep -q "^$2:" "$P/etc/passwd"; }
 	must(t, err)
 	var back rootfs.Report
 	must(t, json.Unmarshal(b, &back))
-	var pre, post *rootfs.ScriptletReport
+	var pre, post, preun, trig *rootfs.ScriptletReport
 	for i := range back.Packages {
 		if back.Packages[i].NEVRA != "svc-1-1.noarch" {
 			continue
@@ -119,6 +124,10 @@ id() { grep -q "^$2:" "$P/etc/passwd"; }
 				pre = s
 			case "post":
 				post = s
+			case "preun":
+				preun = s
+			case "trigger":
+				trig = s
 			}
 		}
 	}
@@ -127,6 +136,15 @@ id() { grep -q "^$2:" "$P/etc/passwd"; }
 	}
 	if post == nil || post.Emulated || !strings.Contains(post.Note, "some-unknown-tool") {
 		t.Errorf("%%post report = %+v, want not emulated, naming some-unknown-tool", post)
+	}
+	if preun == nil || preun.Emulated || !strings.Contains(preun.Note, "erased") {
+		t.Errorf("%%preun report = %+v, want not run on install", preun)
+	}
+	if trig == nil || trig.Emulated || !strings.Contains(trig.Note, "groupadd in a trigger") {
+		t.Errorf("trigger report = %+v, want not emulated, naming its groupadd", trig)
+	}
+	if strings.Contains(mustRead(t, tr, "etc/group"), "trig:") {
+		t.Error("a trigger's groupadd was applied")
 	}
 }
 
