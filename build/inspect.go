@@ -82,7 +82,7 @@ func readOwners(r io.Reader) (map[string]string, error) {
 		f := strings.Fields(line)
 		for _, kv := range f[1:] {
 			if p, ok := strings.CutPrefix(kv, "package="); ok {
-				owners[strings.TrimPrefix(f[0], "./")] = p
+				owners[mtree.Unescape(strings.TrimPrefix(f[0], "./"))] = mtree.Unescape(p)
 			}
 		}
 	}

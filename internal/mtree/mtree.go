@@ -109,3 +109,32 @@ func Write(w io.Writer, entries []Entry) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// Unescape reverses Escape: \ooo octal sequences become bytes.
+func Unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && isOctal(s[i+1:min(i+4, len(s))]) {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if s[i] < '0' || s[i] > '7' {
+			return false
+		}
+	}
+	return s[0] <= '3'
+}

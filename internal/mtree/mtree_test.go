@@ -56,3 +56,11 @@ func TestLibarchiveReadsManifest(t *testing.T) {
 		}
 	}
 }
+
+func TestEscapeRoundTrip(t *testing.T) {
+	for _, s := range []string{"plain", "a b", "[", "x\\y", "tab\there", "#=*?", "\xff\x01", `\1`, `\777`} {
+		if got := mtree.Unescape(mtree.Escape(s)); got != s {
+			t.Errorf("Unescape(Escape(%q)) = %q", s, got)
+		}
+	}
+}
