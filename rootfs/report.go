@@ -56,3 +56,24 @@ func (t *Tree) pkgReport(nevra string) *PackageReport {
 	t.report.Packages = append(t.report.Packages, PackageReport{NEVRA: nevra})
 	return &t.report.Packages[len(t.report.Packages)-1]
 }
+
+// Deferred returns, sorted, the effects that emulated scriptlets rely on
+// the build stage for ("depmod", "ldconfig", "machine-id",
+// "systemd-preset", "sysusers"): the scriptlet is counted as emulated
+// only once the build has run them.
+func (r Report) Deferred() []string {
+	seen := map[string]bool{}
+	for _, p := range r.Packages {
+		for _, s := range p.Scriptlets {
+			if !s.Emulated {
+				continue
+			}
+			for _, b := range s.By {
+				if b != "accounts" && b != "no-op" {
+					seen[b] = true
+				}
+			}
+		}
+	}
+	return sortedBoolKeys(seen)
+}

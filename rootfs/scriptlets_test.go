@@ -137,6 +137,10 @@ id() { grep -q "^$2:" "$P/etc/passwd"; }
 	if post == nil || post.Emulated || !strings.Contains(post.Note, "some-unknown-tool") {
 		t.Errorf("%%post report = %+v, want not emulated, naming some-unknown-tool", post)
 	}
+	if d := back.Deferred(); strings.Join(d, ",") != "" {
+		// %post is not emulated (unknown command), so nothing is deferred.
+		t.Errorf("Deferred() = %q, want none", d)
+	}
 	if preun == nil || preun.Emulated || !strings.Contains(preun.Note, "erased") {
 		t.Errorf("%%preun report = %+v, want not run on install", preun)
 	}
@@ -169,4 +173,18 @@ func idOf(t *testing.T, db, name string) uint32 {
 	}
 	t.Fatalf("%s not found", name)
 	return 0
+}
+
+func TestReportDeferred(t *testing.T) {
+	r := rootfs.Report{Packages: []rootfs.PackageReport{
+		{NEVRA: "glibc", Scriptlets: []rootfs.ScriptletReport{{Kind: "post", Prog: "/sbin/ldconfig", Emulated: true, By: []string{"ldconfig"}}}},
+		{NEVRA: "systemd", Scriptlets: []rootfs.ScriptletReport{
+			{Kind: "pre", Emulated: true, By: []string{"accounts"}},
+			{Kind: "post", Emulated: true, By: []string{"ldconfig", "systemd-preset"}},
+			{Kind: "posttrans", Emulated: false, By: []string{"depmod"}},
+		}},
+	}}
+	if got := strings.Join(r.Deferred(), ","); got != "ldconfig,systemd-preset" {
+		t.Errorf("Deferred() = %s", got)
+	}
 }
