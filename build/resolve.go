@@ -76,3 +76,33 @@ func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, er
 	res.lock = b.lock(res.Packages)
 	return res, nil
 }
+
+// Lock resolves the target image's packages (the boot loader's included),
+// fetches and verifies them, and returns the lock a build would write:
+// every package by NEVRA, checksum, repository, URL and the fingerprint of
+// the key that verified it.
+func Lock(ctx context.Context, opts Options) (*resolver.Lock, error) {
+	if opts.Out == "" {
+		opts.Out = "."
+	}
+	b, err := newBuilder(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.load(ctx); err != nil {
+		return nil, err
+	}
+	lock, err := readLock(opts.LockFile)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := b.plan(ctx, lock)
+	if err != nil {
+		return nil, err
+	}
+	b.stage("fetch")
+	if _, err := b.repos.fetch(ctx, pl.fetch()); err != nil {
+		return nil, err
+	}
+	return b.lock(pl.locked()), nil
+}

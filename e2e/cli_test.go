@@ -230,8 +230,37 @@ func TestResolve(t *testing.T) {
 // A lock pins the build: rebuilding with it gives the same bytes, and
 // verify rebuilds from what the ISO records alone.
 func TestLockAndVerify(t *testing.T) {
-	repo, _, iso, _ := sharedISO(t)
-	out, stderr, err := vicroot(t, nil, append([]string{"verify", iso, "--bin", binDir, "--cache", filepath.Join(t.TempDir(), "cold")}, mirrors(repo)...)...)
+	repo, def, iso, cache := sharedISO(t)
+	// vicroot lock writes the lock the build wrote.
+	lockOut := filepath.Join(t.TempDir(), "lock.json")
+	if o, stderr, err := vicroot(t, nil, append([]string{"lock", "--repo", def, "--cache", cache, "-o", lockOut}, mirrors(repo)...)...); err != nil {
+		t.Fatalf("lock: %v\n%s\n%s", err, o, stderr)
+	}
+	l1, _ := os.ReadFile(lockOut)
+	l2, _ := os.ReadFile(iso + ".lock.json")
+	if string(l1) != string(l2) || len(l1) == 0 {
+		t.Errorf("vicroot lock differs from the build's lock")
+	}
+	// build --lock gives the same bytes.
+	out2 := t.TempDir()
+	args := append([]string{"build", "--repo", def, "--out", out2, "--bin", binDir, "--cache", cache, "--version", "v1.5.8-0-9489f63", "--lock", lockOut}, mirrors(repo)...)
+	if o, stderr, err := vicroot(t, nil, args...); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, o, stderr)
+	}
+	if fileSHA256(t, iso) != fileSHA256(t, filepath.Join(out2, filepath.Base(iso))) {
+		t.Error("build --lock gave different bytes")
+	}
+	// A lock naming a package the repositories no longer offer fails,
+	// naming it.
+	gone := strings.Replace(string(l1), "haveged-1.9.14-2.ph2.x86_64", "haveged-9.9-9.ph2.x86_64", -1)
+	if err := os.WriteFile(lockOut, []byte(gone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := vicroot(t, nil, append([]string{"build", "--repo", def, "--out", t.TempDir(), "--bin", binDir, "--cache", cache, "--lock", lockOut}, mirrors(repo)...)...)
+	if exitCode(err) != 1 || !strings.Contains(stderr, "haveged-9.9-9.ph2.x86_64") {
+		t.Errorf("build with a gone locked package: exit %d\n%s", exitCode(err), stderr)
+	}
+	out, stderr, err = vicroot(t, nil, append([]string{"verify", iso, "--bin", binDir, "--cache", filepath.Join(t.TempDir(), "cold")}, mirrors(repo)...)...)
 	if err != nil {
 		t.Fatalf("verify: %v\n%s\n%s", err, out, stderr)
 	}
