@@ -347,22 +347,6 @@ func mergeIDs(a, b []int32) []int32 {
 	return out
 }
 
-func (s *solver) providesDep(id int32, d rpmrepo.Dep) bool {
-	for _, p := range s.provs[id] {
-		if Satisfies(p, d) {
-			return true
-		}
-	}
-	if strings.HasPrefix(d.Name, "/") {
-		for _, f := range s.pkgs[id].Files {
-			if f == d.Name {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func alwaysSatisfied(d rpmrepo.Dep) bool { return strings.HasPrefix(d.Name, "rpmlib(") }
 
 // satisfiedDep reports whether a chosen package provides d.

@@ -98,6 +98,26 @@ func TestTestRepoAgainstDNF(t *testing.T) {
 			}
 			plan, err := resolver.Solve(context.Background(), pkgs, resolver.Request{Install: rq}, pol)
 			compareWithDNF(t, rq, want, plan, err)
+			if err != nil {
+				return
+			}
+			// The plan's lock, written and read back, reproduces the plan
+			// exactly, order included.
+			data, err := plan.Lock().Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			lock, err := resolver.ParseLock(data, "testrepo.lock")
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := resolver.Solve(context.Background(), pkgs, resolver.Request{Install: rq, Lock: lock}, pol)
+			if err != nil {
+				t.Fatalf("with its own lock: %v", err)
+			}
+			if again.String() != plan.String() {
+				t.Errorf("locked plan differs:\n%s\nwant\n%s", again, plan)
+			}
 		})
 	}
 	if failing == 0 {
