@@ -49,5 +49,13 @@ testbin:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/tether-linux ./testdata/tether
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/unpack ./testdata/unpack
 
+## demo: the test repository, the test tether and out/bootstrap-testrepo-2.0.iso
+demo: testbin build
+	@repo=$$(bash testdata/mkrepo $(CACHE) | tail -n 1) && \
+	$(BIN)/vicroot build --repo $$repo/definition --out out --bin $(BIN) --cache $(CACHE)/vicroot \
+	  --mirror photon=file://$$repo/photon/ --mirror photon-updates=file://$$repo/photon-updates/ \
+	  --version v0.0.0-0-demo && \
+	echo "boot it: qemu-system-x86_64 -m 1024 -cdrom out/bootstrap-testrepo-2.0.iso (the console is on ttyS1)"
+
 clean:
 	rm -rf $(BIN)
