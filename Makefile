@@ -7,13 +7,14 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
 CACHE     ?= testdata/.cache
-# Packages whose unit tests run with -race. End-to-end tests (./e2e) run the
-# static binary instead.
-export CGO_ENABLED_TEST ?= 1
 
-.PHONY: all build test unit e2e vet bench fuzz testrepo testbin demo clean
+.PHONY: all deps build test vet bench fuzz testrepo testbin demo clean
 
 all: build
+
+## deps: the Debian packages the tests and the demo need (as root)
+deps:
+	bash .ci/deps
 
 ## build: the static vicroot binary in bin/
 build:
