@@ -1,0 +1,225 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/internal/testrepo"
+)
+
+// The benchmarks compare `vicroot build` of the test repository's
+// definition, cold (empty cache; the packages are local, behind file://
+// mirrors) and warm (cache filled by an untimed build), with VIC's own
+// pipeline on the same repository and machine (testdata/vicpipeline.sh:
+// dnf --installroot as root with scriptlets, xz -d and depmod, find | cpio |
+// gzip --fast, xorriso). Each reports, besides ns/op (wall), the CPU
+// seconds of the process tree (cpu-s/op) and its peak RSS (peak-RSS-MiB,
+// the largest over the iterations, from the child's rusage).
+//
+//	go test -run '^$' -bench 'Build|VICPipeline' -benchtime 1x -count 5 ./e2e/
+//
+// BenchmarkBuildWarmInProcess runs the warm build inside the test binary
+// so that -cpuprofile profiles vicroot itself, and reports each stage's
+// wall time.
+
+// benchDef copies the test repository's definition to a temp dir.
+func benchDef(b *testing.B) (repo, def string) {
+	b.Helper()
+	repo = testrepo.Dir(b)
+	def = filepath.Join(b.TempDir(), "testrepo-2.0")
+	copyTree(b, filepath.Join(repo, "definition"), def)
+	return repo, def
+}
+
+// usage is what one child process tree cost.
+type usage struct {
+	wall, cpu time.Duration
+	maxRSSKiB int64
+}
+
+// runChild runs a command to completion and returns its rusage; it fails
+// the benchmark on a non-zero exit.
+func runChild(b *testing.B, cmd *exec.Cmd) usage {
+	b.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		b.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out.String())
+	}
+	// wait4's rusage covers the child and the descendants it waited for;
+	// ru_maxrss is the largest resident set among them, in KiB.
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return usage{wall: wall, cpu: cpu, maxRSSKiB: ru.Maxrss}
+}
+
+// report adds the custom metrics over b.N iterations.
+func report(b *testing.B, us []usage) {
+	var cpu time.Duration
+	var rss int64
+	for _, u := range us {
+		cpu += u.cpu
+		rss = max(rss, u.maxRSSKiB)
+	}
+	b.ReportMetric(cpu.Seconds()/float64(len(us)), "cpu-s/op")
+	b.ReportMetric(float64(rss)/1024, "peak-RSS-MiB")
+}
+
+func vicrootBuildCmd(repo, def, out, cache string) *exec.Cmd {
+	args := append([]string{"build", "--repo", def, "--out", out, "--bin", binDir,
+		"--cache", cache, "--version", "v1.5.8-0-9489f63"}, mirrors(repo)...)
+	return exec.Command(vicrootBin, args...)
+}
+
+// freshDir makes an empty directory under parent.
+func freshDir(b *testing.B, parent, name string) string {
+	b.Helper()
+	d := filepath.Join(parent, name)
+	if err := os.RemoveAll(d); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+func BenchmarkBuildCold(b *testing.B) {
+	repo, def := benchDef(b)
+	tmp := b.TempDir()
+	var us []usage
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		out, cache := freshDir(b, tmp, "out"), freshDir(b, tmp, "cache")
+		b.StartTimer()
+		us = append(us, runChild(b, vicrootBuildCmd(repo, def, out, cache)))
+	}
+	b.StopTimer()
+	report(b, us)
+}
+
+func BenchmarkBuildWarm(b *testing.B) {
+	repo, def := benchDef(b)
+	tmp := b.TempDir()
+	cache := freshDir(b, tmp, "cache")
+	runChild(b, vicrootBuildCmd(repo, def, freshDir(b, tmp, "out"), cache))
+	var us []usage
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		out := freshDir(b, tmp, "out")
+		b.StartTimer()
+		us = append(us, runChild(b, vicrootBuildCmd(repo, def, out, cache)))
+	}
+	b.StopTimer()
+	report(b, us)
+}
+
+// BenchmarkVICPipeline times testdata/vicpipeline.sh. dnf's cache
+// directory is kept between iterations (filled by an untimed run), as VIC
+// keeps bin/.yum-cache-<repo>.tgz between builds; the packages themselves
+// are read in place from the file:// repositories, like vicroot's mirrors.
+func BenchmarkVICPipeline(b *testing.B) {
+	testrepo.NeedRoot(b)
+	testrepo.NeedTools(b, "bash", "dnf", "rpm", "python3", "xz", "depmod", "chroot", "cpio", "gzip", "xorriso")
+	repo, def := benchDef(b)
+	tmp := b.TempDir()
+	script := filepath.Join(testrepo.ModuleRoot(), "testdata", "vicpipeline.sh")
+	dnfCache := freshDir(b, tmp, "dnfcache")
+	cmd := func() *exec.Cmd {
+		work := freshDir(b, tmp, "work")
+		return exec.Command("bash", script, def, repo, work, filepath.Join(tmp, "vic.iso"), dnfCache)
+	}
+	runChild(b, cmd())
+	var us []usage
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		c := cmd()
+		b.StartTimer()
+		us = append(us, runChild(b, c))
+	}
+	b.StopTimer()
+	report(b, us)
+}
+
+// stageTimer is a build.Progress that records each stage's wall time.
+type stageTimer struct {
+	mu    sync.Mutex
+	cur   string
+	start time.Time
+	total map[string]time.Duration
+	order []string
+}
+
+func (s *stageTimer) Stage(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endLocked()
+	s.cur, s.start = name, time.Now()
+}
+
+func (s *stageTimer) Download(string, int64, int64) {}
+
+func (s *stageTimer) endLocked() {
+	if s.cur == "" {
+		return
+	}
+	if _, ok := s.total[s.cur]; !ok {
+		s.order = append(s.order, s.cur)
+	}
+	s.total[s.cur] += time.Since(s.start)
+	s.cur = ""
+}
+
+// BenchmarkBuildWarmInProcess is the warm build through build.Build in the
+// test binary: run it with -cpuprofile/-memprofile to see where vicroot's
+// time goes; it reports each stage's wall time as <stage>-ms/op.
+func BenchmarkBuildWarmInProcess(b *testing.B) {
+	repo, def := benchDef(b)
+	tmp := b.TempDir()
+	cache := freshDir(b, tmp, "cache")
+	mirror := map[string]string{}
+	m := mirrors(repo)
+	for i := 1; i < len(m); i += 2 {
+		id, url, _ := strings.Cut(m[i], "=")
+		mirror[id] = url
+	}
+	opts := func(out string, p build.Progress) build.Options {
+		return build.Options{Repo: def, Out: out, Target: build.TargetBootstrap, BinDir: binDir,
+			CacheDir: cache, Mirrors: mirror, Version: "v1.5.8-0-9489f63", Progress: p}
+	}
+	if _, err := build.Build(context.Background(), opts(freshDir(b, tmp, "out"), nil)); err != nil {
+		b.Fatal(err)
+	}
+	st := &stageTimer{total: map[string]time.Duration{}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		out := freshDir(b, tmp, "out")
+		b.StartTimer()
+		if _, err := build.Build(context.Background(), opts(out, st)); err != nil {
+			b.Fatal(err)
+		}
+		st.mu.Lock()
+		st.endLocked()
+		st.mu.Unlock()
+	}
+	b.StopTimer()
+	for _, name := range st.order {
+		b.ReportMetric(float64(st.total[name].Milliseconds())/float64(b.N), strings.ReplaceAll(name, " ", "_")+"-ms/op")
+	}
+}
