@@ -116,6 +116,26 @@ var scenarioPackages = []spkg{
 	{name: "t1", evr: "1-1", arch: "noarch", obs: []string{"t2"}},
 	{name: "t2", evr: "1-1", arch: "noarch"},
 	{name: "t3", evr: "1-1", arch: "noarch", req: []string{"t1", "t2"}},
+	// u: a rich Supplements (the langpack pattern).
+	{name: "u1", evr: "1-1", arch: "noarch", supp: []string{"(u2 and u3)"}},
+	{name: "u2", evr: "1-1", arch: "noarch"},
+	{name: "u3", evr: "1-1", arch: "noarch"},
+	// v: a rich Recommends.
+	{name: "v1", evr: "1-1", arch: "noarch", rec: []string{"(v3 or v2)"}},
+	{name: "v2", evr: "1-1", arch: "noarch"},
+	{name: "v3", evr: "1-1", arch: "noarch"},
+	// w: Obsoletes match names, not provides.
+	{name: "w1", evr: "1-1", arch: "noarch", obs: []string{"wcap"}},
+	{name: "w2", evr: "1-1", arch: "noarch", prov: []string{"wcap"}},
+	// x: epochs in requirements.
+	{name: "x1", evr: "1-1", arch: "noarch", req: []string{"x2 >= 1:1.0"}},
+	{name: "x2", evr: "1:0.5-1", arch: "noarch"},
+	{name: "x2", evr: "2.0-1", arch: "noarch", repo: "upd"},
+	{name: "x3", evr: "1-1", arch: "noarch", req: []string{"x2 < 1:0"}},
+	// y: a versioned requirement on a versioned provide of another name.
+	{name: "y1", evr: "1-1", arch: "noarch", req: []string{"ycap >= 2"}},
+	{name: "y-old", evr: "5-1", arch: "noarch", prov: []string{"ycap = 1"}},
+	{name: "y-new", evr: "1-1", arch: "noarch", prov: []string{"ycap = 2.1"}},
 }
 
 // scenarioRequests: each is one "dnf install" command line.
@@ -139,6 +159,12 @@ var scenarioRequests = [][]string{
 	{"kernel"},
 	{"s1"},
 	{"t1"}, {"t2"}, {"t3"},
+	{"u2"}, {"u2", "u3"},
+	{"v1"}, {"v1", "v3"},
+	{"w1", "w2"}, {"w1"},
+	{"x1"}, {"x3"}, {"x2"},
+	{"y1"}, {"ycap"},
+	{"kernel-1-1", "kernel-2-1"}, {"a2 >= 1.0"}, {"a2 < 1.0"},
 }
 
 // TestScenariosAgainstDNF builds the scenario repositories with rpmbuild
