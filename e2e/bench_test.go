@@ -31,24 +31,24 @@ import (
 // so that -cpuprofile profiles vicroot itself, and reports each stage's
 // wall time.
 
-// benchDef copies the test repository's definition to a temp dir.
-func benchDef(b *testing.B) (repo, def string) {
+// bnDef copies the test repository's definition to a temp dir.
+func bnDef(b *testing.B) (repo, def string) {
 	b.Helper()
 	repo = testrepo.Dir(b)
 	def = filepath.Join(b.TempDir(), "testrepo-2.0")
-	copyTree(b, filepath.Join(repo, "definition"), def)
+	rpCopyTree(b, filepath.Join(repo, "definition"), def)
 	return repo, def
 }
 
-// usage is what one child process tree cost.
-type usage struct {
+// bnUsage is what one child process tree cost.
+type bnUsage struct {
 	wall, cpu time.Duration
 	maxRSSKiB int64
 }
 
-// runChild runs a command to completion and returns its rusage; it fails
+// bnRun runs a command to completion and returns its rusage; it fails
 // the benchmark on a non-zero exit.
-func runChild(b *testing.B, cmd *exec.Cmd) usage {
+func bnRun(b *testing.B, cmd *exec.Cmd) bnUsage {
 	b.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -62,11 +62,11 @@ func runChild(b *testing.B, cmd *exec.Cmd) usage {
 	// ru_maxrss is the largest resident set among them, in KiB.
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return usage{wall: wall, cpu: cpu, maxRSSKiB: ru.Maxrss}
+	return bnUsage{wall: wall, cpu: cpu, maxRSSKiB: ru.Maxrss}
 }
 
 // report adds the custom metrics over b.N iterations.
-func report(b *testing.B, us []usage) {
+func bnReport(b *testing.B, us []bnUsage) {
 	var cpu time.Duration
 	var rss int64
 	for _, u := range us {
@@ -77,14 +77,14 @@ func report(b *testing.B, us []usage) {
 	b.ReportMetric(float64(rss)/1024, "peak-RSS-MiB")
 }
 
-func vicrootBuildCmd(repo, def, out, cache string) *exec.Cmd {
+func bnBuildCmd(repo, def, out, cache string) *exec.Cmd {
 	args := append([]string{"build", "--repo", def, "--out", out, "--bin", binDir,
 		"--cache", cache, "--version", "v1.5.8-0-9489f63"}, mirrors(repo)...)
 	return exec.Command(vicrootBin, args...)
 }
 
-// freshDir makes an empty directory under parent.
-func freshDir(b *testing.B, parent, name string) string {
+// bnFreshDir makes an empty directory under parent.
+func bnFreshDir(b *testing.B, parent, name string) string {
 	b.Helper()
 	d := filepath.Join(parent, name)
 	if err := os.RemoveAll(d); err != nil {
@@ -97,35 +97,35 @@ func freshDir(b *testing.B, parent, name string) string {
 }
 
 func BenchmarkBuildCold(b *testing.B) {
-	repo, def := benchDef(b)
+	repo, def := bnDef(b)
 	tmp := b.TempDir()
-	var us []usage
+	var us []bnUsage
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		out, cache := freshDir(b, tmp, "out"), freshDir(b, tmp, "cache")
+		out, cache := bnFreshDir(b, tmp, "out"), bnFreshDir(b, tmp, "cache")
 		b.StartTimer()
-		us = append(us, runChild(b, vicrootBuildCmd(repo, def, out, cache)))
+		us = append(us, bnRun(b, bnBuildCmd(repo, def, out, cache)))
 	}
 	b.StopTimer()
-	report(b, us)
+	bnReport(b, us)
 }
 
 func BenchmarkBuildWarm(b *testing.B) {
-	repo, def := benchDef(b)
+	repo, def := bnDef(b)
 	tmp := b.TempDir()
-	cache := freshDir(b, tmp, "cache")
-	runChild(b, vicrootBuildCmd(repo, def, freshDir(b, tmp, "out"), cache))
-	var us []usage
+	cache := bnFreshDir(b, tmp, "cache")
+	bnRun(b, bnBuildCmd(repo, def, bnFreshDir(b, tmp, "out"), cache))
+	var us []bnUsage
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		out := freshDir(b, tmp, "out")
+		out := bnFreshDir(b, tmp, "out")
 		b.StartTimer()
-		us = append(us, runChild(b, vicrootBuildCmd(repo, def, out, cache)))
+		us = append(us, bnRun(b, bnBuildCmd(repo, def, out, cache)))
 	}
 	b.StopTimer()
-	report(b, us)
+	bnReport(b, us)
 }
 
 // BenchmarkVICPipeline times testdata/vicpipeline.sh. dnf's cache
@@ -135,29 +135,29 @@ func BenchmarkBuildWarm(b *testing.B) {
 func BenchmarkVICPipeline(b *testing.B) {
 	testrepo.NeedRoot(b)
 	testrepo.NeedTools(b, "bash", "dnf", "rpm", "python3", "xz", "depmod", "chroot", "cpio", "gzip", "xorriso")
-	repo, def := benchDef(b)
+	repo, def := bnDef(b)
 	tmp := b.TempDir()
 	script := filepath.Join(testrepo.ModuleRoot(), "testdata", "vicpipeline.sh")
-	dnfCache := freshDir(b, tmp, "dnfcache")
+	dnfCache := bnFreshDir(b, tmp, "dnfcache")
 	cmd := func() *exec.Cmd {
-		work := freshDir(b, tmp, "work")
+		work := bnFreshDir(b, tmp, "work")
 		return exec.Command("bash", script, def, repo, work, filepath.Join(tmp, "vic.iso"), dnfCache)
 	}
-	runChild(b, cmd())
-	var us []usage
+	bnRun(b, cmd())
+	var us []bnUsage
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		c := cmd()
 		b.StartTimer()
-		us = append(us, runChild(b, c))
+		us = append(us, bnRun(b, c))
 	}
 	b.StopTimer()
-	report(b, us)
+	bnReport(b, us)
 }
 
-// stageTimer is a build.Progress that records each stage's wall time.
-type stageTimer struct {
+// bnStageTimer is a build.Progress that records each stage's wall time.
+type bnStageTimer struct {
 	mu    sync.Mutex
 	cur   string
 	start time.Time
@@ -165,16 +165,16 @@ type stageTimer struct {
 	order []string
 }
 
-func (s *stageTimer) Stage(name string) {
+func (s *bnStageTimer) Stage(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.endLocked()
 	s.cur, s.start = name, time.Now()
 }
 
-func (s *stageTimer) Download(string, int64, int64) {}
+func (s *bnStageTimer) Download(string, int64, int64) {}
 
-func (s *stageTimer) endLocked() {
+func (s *bnStageTimer) endLocked() {
 	if s.cur == "" {
 		return
 	}
@@ -189,9 +189,9 @@ func (s *stageTimer) endLocked() {
 // test binary: run it with -cpuprofile/-memprofile to see where vicroot's
 // time goes; it reports each stage's wall time as <stage>-ms/op.
 func BenchmarkBuildWarmInProcess(b *testing.B) {
-	repo, def := benchDef(b)
+	repo, def := bnDef(b)
 	tmp := b.TempDir()
-	cache := freshDir(b, tmp, "cache")
+	cache := bnFreshDir(b, tmp, "cache")
 	mirror := map[string]string{}
 	m := mirrors(repo)
 	for i := 1; i < len(m); i += 2 {
@@ -202,14 +202,14 @@ func BenchmarkBuildWarmInProcess(b *testing.B) {
 		return build.Options{Repo: def, Out: out, Target: build.TargetBootstrap, BinDir: binDir,
 			CacheDir: cache, Mirrors: mirror, Version: "v1.5.8-0-9489f63", Progress: p}
 	}
-	if _, err := build.Build(context.Background(), opts(freshDir(b, tmp, "out"), nil)); err != nil {
+	if _, err := build.Build(context.Background(), opts(bnFreshDir(b, tmp, "out"), nil)); err != nil {
 		b.Fatal(err)
 	}
-	st := &stageTimer{total: map[string]time.Duration{}}
+	st := &bnStageTimer{total: map[string]time.Duration{}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		out := freshDir(b, tmp, "out")
+		out := bnFreshDir(b, tmp, "out")
 		b.StartTimer()
 		if _, err := build.Build(context.Background(), opts(out, st)); err != nil {
 			b.Fatal(err)

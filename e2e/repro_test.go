@@ -16,8 +16,8 @@ import (
 	"github.com/vicroot/vicroot/internal/testrepo"
 )
 
-// sidecars are the files a build writes beside the ISO.
-var sidecars = []string{".lock.json", ".mtree", ".spdx.json", ".report.json"}
+// rpSidecars are the files a build writes beside the ISO.
+var rpSidecars = []string{".lock.json", ".mtree", ".spdx.json", ".report.json"}
 
 // reproBuild is one way of running the same build: everything the host
 // could leak into the output is set differently between two of them.
@@ -50,18 +50,18 @@ func TestReproducible(t *testing.T) {
 	// and t.TempDir and TestMain's directory are 0700: copy the binary,
 	// tether/unpack, the definition and the repositories to a directory
 	// all users can read.
-	w := worldDir(t)
+	w := rpWorldDir(t)
 	bin := filepath.Join(w, "vicroot")
-	copyTree(t, vicrootBin, bin)
-	copyTree(t, binDir, filepath.Join(w, "bin"))
-	copyTree(t, filepath.Join(repo, "definition"), filepath.Join(w, "repo", "testrepo-2.0"))
+	rpCopyTree(t, vicrootBin, bin)
+	rpCopyTree(t, binDir, filepath.Join(w, "bin"))
+	rpCopyTree(t, filepath.Join(repo, "definition"), filepath.Join(w, "repo", "testrepo-2.0"))
 	for _, r := range []string{"photon", "photon-updates"} {
-		copyTree(t, filepath.Join(repo, r), filepath.Join(w, "repo", r))
+		rpCopyTree(t, filepath.Join(repo, r), filepath.Join(w, "repo", r))
 	}
-	run(t, "chmod", "-R", "a+rX", w)
+	rpRun(t, "chmod", "-R", "a+rX", w)
 	def := filepath.Join(w, "repo", "testrepo-2.0")
 	cache := filepath.Join(w, "cache")
-	mkdirMode(t, cache, 0o777)
+	rpMkdirMode(t, cache, 0o777)
 
 	builds := []reproBuild{
 		{name: "a", unpriv: true, umask: "022", tz: "UTC", lang: "C", jobs: "1", gomaxprocs: "1"},
@@ -84,38 +84,38 @@ func TestReproducible(t *testing.T) {
 	}
 
 	a, b := outs["a"], outs["b"]
-	if ha, hb := sumFile(t, a), sumFile(t, b); ha != hb {
+	if ha, hb := rpSumFile(t, a), rpSumFile(t, b); ha != hb {
 		t.Errorf("ISO differs between the builds: %s %s vs %s %s", ha, a, hb, b)
-		diffISO(t, bin, a, b)
+		rpDiffISO(t, bin, a, b)
 	} else {
 		t.Logf("both builds: sha256 %s", ha)
 	}
-	for _, s := range sidecars {
-		da, db := readFile(t, a+s), readFile(t, b+s)
+	for _, s := range rpSidecars {
+		da, db := rpReadFile(t, a+s), rpReadFile(t, b+s)
 		if len(da) == 0 {
 			t.Errorf("%s is empty", a+s)
 		}
 		if !bytes.Equal(da, db) {
-			t.Errorf("%s differs between the builds:\n%s", s, diffSidecar(s, da, db))
+			t.Errorf("%s differs between the builds:\n%s", s, rpDiffSidecar(s, da, db))
 		}
 	}
 	// The report records the ISO's hash: it must be the file's.
 	var rep struct {
 		SHA256 string `json:"sha256"`
 	}
-	if err := json.Unmarshal(readFile(t, a+".report.json"), &rep); err != nil {
+	if err := json.Unmarshal(rpReadFile(t, a+".report.json"), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if got := sumFile(t, a); rep.SHA256 != got {
+	if got := rpSumFile(t, a); rep.SHA256 != got {
 		t.Errorf("report.json sha256 %q, the ISO's is %s", rep.SHA256, got)
 	}
 
-	if sumFile(t, outs["c"]) == sumFile(t, a) {
+	if rpSumFile(t, outs["c"]) == rpSumFile(t, a) {
 		t.Errorf("SOURCE_DATE_EPOCH=1700000001 gave the same ISO as the default epoch: the timestamps are not in the image, or the comparison is blind")
 	}
 	// The differ itself, on a real difference: the epoch build's report
 	// must show its epoch.
-	if d := diffSidecar(".report.json", readFile(t, a+".report.json"), readFile(t, outs["c"]+".report.json")); !strings.Contains(d, ".source_date_epoch: 1700000000 vs 1700000001") {
+	if d := rpDiffSidecar(".report.json", rpReadFile(t, a+".report.json"), rpReadFile(t, outs["c"]+".report.json")); !strings.Contains(d, ".source_date_epoch: 1700000000 vs 1700000001") {
 		t.Errorf("the report diff between the default and the 1700000001 epoch does not name source_date_epoch:\n%s", d)
 	} else {
 		t.Logf("default vs SOURCE_DATE_EPOCH=1700000001, report.json:\n%s", d)
@@ -133,8 +133,8 @@ func (rb reproBuild) build(t *testing.T, w, bin, def, cache string) string {
 	if rb.unpriv {
 		mode, home = 0o777, "/nonexistent"
 	}
-	mkdirMode(t, out, mode)
-	mkdirMode(t, tmp, mode)
+	rpMkdirMode(t, out, mode)
+	rpMkdirMode(t, tmp, mode)
 	args := []string{"build", "--repo", def, "--out", out, "--bin", filepath.Join(w, "bin"),
 		"--cache", cache, "--version", "v1.5.8-0-9489f63", "--jobs", rb.jobs}
 	args = append(args, mirrors(filepath.Join(w, "repo"))...)
@@ -144,7 +144,7 @@ func (rb reproBuild) build(t *testing.T, w, bin, def, cache string) string {
 		cmdline = append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"}, cmdline...)
 	}
 	cmd := exec.Command(cmdline[0], cmdline[1:]...)
-	cmd.Env = append(cleanEnv("TZ", "TMPDIR", "GOMAXPROCS", "SOURCE_DATE_EPOCH", "HOME", "LANG", "LC_ALL", "USER", "LOGNAME"),
+	cmd.Env = append(rpCleanEnv("TZ", "TMPDIR", "GOMAXPROCS", "SOURCE_DATE_EPOCH", "HOME", "LANG", "LC_ALL", "USER", "LOGNAME"),
 		"TZ="+rb.tz, "TMPDIR="+tmp, "GOMAXPROCS="+rb.gomaxprocs, "HOME="+home, "LANG="+rb.lang, "LC_ALL="+rb.lang)
 	if rb.epoch != "" {
 		cmd.Env = append(cmd.Env, "SOURCE_DATE_EPOCH="+rb.epoch)
@@ -159,15 +159,15 @@ func (rb reproBuild) build(t *testing.T, w, bin, def, cache string) string {
 	if len(lines) < 2 || !strings.HasPrefix(lines[1], "sha256 ") {
 		t.Fatalf("build %s printed %q, want the ISO path and its sha256", rb.name, stdout.String())
 	}
-	if got, want := sumFile(t, iso), strings.TrimPrefix(lines[1], "sha256 "); got != want {
+	if got, want := rpSumFile(t, iso), strings.TrimPrefix(lines[1], "sha256 "); got != want {
 		t.Fatalf("build %s printed sha256 %s, the file's is %s", rb.name, want, got)
 	}
 	return iso
 }
 
-// diffISO explains an ISO difference: the initramfs manifests by path
-// (vicroot inspect), then the sidecars were already compared.
-func diffISO(t *testing.T, bin, a, b string) {
+// rpDiffISO explains an ISO difference: the initramfs manifests by path
+// (vicroot inspect), then the rpSidecars were already compared.
+func rpDiffISO(t *testing.T, bin, a, b string) {
 	t.Helper()
 	ma, err := exec.Command(bin, "inspect", a).Output()
 	if err != nil {
@@ -180,20 +180,20 @@ func diffISO(t *testing.T, bin, a, b string) {
 		return
 	}
 	if bytes.Equal(ma, mb) {
-		t.Errorf("the initramfs manifests are equal: the difference is in the ISO's own metadata or in a /boot file outside the initramfs (first differing byte at offset %d)", firstDiff(readFile(t, a), readFile(t, b)))
+		t.Errorf("the initramfs manifests are equal: the difference is in the ISO's own metadata or in a /boot file outside the initramfs (first differing byte at offset %d)", rpFirstDiff(rpReadFile(t, a), rpReadFile(t, b)))
 		return
 	}
-	t.Errorf("initramfs manifests differ:\n%s", lineDiff(ma, mb))
+	t.Errorf("initramfs manifests differ:\n%s", rpLineDiff(ma, mb))
 }
 
-// diffSidecar says what differs: by JSON path for JSON, by line otherwise.
-func diffSidecar(name string, a, b []byte) string {
+// rpDiffSidecar says what differs: by JSON path for JSON, by line otherwise.
+func rpDiffSidecar(name string, a, b []byte) string {
 	if strings.HasSuffix(name, ".json") {
 		var va, vb any
 		if json.Unmarshal(a, &va) == nil && json.Unmarshal(b, &vb) == nil {
 			fa, fb := map[string]string{}, map[string]string{}
-			flatten("", va, fa)
-			flatten("", vb, fb)
+			rpFlatten("", va, fa)
+			rpFlatten("", vb, fb)
 			keys := map[string]bool{}
 			for k := range fa {
 				keys[k] = true
@@ -214,18 +214,18 @@ func diffSidecar(name string, a, b []byte) string {
 			return strings.Join(diffs, "\n")
 		}
 	}
-	return lineDiff(a, b)
+	return rpLineDiff(a, b)
 }
 
-func flatten(prefix string, v any, out map[string]string) {
+func rpFlatten(prefix string, v any, out map[string]string) {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, e := range v {
-			flatten(prefix+"."+k, e, out)
+			rpFlatten(prefix+"."+k, e, out)
 		}
 	case []any:
 		for i, e := range v {
-			flatten(fmt.Sprintf("%s[%d]", prefix, i), e, out)
+			rpFlatten(fmt.Sprintf("%s[%d]", prefix, i), e, out)
 		}
 	default:
 		b, _ := json.Marshal(v)
@@ -233,8 +233,8 @@ func flatten(prefix string, v any, out map[string]string) {
 	}
 }
 
-// lineDiff lists the lines only in a (-) and only in b (+), at most 40.
-func lineDiff(a, b []byte) string {
+// rpLineDiff lists the lines only in a (-) and only in b (+), at most 40.
+func rpLineDiff(a, b []byte) string {
 	la := strings.Split(string(a), "\n")
 	lb := strings.Split(string(b), "\n")
 	inA, inB := map[string]bool{}, map[string]bool{}
@@ -264,7 +264,7 @@ func lineDiff(a, b []byte) string {
 	return strings.Join(d, "\n")
 }
 
-func firstDiff(a, b []byte) int {
+func rpFirstDiff(a, b []byte) int {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {
 			return i
@@ -273,8 +273,8 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
-// worldDir is a temp dir every user can read and enter.
-func worldDir(tb testing.TB) string {
+// rpWorldDir is a temp dir every user can read and enter.
+func rpWorldDir(tb testing.TB) string {
 	tb.Helper()
 	d, err := os.MkdirTemp("", "vicroot-e2e-world-")
 	if err != nil {
@@ -287,7 +287,7 @@ func worldDir(tb testing.TB) string {
 	return d
 }
 
-func mkdirMode(tb testing.TB, d string, mode os.FileMode) {
+func rpMkdirMode(tb testing.TB, d string, mode os.FileMode) {
 	tb.Helper()
 	if err := os.MkdirAll(d, mode); err != nil {
 		tb.Fatal(err)
@@ -297,24 +297,24 @@ func mkdirMode(tb testing.TB, d string, mode os.FileMode) {
 	}
 }
 
-// copyTree copies a file or a directory tree with cp -a.
-func copyTree(tb testing.TB, src, dst string) {
+// rpCopyTree copies a file or a directory tree with cp -a.
+func rpCopyTree(tb testing.TB, src, dst string) {
 	tb.Helper()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	run(tb, "cp", "-a", src, dst)
+	rpRun(tb, "cp", "-a", src, dst)
 }
 
-func run(tb testing.TB, name string, args ...string) {
+func rpRun(tb testing.TB, name string, args ...string) {
 	tb.Helper()
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
 		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 }
 
-// cleanEnv is the environment without the named variables.
-func cleanEnv(drop ...string) []string {
+// rpCleanEnv is the environment without the named variables.
+func rpCleanEnv(drop ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -331,7 +331,7 @@ func cleanEnv(drop ...string) []string {
 	return env
 }
 
-func readFile(tb testing.TB, p string) []byte {
+func rpReadFile(tb testing.TB, p string) []byte {
 	tb.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -340,8 +340,8 @@ func readFile(tb testing.TB, p string) []byte {
 	return b
 }
 
-func sumFile(tb testing.TB, p string) string {
+func rpSumFile(tb testing.TB, p string) string {
 	tb.Helper()
-	s := sha256.Sum256(readFile(tb, p))
+	s := sha256.Sum256(rpReadFile(tb, p))
 	return hex.EncodeToString(s[:])
 }
