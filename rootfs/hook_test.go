@@ -65,6 +65,10 @@ test -L $ROOT/usr/pw && echo yes > $ROOT/opt/app/islink
 for f in $ROOT/etc/*; do echo "$f" >> $ROOT/opt/app/glob; done
 rm -r $ROOT/etc.bak/group
 rm -rf $ROOT/usr/lib
+cd $ROOT/etc && touch fromcd && ln -s fromcd rel && cd ../opt
+install -m 600 ../etc/fromcd app/
+cd "$PKGDIR"
+touch rootfs/back-in-pkgdir
 `},
 }
 
