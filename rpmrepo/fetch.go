@@ -90,13 +90,13 @@ func joinURL(base, rel string) string {
 // skipped for the next.
 func (f *Fetcher) fetchVerified(ctx context.Context, bases []string, rel string, sum Checksum, size int64) (string, error) {
 	if err := sum.check(); err != nil {
-		return "", fmt.Errorf("rpmrepo: %s: %w", rel, err)
+		return "", fmt.Errorf("%s: %w", rel, err)
 	}
 	if p, ok := f.Cache.Lookup(sum, size); ok {
 		return p, nil
 	}
 	if f.Offline {
-		return "", fmt.Errorf("rpmrepo: %s (%s): %w", rel, sum, ErrOffline)
+		return "", fmt.Errorf("%s (%s): %w", rel, sum, ErrOffline)
 	}
 	var errs []error
 	for _, b := range bases {
@@ -122,7 +122,7 @@ func (f *Fetcher) fetchVerified(ctx context.Context, bases []string, rel string,
 			break
 		}
 	}
-	return "", fmt.Errorf("rpmrepo: %s: %w", rel, errors.Join(errs...))
+	return "", fmt.Errorf("%s: %w", rel, errors.Join(errs...))
 }
 
 // fetchBytes downloads a small file nothing names by checksum (repomd.xml
@@ -150,7 +150,7 @@ func (f *Fetcher) fetchBytes(ctx context.Context, bases []string, rel string, ma
 			break
 		}
 	}
-	return nil, "", fmt.Errorf("rpmrepo: %s: %w", rel, errors.Join(errs...))
+	return nil, "", fmt.Errorf("%s: %w", rel, errors.Join(errs...))
 }
 
 // permanent marks errors not worth retrying on the same URL.
