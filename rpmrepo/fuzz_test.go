@@ -3,8 +3,8 @@ package rpmrepo_test
 import (
 	"bytes"
 	"compress/gzip"
-	"io"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
