@@ -65,6 +65,8 @@ func testRepoRequests(pkgs []*rpmrepo.Package) [][]string {
 		[]string{"busybox", "toybox", "bash"},
 		// Provides, sonames and files.
 		[]string{"libc.so.6()(64bit)"},
+		[]string{"glibc(x86-64)", "kmod(x86-64)"},
+		[]string{"libc.so.6(GLIBC_2.17)(64bit)"},
 		[]string{"/bin/sh"},
 		[]string{"/usr/bin/getent"},
 		[]string{"/usr/share/syslinux/isolinux.bin"},
