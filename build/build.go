@@ -170,7 +170,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	// Sidecars: lock, manifest, SBOM, report.
-	res := &Result{ISO: isoPath, SHA256: sum, Epoch: b.epoch, Warnings: b.warnings}
+	res := &Result{ISO: isoPath, SHA256: sum, Epoch: b.epoch}
 	for _, p := range installed {
 		res.Packages = append(res.Packages, p.NEVRA())
 	}
@@ -180,7 +180,22 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	b.report.Tree = tree.Report()
+	for _, p := range pl.locked() {
+		v := b.repos.verified[p]
+		if v == nil {
+			continue
+		}
+		vr := verifyReport{NEVRA: p.NEVRA(), Fingerprint: v.Fingerprint}
+		if v.Verified != nil {
+			vr.Signature = v.Verified.String()
+		}
+		for _, w := range v.Warnings {
+			b.warn("%s: %s", p.NEVRA(), w)
+		}
+		b.report.Verification = append(b.report.Verification, vr)
+	}
 	b.report.Warnings = b.warnings
+	res.Warnings = b.warnings
 	b.report.Packages = res.Packages
 	b.report.Epoch = b.epoch.Unix()
 	b.report.ISO = name

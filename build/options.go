@@ -55,7 +55,7 @@ type Options struct {
 	BootArgs []string
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
-	// Progress, when set, is told about stages and downloads.
+	// Progress, when set, is told about stages.
 	Progress Progress
 	// ToolVersion is vicroot's own version, for the SBOM.
 	ToolVersion string
@@ -65,8 +65,6 @@ type Options struct {
 type Progress interface {
 	// Stage starts a named stage.
 	Stage(name string)
-	// Download reports bytes of one download; done marks its end.
-	Download(name string, done, total int64)
 }
 
 // Result names what a build wrote.

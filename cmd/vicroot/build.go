@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -59,12 +58,14 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 			if opts.Version == "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "vicroot: warning: no --version given; the ISO publisher says %s, which vic-machine will reject without --force\n", build.DefaultVersion)
 			}
+			var prog progress
 			if !asJSON {
-				opts.Progress = newProgress(cmd.ErrOrStderr())
+				prog = newProgress(cmd.ErrOrStderr())
+				opts.Progress = prog
 			}
 			res, err = build.Build(cmd.Context(), opts)
-			if p, ok := opts.Progress.(io.Closer); ok {
-				p.Close()
+			if prog != nil {
+				prog.Close()
 			}
 			if err != nil {
 				return err
