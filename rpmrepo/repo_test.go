@@ -223,3 +223,33 @@ func TestOpenZchunkOnly(t *testing.T) {
 		t.Fatalf("error %v, want ErrZchunk", err)
 	}
 }
+
+// TestExcludeInclude: exclude and includepkgs filter by name or NEVRA glob.
+func TestExcludeInclude(t *testing.T) {
+	dir, _ := smallRepo(t)
+	for _, tc := range []struct {
+		exclude, include []string
+		want             string
+	}{
+		{nil, nil, "fake_bash super_kernel"},
+		{[]string{"fake_*"}, nil, "super_kernel"},
+		{nil, []string{"fake_bash"}, "fake_bash"},
+		{[]string{"super_kernel-6.0.1-2.x86_64"}, nil, "fake_bash"},
+		{[]string{"*"}, nil, ""},
+	} {
+		cfg := noGPG("x")
+		cfg.Exclude, cfg.IncludePkgs = tc.exclude, tc.include
+		r, err := rpmrepo.Open(context.Background(), cfg, rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: t.TempDir()}, Mirror: "file://" + dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range r.Packages() {
+			got = append(got, p.Name)
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != tc.want || r.Excluded != 2-len(got) {
+			t.Errorf("exclude %v include %v: %v (excluded %d), want %s", tc.exclude, tc.include, got, r.Excluded, tc.want)
+		}
+	}
+}
