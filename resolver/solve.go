@@ -162,7 +162,7 @@ type solver struct {
 	allowed   []bool
 	prio      []int
 	arch      []int8
-	instOnly  []bool
+	instOnly  []int8 // 0 not yet known, 1 installonly, -1 not
 	provs     [][]rpmrepo.Dep // provides including the implicit self-provide
 	prov      map[string][]provEntry
 	files     map[string][]int32
@@ -229,7 +229,7 @@ func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Po
 		}
 		s.arch = append(s.arch, int8(a))
 		s.prio = append(s.prio, pol.priority(p.Repo))
-		s.instOnly = append(s.instOnly, pol.isInstallOnly(p))
+		s.instOnly = append(s.instOnly, 0)
 		self := rpmrepo.Dep{Name: p.Name, Flags: rpmrepo.FlagsEQ, EVR: p.EVR}
 		pr := make([]rpmrepo.Dep, 0, len(p.Provides)+1)
 		pr = append(pr, self)
@@ -365,7 +365,7 @@ func (s *solver) satisfiedDep(d rpmrepo.Dep) bool {
 // blocked reports why id cannot join the current selection without even
 // trying: another version of its name is chosen (it is not installonly).
 func (s *solver) blocked(id int32) (int32, bool) {
-	if s.instOnly[id] {
+	if s.installOnly(id) {
 		return 0, false
 	}
 	for _, q := range s.nameSel[s.pkgs[id].Name] {
@@ -374,6 +374,18 @@ func (s *solver) blocked(id int32) (int32, bool) {
 		}
 	}
 	return 0, false
+}
+
+// installOnly is computed on first use: most packages never meet another
+// version of their name.
+func (s *solver) installOnly(id int32) bool {
+	if s.instOnly[id] == 0 {
+		s.instOnly[id] = -1
+		if s.pol.isInstallOnly(s.pkgs[id]) {
+			s.instOnly[id] = 1
+		}
+	}
+	return s.instOnly[id] > 0
 }
 
 func (s *solver) rich(d rpmrepo.Dep) (*Rich, error) {
