@@ -3,3 +3,4 @@ package rpmrepo
 // ParsePrimaryReference exposes the encoding/xml reference parser to the
 // external tests.
 var ParsePrimaryReference = parsePrimaryXML
+var ParseFilelistsReference = parseFilelistsXML

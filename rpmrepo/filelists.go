@@ -1,7 +1,8 @@
 package rpmrepo
 
 import (
-	"encoding/xml"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -19,91 +20,125 @@ type FilelistEntry struct {
 }
 
 // ParseFilelists reads an uncompressed filelists.xml stream and calls fn
-// for each package, one at a time. name is used in errors.
+// for each package, one at a time, with the same streaming scanner as
+// ParsePrimary. name is used in errors.
 func ParseFilelists(r io.Reader, name string, fn func(FilelistEntry) error) error {
-	d := xml.NewDecoder(r)
+	s := newXMLScanner(r)
+	var stack []int // offsets into arena of the open elements' names
+	var arena []byte
+	top := func() []byte { return arena[stack[len(stack)-1]:] }
 	n := 0
 	var cur *FilelistEntry
-	var text strings.Builder
+	var text []byte
 	inFile := false
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			if cur != nil {
-				return fmt.Errorf("rpmrepo: %s: package #%d: %w: unexpected end of file", name, n, ErrMalformed)
+	seenRoot := false
+	fail := func(err error) error {
+		if cur != nil {
+			return fmt.Errorf("rpmrepo: %s: package #%d (%s): %w: %v", name, n, cur.Name, ErrMalformed, err)
+		}
+		return fmt.Errorf("rpmrepo: %s: %w: %v", name, ErrMalformed, err)
+	}
+	end := func(ln []byte) error {
+		switch string(ln) {
+		case "file":
+			if inFile {
+				cur.Files = append(cur.Files, string(text))
+				inFile = false
 			}
-			if n == 0 {
-				// An empty document is an error; a filelists with no
-				// packages still has its root element.
-				if d.InputOffset() == 0 {
-					return fmt.Errorf("rpmrepo: %s: %w: empty document", name, ErrMalformed)
+		case "package":
+			if cur != nil {
+				if err := fn(*cur); err != nil {
+					return err
 				}
+				cur = nil
+			}
+		}
+		return nil
+	}
+	for {
+		if err := s.next(); err != nil {
+			return fail(err)
+		}
+		switch s.kind {
+		case tokEOF:
+			if len(stack) > 0 {
+				return fail(fmt.Errorf("unexpected end of file inside <%s>", top()))
+			}
+			if !seenRoot {
+				return fail(errors.New("no XML element in the document"))
 			}
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("rpmrepo: %s: %w: %v", name, ErrMalformed, err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			switch t.Name.Local {
+		case tokText:
+			if inFile {
+				text = append(text, s.text...)
+			}
+		case tokEnd:
+			if len(stack) == 0 || !bytes.Equal(top(), s.name) {
+				return fail(fmt.Errorf("end tag </%s> does not match the open element", s.name))
+			}
+			arena = arena[:stack[len(stack)-1]]
+			stack = stack[:len(stack)-1]
+			if err := end(localName(s.name)); err != nil {
+				return err
+			}
+		case tokStart:
+			seenRoot = true
+			ln := localName(s.name)
+			switch string(ln) {
 			case "package":
 				if cur != nil {
-					return fmt.Errorf("rpmrepo: %s: package #%d: %w: nested <package>", name, n, ErrMalformed)
+					return fail(errors.New("nested <package>"))
 				}
 				n++
 				cur = &FilelistEntry{}
-				for _, a := range t.Attr {
-					switch a.Name.Local {
+				for _, a := range s.attrs {
+					v, err := s.attrValue(a.value)
+					if err != nil {
+						return fail(err)
+					}
+					switch string(localName(a.name)) {
 					case "pkgid":
-						cur.PkgID = strings.ToLower(a.Value)
+						cur.PkgID = strings.ToLower(v)
 					case "name":
-						cur.Name = a.Value
+						cur.Name = v
 					case "arch":
-						cur.Arch = a.Value
+						cur.Arch = v
 					}
 				}
 				if cur.PkgID == "" || cur.Name == "" {
-					return fmt.Errorf("rpmrepo: %s: package #%d: %w: missing pkgid or name", name, n, ErrMalformed)
+					return fail(errors.New("missing pkgid or name"))
 				}
 			case "version":
 				if cur != nil {
-					for _, a := range t.Attr {
-						switch a.Name.Local {
+					for _, a := range s.attrs {
+						v, err := s.attrValue(a.value)
+						if err != nil {
+							return fail(err)
+						}
+						switch string(localName(a.name)) {
 						case "epoch":
-							cur.EVR.Epoch = a.Value
+							cur.EVR.Epoch = v
 						case "ver":
-							cur.EVR.Version = a.Value
+							cur.EVR.Version = v
 						case "rel":
-							cur.EVR.Release = a.Value
+							cur.EVR.Release = v
 						}
 					}
 				}
 			case "file":
 				if cur == nil {
-					return fmt.Errorf("rpmrepo: %s: %w: <file> outside <package>", name, ErrMalformed)
+					return fail(errors.New("<file> outside <package>"))
 				}
 				inFile = true
-				text.Reset()
+				text = text[:0]
 			}
-		case xml.CharData:
-			if inFile {
-				text.Write(t)
-			}
-		case xml.EndElement:
-			switch t.Name.Local {
-			case "file":
-				if inFile {
-					cur.Files = append(cur.Files, text.String())
-					inFile = false
+			if s.selfClose {
+				if err := end(ln); err != nil {
+					return err
 				}
-			case "package":
-				if cur != nil {
-					if err := fn(*cur); err != nil {
-						return err
-					}
-					cur = nil
-				}
+			} else {
+				stack = append(stack, len(arena))
+				arena = append(arena, s.name...)
 			}
 		}
 	}

@@ -100,6 +100,11 @@ func FuzzFilelists(f *testing.F) {
 		if err != nil && !errors.Is(err, rpmrepo.ErrMalformed) {
 			t.Fatalf("error does not wrap ErrMalformed: %v", err)
 		}
+		got, err1 := collectFL(rpmrepo.ParseFilelists, b)
+		want, err2 := collectFL(rpmrepo.ParseFilelistsReference, b)
+		if err1 == nil && err2 == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("scanner and encoding/xml reference differ:\n got %+v\nwant %+v", got, want)
+		}
 	})
 }
 

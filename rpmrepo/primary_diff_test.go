@@ -69,3 +69,46 @@ func TestPrimaryMatchesReference(t *testing.T) {
 	}
 	t.Logf("%d files, %d packages", len(files), total)
 }
+
+func collectFL(parse func(io.Reader, string, func(rpmrepo.FilelistEntry) error) error, b []byte) ([]rpmrepo.FilelistEntry, error) {
+	var out []rpmrepo.FilelistEntry
+	err := parse(bytes.NewReader(b), "x", func(e rpmrepo.FilelistEntry) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// TestFilelistsMatchesReference: the scanner-based ParseFilelists agrees
+// with the encoding/xml reference on every createrepo_c filelists.
+func TestFilelistsMatchesReference(t *testing.T) {
+	fx := testrepo.Fixtures(t)
+	files, _ := filepath.Glob(filepath.Join(fx, "createrepo_c/*/repodata/*-filelists*.xml.gz"))
+	if len(files) < 5 {
+		t.Fatalf("only %d filelists", len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err = io.ReadAll(z); err != nil {
+			t.Fatal(err)
+		}
+		want, err := collectFL(rpmrepo.ParseFilelistsReference, b)
+		if err != nil {
+			t.Fatalf("%s: reference: %v", f, err)
+		}
+		got, err := collectFL(rpmrepo.ParseFilelists, b)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %+v, want %+v", f, got, want)
+		}
+	}
+}
