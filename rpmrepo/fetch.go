@@ -314,3 +314,15 @@ func exactSize(f *os.File, size int64) error {
 	}
 	return nil
 }
+
+// FetchFile returns the cached, verified path of rel (relative to the first
+// of bases that serves it), downloading it when it is not cached. Offline,
+// a missing file is an ErrOffline error naming it. Repo.Fetch and Open use
+// this for packages and metadata.
+func (f *Fetcher) FetchFile(ctx context.Context, bases []string, rel string, sum Checksum, size int64) (string, error) {
+	p, err := f.fetchVerified(ctx, bases, rel, sum, size)
+	if err != nil {
+		return "", fmt.Errorf("rpmrepo: %w", err)
+	}
+	return p, nil
+}
