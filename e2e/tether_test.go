@@ -46,6 +46,7 @@ func TestTetherClosure(t *testing.T) {
 		tree := ttExtractInitramfs(t, iso)
 		list := ttReadTempfsList(t, tree)
 		t.Run("closure", func(t *testing.T) { ttCheckClosure(t, tree, list) })
+		t.Run("modules", func(t *testing.T) { ttCheckModules(t, tree) })
 		t.Run("install", func(t *testing.T) {
 			dir := ttRunInstall(t, tree, "/bin/sh", false)
 			ttCheckInstalledLayout(t, tree, dir, list)
@@ -369,6 +370,95 @@ func ttCompareSets(t *testing.T, what string, want, got, why map[string]string) 
 			t.Errorf("%s /.tether/%s: /.tempfs_list copies %s, the image's loader loads %s", what, k, g, w)
 		}
 	}
+}
+
+// ttCheckModules asks the image's own modprobe (kmod, on the tree's
+// depmod files): every module /bin/repoinit loads exists with its
+// dependencies, the init.sh drivers are among them, and every module the
+// kernel autoloads for an iptables extension (request_module of xt_NAME or
+// ipt_NAME, resolved through modules.alias) is loaded at boot, since
+// nothing can be loaded after switch_root.
+func ttCheckModules(t *testing.T, tree string) {
+	repoinit := string(ttReadFile(t, filepath.Join(tree, "bin/repoinit")))
+	vars := map[string]string{}
+	for _, line := range strings.Split(repoinit, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && strings.HasPrefix(k, "vicroot_") && !strings.ContainsAny(k, " \t") {
+			vars[k] = strings.Trim(v, "'")
+		}
+	}
+	modprobe := vars["vicroot_modprobe"]
+	if modprobe == "" || vars["vicroot_modules"] == "" {
+		t.Fatalf("/bin/repoinit sets no vicroot_modprobe/vicroot_modules:\n%s", repoinit)
+	}
+	if real := ttMustResolve(t, tree, modprobe); path.Base(real) != "kmod" {
+		t.Errorf("vicroot_modprobe=%s is %s, not kmod", modprobe, real)
+	}
+	mods := map[string]bool{}
+	for _, m := range strings.Fields(vars["vicroot_modules"]) {
+		mods[m] = true
+	}
+	kdir := filepath.Join(tree, ttMustResolve(t, tree, "/lib/modules"))
+	ents, err := os.ReadDir(kdir)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("want one kernel in /lib/modules: %v %v", ents, err)
+	}
+	kver := ents[0].Name()
+	builtin := map[string]bool{}
+	if b, err := os.ReadFile(filepath.Join(kdir, kver, "modules.builtin")); err == nil {
+		for _, l := range strings.Fields(string(b)) {
+			builtin[strings.ReplaceAll(strings.TrimSuffix(path.Base(l), ".ko"), "-", "_")] = true
+		}
+	}
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command("chroot", append([]string{tree, modprobe, "-S", kver}, args...)...)
+		cmd.Env = []string{}
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	for _, m := range strings.Fields(vars["vicroot_modules"]) {
+		if out, err := run("--show-depends", m); err != nil {
+			t.Errorf("/bin/repoinit loads %s, which the image's modprobe cannot resolve: %v %s", m, err, out)
+		}
+	}
+	drv := regexp.MustCompile(`(?m)^drivers=\(([^)]*)\)`).FindSubmatch(plainInit)
+	if drv == nil {
+		t.Fatalf("plainInit has no drivers=(...): %q", plainInit)
+	}
+	for _, d := range strings.Fields(string(drv[1])) {
+		if !mods[d] {
+			t.Errorf("init.sh driver %s is not in vicroot_modules %q", d, vars["vicroot_modules"])
+		}
+	}
+	dirs := ttXtablesDirs(t, tree)
+	checked := 0
+	for dir, names := range dirs {
+		for _, n := range names {
+			b := strings.TrimSuffix(n, ".so")
+			var aliases []string
+			switch {
+			case strings.HasPrefix(b, "libxt_"):
+				x := strings.TrimPrefix(b, "libxt_")
+				aliases = []string{"xt_" + x, "ipt_" + x}
+			case strings.HasPrefix(b, "libipt_"):
+				aliases = []string{"ipt_" + strings.TrimPrefix(b, "libipt_")}
+			default:
+				continue // ip6tables, arptables, ebtables are not in /.tether
+			}
+			for _, a := range aliases {
+				out, err := run("-R", a)
+				if err != nil {
+					continue // the image's kernel has no such module
+				}
+				for _, m := range strings.Fields(out) {
+					checked++
+					if !mods[m] && !builtin[m] {
+						t.Errorf("%s/%s: the kernel loads %s for %s, but the boot does not load it (vicroot_modules %q)", dir, n, m, a, vars["vicroot_modules"])
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d modules in /bin/repoinit resolve with the image's modprobe; %d extension aliases resolve to loaded modules", len(mods), checked)
 }
 
 // ttRunInstall runs the image's install_iptables and install_entropy with
