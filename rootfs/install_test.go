@@ -118,8 +118,16 @@ test
 var (
 	builtOnce sync.Once
 	built     map[string]string
-	builtErr  string
+	pkgDir    string // removed by TestMain
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pkgDir != "" {
+		os.RemoveAll(pkgDir)
+	}
+	os.Exit(code)
+}
 
 // testPackages builds the packages the tests below install: a "base" that
 // lays out /etc/passwd, /etc/group and Photon-style symlinked directories,
@@ -127,10 +135,13 @@ var (
 func testPackages(t *testing.T) map[string]string {
 	t.Helper()
 	testrepo.NeedTools(t, "rpmbuild")
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("rootfs-test-pkgs-%d", os.Getpid()))
 	builtOnce.Do(func() {
 		built = map[string]string{}
-		os.MkdirAll(dir, 0o755)
+		dir, err := os.MkdirTemp("", "rootfs-test-pkgs-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkgDir = dir
 		built["base"] = specPackage(t, dir, "base", "w9.gzdio", `
 mkdir -p %{buildroot}/etc %{buildroot}/usr/bin %{buildroot}/usr/lib %{buildroot}/var %{buildroot}/run
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65533::/:/bin/false\ndaemon:x:2:2::/:/bin/false\n' > %{buildroot}/etc/passwd
