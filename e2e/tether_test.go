@@ -840,3 +840,27 @@ func ttPatchABITag(t *testing.T, src, dst string, major, minor, patch uint32) {
 		t.Fatal(err)
 	}
 }
+
+// TestTetherMissingBin: --bin without tether-linux or unpack fails the
+// build with the missing file's path.
+func TestTetherMissingBin(t *testing.T) {
+	repo := testrepo.Dir(t)
+	def := definition(t, repo, nil, plainInit)
+	for _, missing := range []string{"tether-linux", "unpack"} {
+		t.Run(missing, func(t *testing.T) {
+			bin := t.TempDir()
+			for _, n := range []string{"tether-linux", "unpack"} {
+				if n == missing {
+					continue
+				}
+				if err := os.WriteFile(filepath.Join(bin, n), ttReadFile(t, filepath.Join(binDir, n)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, stderr := ttBuildFails(t, repo, def, bin)
+			if !strings.Contains(stderr, filepath.Join(bin, missing)) {
+				t.Errorf("the error does not name %s:\n%s", filepath.Join(bin, missing), stderr)
+			}
+		})
+	}
+}
