@@ -3,6 +3,8 @@ package rpmrepo_test
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"io"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
 	"github.com/vicroot/vicroot/rpmrepo"
@@ -166,6 +169,28 @@ func FuzzKeyRing(f *testing.F) {
 			if len(c.Primary.Fingerprint) == 0 {
 				t.Fatal("key without fingerprint")
 			}
+		}
+	})
+}
+
+// FuzzSignaturePacket fuzzes our V3 signature packet parser (and
+// go-crypto's V4 one) through VerifyDetached, seeded with a V3 RSA/SHA1
+// packet like Photon's.
+func FuzzSignaturePacket(f *testing.F) {
+	priv, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sig, err := v3Signature(priv, 0x1122334455667788, time.Unix(1500000000, 0), []byte("data"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte("data"), sig)
+	f.Add([]byte("data"), []byte{0x89, 0x00, 0x03, 0x03, 0x05, 0x00})
+	f.Fuzz(func(t *testing.T, data, sig []byte) {
+		sc, err := rpmrepo.VerifyDetached(data, sig, nil)
+		if err == nil || sc != nil {
+			t.Fatalf("verified without keys: %v", sc)
 		}
 	})
 }
