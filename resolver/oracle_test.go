@@ -76,26 +76,63 @@ func newDNFOracle(t *testing.T, repos []repoDir, extra ...string) *dnfOracle {
 	return &dnfOracle{repos: repos, root: root, cache: map[string]dnfAnswer{}, extra: extra}
 }
 
+// prefetch asks dnf about many requests at once, a few dnf processes in
+// parallel (each with its own root and cache, as dnf locks them), so that
+// the subtests then read cached answers.
+func (o *dnfOracle) prefetch(reqs [][]string) {
+	const workers = 3
+	ch := make(chan []string)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for rq := range ch {
+				a := o.run(fmt.Sprintf("w%d", w), rq)
+				o.mu.Lock()
+				o.cache[o.key(rq, nil)] = a
+				o.mu.Unlock()
+			}
+		}(w)
+	}
+	for _, rq := range reqs {
+		ch <- rq
+	}
+	close(ch)
+	wg.Wait()
+}
+
+func (o *dnfOracle) key(specs, extra []string) string {
+	return strings.Join(specs, " ") + "|" + strings.Join(extra, " ") + "|" + o.stagedRoot
+}
+
 // install asks dnf what "dnf install --assumeno specs..." would install
-// into an empty root.
+// into an empty root (or the staged one).
 func (o *dnfOracle) install(t *testing.T, specs []string, extra ...string) dnfAnswer {
 	t.Helper()
-	key := strings.Join(specs, " ") + "|" + strings.Join(extra, " ") + "|" + o.stagedRoot
+	key := o.key(specs, extra)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if a, ok := o.cache[key]; ok {
 		return a
 	}
-	inst := filepath.Join(o.root, "root")
+	a := o.run("w0", specs, extra...)
+	o.cache[key] = a
+	return a
+}
+
+// run runs one dnf; worker names its private root and cache.
+func (o *dnfOracle) run(worker string, specs []string, extra ...string) dnfAnswer {
+	inst := filepath.Join(o.root, worker, "root")
 	if o.stagedRoot != "" {
 		inst = o.stagedRoot
 	}
 	args := []string{
 		"--installroot=" + inst,
 		"--setopt=reposdir=" + filepath.Join(o.root, "repos.d"),
-		"--setopt=cachedir=" + filepath.Join(o.root, "cache"),
+		"--setopt=cachedir=" + filepath.Join(o.root, worker, "cache"),
 		"--setopt=logdir=" + filepath.Join(o.root, "log"),
-		"--setopt=persistdir=" + filepath.Join(o.root, "persist"),
+		"--setopt=persistdir=" + filepath.Join(o.root, worker, "persist"),
 		"--releasever=2.0", "--assumeno",
 		"--setopt=skip_if_unavailable=False", "--setopt=keepcache=True",
 		"--setopt=install_weak_deps=True", "--setopt=metadata_expire=-1",
@@ -107,9 +144,7 @@ func (o *dnfOracle) install(t *testing.T, specs []string, extra ...string) dnfAn
 	cmd := exec.Command("dnf", args...)
 	cmd.Env = append(os.Environ(), "LANG=C", "LC_ALL=C", "COLUMNS=200")
 	out, _ := cmd.CombinedOutput()
-	a := parseDNF(string(out))
-	o.cache[key] = a
-	return a
+	return parseDNF(string(out))
 }
 
 // parseDNF reads dnf's transaction table. A package row is

@@ -179,6 +179,7 @@ func TestScenariosAgainstDNF(t *testing.T) {
 		pkgs = append(pkgs, loadRepo(t, r.dir, r.id)...)
 	}
 	pol := resolver.Policy{Priorities: map[string]int{"prio": 10}, LoadFiles: filelistsLoader(t, dirs, pkgs)}
+	oracle.prefetch(scenarioRequests)
 	for _, rq := range scenarioRequests {
 		name := strings.Join(rq, "+")
 		t.Run(name, func(t *testing.T) {

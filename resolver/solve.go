@@ -162,7 +162,7 @@ type solver struct {
 	allowed   []bool
 	prio      []int
 	arch      []int8
-	instOnly  []int8 // 0 not yet known, 1 installonly, -1 not
+	instOnly  []int8          // 0 not yet known, 1 installonly, -1 not
 	provs     [][]rpmrepo.Dep // provides including the implicit self-provide
 	prov      map[string][]provEntry
 	files     map[string][]int32

@@ -91,6 +91,7 @@ func TestTestRepoAgainstDNF(t *testing.T) {
 	if len(reqs) < 50 {
 		t.Fatalf("only %d request sets drawn from the test repository, want at least 50", len(reqs))
 	}
+	oracle.prefetch(reqs)
 	failing := 0
 	for _, rq := range reqs {
 		t.Run(strings.Join(rq, "+"), func(t *testing.T) {
