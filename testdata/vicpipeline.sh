@@ -46,11 +46,15 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-spec() { python3 -c 'import json,sys
+# The definition's fields, read once (VIC reads them with jq).
+mapfile -t SPEC < <(python3 -c 'import json,sys
 d=json.load(open(sys.argv[1]))
-for k in sys.argv[2:]:
-    d=d.get(k) if isinstance(d,dict) else None
-print(d or "")' "$DEF/repo-spec.json" "$@"; }
+p=d.get("packages") or {}
+s=d.get("packages_script_staging") or {}
+for v in (p.get("base"), d.get("kernel"), p.get("bootstrap"), s.get("bootstrap"), d.get("init")):
+    print((v or "").replace("\n", " "))' "$DEF/repo-spec.json")
+[ ${#SPEC[@]} -eq 5 ] || { echo "$0: cannot read $DEF/repo-spec.json" >&2; exit 1; }
+PKGS_BASE=${SPEC[0]} KERNEL=${SPEC[1]} PKGS_BOOTSTRAP=${SPEC[2]} STAGING_BOOTSTRAP=${SPEC[3]} INIT=${SPEC[4]}
 
 # initialize_bundle
 mkdir -p "$ROOTFS" "$PKGDIR/bootfs/boot/isolinux" "$DNFCACHE"
@@ -112,8 +116,8 @@ clean_all() { rm -rf "$ROOTFS/var/cache/tdnf/"*; }
 
 # base.sh: the base set, then the kernel (a separate call).
 # shellcheck disable=SC2046
-install $(spec packages base)
-install "$(spec kernel)"
+install $PKGS_BASE
+install "$KERNEL"
 find "$ROOTFS/lib/modules" -name '*.ko.xz' -exec xz -d {} \;
 KERNEL_VERSION=$(basename "$ROOTFS"/lib/modules/*)
 if ! chroot "$ROOTFS" depmod "$KERNEL_VERSION" 2>/dev/null; then
@@ -125,12 +129,11 @@ find "$ROOTFS/boot" -type f -exec cp {} "$PKGDIR/bootfs/boot/" \;
 touch "$ROOTFS/etc/initrd-release"
 
 # bootstrap-staging.sh
-staging=$(spec packages_script_staging bootstrap)
-if [ -n "$staging" ]; then
-	(cd "$PKGDIR" && eval "$staging")
+if [ -n "$STAGING_BOOTSTRAP" ]; then
+	(cd "$PKGDIR" && eval "$STAGING_BOOTSTRAP")
 fi
 # shellcheck disable=SC2046
-install $(spec packages bootstrap)
+install $PKGS_BOOTSTRAP
 if [ -f "$DEF/staging.sh" ]; then
 	(cd "$PKGDIR" && . "$DEF/staging.sh")
 fi
@@ -139,7 +142,7 @@ clean_all
 # bootstrap.sh / generate_iso
 cp "$ISOLINUX" "$LDLINUX" "$PKGDIR/bootfs/boot/isolinux/"
 printf 'display boot.msg\ndefault microcore\nlabel microcore\n\tkernel /boot/vmlinuz64\n\tinitrd /boot/core.gz\n \tappend rdinit=%s loglevel=3 console=ttyS1,115200n8 console=tty0 quiet rcupdate.rcu_expedited=1 systemd.show_status=0 noreplace-smp cpu_init_udelay=0 vsyscall=emulate\nF1 boot.msg' \
-	"$(spec init)" >"$PKGDIR/bootfs/boot/isolinux/isolinux.cfg"
+	"$INIT" >"$PKGDIR/bootfs/boot/isolinux/isolinux.cfg"
 echo 'vmware/vic - Virtual Container Host' >"$PKGDIR/bootfs/boot/isolinux/boot.msg"
 (cd "$ROOTFS" && find | cpio --quiet -o -H newc | gzip --fast) >"$PKGDIR/bootfs/boot/core.gz"
 VERSION=${VERSION:-v1.5.8-0-9489f63}
