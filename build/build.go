@@ -87,7 +87,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.cleanCaches()
+	if err := b.cleanCaches(); err != nil {
+		return nil, err
+	}
 	bootfs := rootfs.New()
 	bootfs.SetDefaultTime(b.epoch)
 	if err := b.moveKernel(bootfs, kver); err != nil {
@@ -109,8 +111,10 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := b.runHook(ctx, repos.StagingHookFile, def.StagingSH); err != nil {
 		return nil, err
 	}
-	b.cleanCaches()
-	if err := b.ldconfig(ctx); err != nil {
+	if err := b.cleanCaches(); err != nil {
+		return nil, err
+	}
+	if err := b.scriptletEffects(ctx); err != nil {
 		return nil, err
 	}
 
@@ -489,17 +493,38 @@ func (b *builder) kernelModules(ctx context.Context) (string, error) {
 	return kver, nil
 }
 
-// cleanCaches is VIC's `clean all`: the package manager's caches go.
-func (b *builder) cleanCaches() {
-	for _, d := range []string{"var/cache/tdnf", "var/cache/yum", "var/cache/dnf"} {
-		ents, err := fs.ReadDir(b.tree, d)
-		if err != nil {
-			continue
+// cleanCaches is VIC's `clean all`: the package managers' caches go.
+func (b *builder) cleanCaches() error {
+	if err := b.tree.CleanCaches(); err != nil {
+		return fmt.Errorf("build: clean all: %w", err)
+	}
+	return nil
+}
+
+// scriptletEffects runs what the emulated scriptlets leave to the build
+// (rootfs.Report.Deferred): ldconfig always, systemd presets, sysusers and
+// an empty machine-id where a package's scriptlet would have made them.
+// depmod runs with the kernel, before.
+func (b *builder) scriptletEffects(ctx context.Context) error {
+	for _, eff := range b.tree.Report().Deferred() {
+		var err error
+		switch eff {
+		case "systemd-preset":
+			_, err = b.tree.PresetAll()
+		case "sysusers":
+			_, err = b.tree.ApplySysusers()
+		case "machine-id":
+			err = b.tree.EmptyMachineID()
+		case "depmod", "ldconfig":
+			continue // done by kernelModules and ldconfig
+		default:
+			b.warn("scriptlet effect %q is not run by this build", eff)
 		}
-		for _, e := range ents {
-			_ = b.tree.RemoveAll(d + "/" + e.Name())
+		if err != nil {
+			return fmt.Errorf("build: %s: %w", eff, err)
 		}
 	}
+	return b.ldconfig(ctx)
 }
 
 // moveKernel moves /boot/vmlinuz-<kver> to the ISO's /boot/vmlinuz64 and
