@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -458,5 +459,34 @@ func TestMirrorListAndMetalink(t *testing.T) {
 		if r, err := rpmrepo.Open(context.Background(), cfg, rpmrepo.Options{Cache: cache, Offline: true}); err != nil || len(r.Packages()) != 2 {
 			t.Errorf("%s offline: %v", kind, err)
 		}
+	}
+}
+
+// TestProxyFromEnvironment: with no HTTPClient given, HTTP_PROXY is
+// honoured. The repository's host does not resolve (.invalid), so only a
+// request through the proxy (our server on 127.0.0.1) can succeed. It runs
+// in a child process because net/http reads the proxy variables once.
+func TestProxyFromEnvironment(t *testing.T) {
+	if os.Getenv("VICROOT_PROXY_CHILD") != "" {
+		cfg := noGPG("proxied")
+		cfg.BaseURLs = []string{"http://repo.vicroot.invalid/"}
+		r, err := rpmrepo.Open(context.Background(), cfg, rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: t.TempDir()}, Attempts: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Fetch(context.Background(), r.Packages()); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	dir, rpms := smallRepo(t)
+	s := newFaultServer(t, dir, nil)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestProxyFromEnvironment$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "VICROOT_PROXY_CHILD=1", "HTTP_PROXY="+s.URL, "http_proxy="+s.URL, "NO_PROXY=", "no_proxy=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if s.requests("/repodata/repomd.xml") != 1 || s.requests(rpms[0]) != 1 {
+		t.Errorf("proxy saw repomd %d times, %s %d times", s.requests("/repodata/repomd.xml"), rpms[0], s.requests(rpms[0]))
 	}
 }
