@@ -490,3 +490,29 @@ func TestProxyFromEnvironment(t *testing.T) {
 		t.Errorf("proxy saw repomd %d times, %s %d times", s.requests("/repodata/repomd.xml"), rpms[0], s.requests(rpms[0]))
 	}
 }
+
+// TestFetchCallerContext: the caller's context bounds everything, even
+// with a long per-request timeout and retries left.
+func TestFetchCallerContext(t *testing.T) {
+	dir, rpms := smallRepo(t)
+	s := newFaultServer(t, dir, func(p string, n int) string {
+		if p == rpms[0] {
+			return "slow"
+		}
+		return ""
+	})
+	cfg := noGPG("ctx")
+	cfg.BaseURLs = []string{s.URL}
+	r, err := rpmrepo.Open(context.Background(), cfg, rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: t.TempDir()}, RequestTimeout: time.Minute, Attempts: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	// Without the caller's deadline this would wait out the slow body
+	// (five seconds) ten times.
+	_, err = r.Fetch(ctx, r.Packages())
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want the context's deadline", err)
+	}
+}
