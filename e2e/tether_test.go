@@ -56,6 +56,39 @@ func TestTetherClosure(t *testing.T) {
 		})
 	})
 
+	// Absolute library links into a directory the host lacks
+	// (/opt/vicroot-abs): the closure must follow them in the tree, never
+	// on the host, and the copies must still be the files' contents.
+	t.Run("absolute-links", func(t *testing.T) {
+		def := definition(t, repo, nil, plainInit)
+		staging := `ma=rootfs/usr/lib/x86_64-linux-gnu
+mkdir -p rootfs/opt/vicroot-abs
+for l in libhavege.so.2 libxtables.so.12; do
+	real=$(readlink $ma/$l)
+	mv $ma/$real rootfs/opt/vicroot-abs/$real
+	rm -f $ma/$l
+	ln -s /opt/vicroot-abs/$real $ma/$l
+done
+`
+		if err := os.WriteFile(filepath.Join(def, "staging.sh"), []byte(staging), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		iso := buildISO(t, repo, def, t.TempDir())
+		tree := ttExtractInitramfs(t, iso)
+		for _, l := range []string{"libhavege.so.2", "libxtables.so.12"} {
+			p := "/usr/lib/x86_64-linux-gnu/" + l
+			if target, err := os.Readlink(filepath.Join(tree, p)); err != nil || !strings.HasPrefix(target, "/opt/vicroot-abs/") {
+				t.Fatalf("staging.sh did not make %s an absolute link: %q %v", p, target, err)
+			}
+		}
+		list := ttReadTempfsList(t, tree)
+		ttCheckClosure(t, tree, list)
+		dir := ttRunInstall(t, tree, "/bin/sh", false)
+		ttCheckInstalledLayout(t, tree, dir, list)
+		ttCheckIptables(t, dir, "abs", modlog)
+		ttCheckEntropy(t, dir)
+	})
+
 	// The test repository's own definition, unmodified: a legacy init.sh
 	// with VIC's bash functions, shipped verbatim.
 	t.Run("legacy", func(t *testing.T) {
