@@ -437,7 +437,12 @@ func (s *solver) selectPkg(id int32, why reason) *Problem {
 	for _, o := range p.Obsoletes {
 		for _, q := range s.nameSel[o.Name] {
 			if s.pkgs[q].Name != p.Name && Overlap(o, s.selfProvide(q)) {
-				return s.conflict(ProblemObsoletes, id, q, fmt.Sprintf("%s obsoletes %s provided by %s", p, o, s.pkgs[q]))
+				text := fmt.Sprintf("%s obsoletes %s provided by %s", p, o, s.pkgs[q])
+				if s.installed[q] {
+					// dnf would replace it; we keep the staged set as it is.
+					text += " (an installed package is never replaced here: erase " + s.pkgs[q].Name + " first)"
+				}
+				return s.conflict(ProblemObsoletes, id, q, text)
 			}
 		}
 	}

@@ -347,3 +347,27 @@ func FuzzParseLock(f *testing.F) {
 		}
 	})
 }
+
+// TestObsoletesInstalled names a deliberate difference from dnf: dnf
+// replaces an installed package that a newly installed one obsoletes
+// ("install toybox" on a root with busybox removes busybox). The staged
+// set is kept as it is here, because the rootfs stage would otherwise
+// have to undo files of a package it already unpacked; VIC's recipe
+// erases explicitly (tdnf erase toybox) before installing. The request
+// fails with an explanation that says so.
+func TestObsoletesInstalled(t *testing.T) {
+	staged := []*rpmrepo.Package{pkg("busybox-1.0-1.noarch")}
+	avail := []*rpmrepo.Package{pkg("toybox-1.35-1.x86_64", "obs:busybox < 2.0")}
+	_, err := solve(t, avail, resolver.Request{Install: []string{"toybox"}, Installed: staged}, resolver.Policy{})
+	var u *resolver.Unsolvable
+	if !errors.As(err, &u) || u.Problems[0].Kind != resolver.ProblemObsoletes || !strings.Contains(err.Error(), "erase busybox first") {
+		t.Fatalf("got %v", err)
+	}
+	plan, err := solve(t, avail, resolver.Request{Erase: []string{"busybox"}, Install: []string{"toybox"}, Installed: staged}, resolver.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plan.NEVRAs(); !reflect.DeepEqual(got, []string{"toybox-1.35-1.x86_64"}) || len(plan.Erase) != 1 {
+		t.Errorf("erase then install: %v, erased %v", got, plan.Erase)
+	}
+}
