@@ -176,8 +176,22 @@ func (s *solver) preferRank(id int32) int {
 	return 2
 }
 
-// recommended reports whether a chosen package recommends id.
+// recommended reports whether a chosen package recommends id. The index
+// of Recommends is built on first use.
 func (s *solver) recommended(id int32) bool {
+	if s.recIdx == nil {
+		s.recIdx = map[string][]provEntry{}
+		for i, p := range s.pkgs {
+			if !s.allowed[i] {
+				continue
+			}
+			for _, d := range p.Recommends {
+				if !IsRich(d.Name) {
+					s.recIdx[d.Name] = append(s.recIdx[d.Name], provEntry{int32(i), d})
+				}
+			}
+		}
+	}
 	for _, d := range s.provs[id] {
 		for _, e := range s.recIdx[d.Name] {
 			if s.sel[e.pkg] && Overlap(d, e.dep) {

@@ -68,6 +68,9 @@ type provEntry struct {
 	dep rpmrepo.Dep
 }
 
+// provRef is a provide in the index: package and position in solver.flat.
+type provRef struct{ pkg, i int32 }
+
 // reason records why a package was chosen.
 type reason struct {
 	from int32  // the requiring package, or -1 for the request
@@ -164,7 +167,8 @@ type solver struct {
 	arch      []int8
 	instOnly  []int8          // 0 not yet known, 1 installonly, -1 not
 	provs     [][]rpmrepo.Dep // provides including the implicit self-provide
-	prov      map[string][]provEntry
+	prov      map[string][]provRef
+	flat      []rpmrepo.Dep // every package's provides, self-provide first
 	files     map[string][]int32
 	byName    map[string][]int32
 	recIdx    map[string][]provEntry
@@ -202,9 +206,9 @@ type solver struct {
 func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Policy) (*solver, error) {
 	s := &solver{
 		ctx: ctx, pol: pol,
-		prov: make(map[string][]provEntry, 2*len(avail)), files: map[string][]int32{}, byName: make(map[string][]int32, len(avail)),
-		recIdx: map[string][]provEntry{}, lockedName: map[string]bool{},
-		provCache: map[rpmrepo.Dep][]int32{}, richCache: map[string]*Rich{}, richErr: map[string]error{},
+		prov: make(map[string][]provRef, 2*len(avail)), files: map[string][]int32{}, byName: make(map[string][]int32, len(avail)),
+		lockedName: map[string]bool{},
+		provCache:  map[rpmrepo.Dep][]int32{}, richCache: map[string]*Rich{}, richErr: map[string]error{},
 		nameSel: map[string][]int32{}, conflIdx: map[string][]provEntry{}, obsIdx: map[string][]provEntry{},
 		obsAvail:    map[string][]provEntry{},
 		seenProblem: map[string]bool{},
@@ -214,6 +218,7 @@ func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Po
 	if err != nil {
 		return nil, err
 	}
+	var flat []rpmrepo.Dep
 	add := func(p *rpmrepo.Package, inst bool) {
 		id := int32(len(s.pkgs))
 		s.pkgs = append(s.pkgs, p)
@@ -231,31 +236,27 @@ func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Po
 		s.prio = append(s.prio, pol.priority(p.Repo))
 		s.instOnly = append(s.instOnly, 0)
 		self := rpmrepo.Dep{Name: p.Name, Flags: rpmrepo.FlagsEQ, EVR: p.EVR}
-		pr := make([]rpmrepo.Dep, 0, len(p.Provides)+1)
-		pr = append(pr, self)
+		start := len(flat)
+		flat = append(flat, self)
 		for _, d := range p.Provides {
 			if d != self {
-				pr = append(pr, d)
+				flat = append(flat, d)
 			}
 		}
+		pr := flat[start:len(flat):len(flat)]
 		s.provs = append(s.provs, pr)
 		if !ok && !inst {
 			// Packages that may never be chosen stay out of the indexes,
 			// so they cannot satisfy anything.
 			return
 		}
-		for _, d := range pr {
-			s.prov[d.Name] = append(s.prov[d.Name], provEntry{id, d})
+		for i := range pr {
+			s.prov[pr[i].Name] = append(s.prov[pr[i].Name], provRef{id, int32(start + i)})
 		}
 		for _, f := range p.Files {
 			s.files[f] = append(s.files[f], id)
 		}
 		s.byName[p.Name] = append(s.byName[p.Name], id)
-		for _, d := range p.Recommends {
-			if !IsRich(d.Name) {
-				s.recIdx[d.Name] = append(s.recIdx[d.Name], provEntry{id, d})
-			}
-		}
 		for _, o := range p.Obsoletes {
 			s.obsAvail[o.Name] = append(s.obsAvail[o.Name], provEntry{id, o})
 		}
@@ -263,6 +264,13 @@ func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Po
 			s.supp = append(s.supp, id)
 		}
 	}
+	total := len(r.Installed) + len(avail)
+	for _, l := range [][]*rpmrepo.Package{r.Installed, avail} {
+		for _, p := range l {
+			total += len(p.Provides)
+		}
+	}
+	flat = make([]rpmrepo.Dep, 0, total)
 	for _, p := range r.Installed {
 		add(p, true)
 	}
@@ -272,6 +280,7 @@ func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Po
 		}
 		add(p, false)
 	}
+	s.flat = flat
 	n := len(s.pkgs)
 	s.sel = make([]bool, n)
 	s.level = make([]int32, n)
@@ -292,7 +301,7 @@ func (s *solver) providers(d rpmrepo.Dep) []int32 {
 	}
 	var out []int32
 	for _, e := range s.prov[d.Name] {
-		if Overlap(e.dep, d) {
+		if Overlap(s.flat[e.i], d) {
 			out = append(out, e.pkg)
 		}
 	}
