@@ -24,7 +24,7 @@ type Policy struct {
 	// InstallOnly names the packages of which several versions may be
 	// installed side by side: exact names or path.Match globs
 	// ("kernel-*"). Packages providing installonlypkg(...) are installonly
-	// too. Nil means DefaultInstallOnly.
+	// too. Nil means DefaultInstallOnly().
 	InstallOnly []string
 	// LoadFiles, when set, is called at most once, the first time a file
 	// dependency ("/usr/bin/perl") has no provider among the files that
@@ -39,8 +39,13 @@ type Policy struct {
 	MaxSteps int
 }
 
-// DefaultInstallOnly are dnf's installonlypkgs plus Photon's kernel names.
-var DefaultInstallOnly = []string{"kernel", "kernel-*", "linux", "linux-esx", "linux-secure", "linux-aws", "linux-rt"}
+// DefaultInstallOnly returns the installonly names used when
+// Policy.InstallOnly is nil: dnf's kernel names plus Photon's (linux,
+// linux-esx, ...). Packages providing installonlypkg(...) are always
+// installonly.
+func DefaultInstallOnly() []string {
+	return []string{"kernel", "kernel-*", "linux", "linux-esx", "linux-secure", "linux-aws", "linux-rt"}
+}
 
 func (pol *Policy) arches() []string {
 	if len(pol.Arches) == 0 {
@@ -73,7 +78,7 @@ func (pol *Policy) priority(repo string) int {
 func (pol *Policy) isInstallOnly(p *rpmrepo.Package) bool {
 	globs := pol.InstallOnly
 	if globs == nil {
-		globs = DefaultInstallOnly
+		globs = DefaultInstallOnly()
 	}
 	for _, g := range globs {
 		if g == p.Name {
