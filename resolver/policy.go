@@ -175,7 +175,9 @@ func (s *solver) preferRank(id int32) int {
 	if s.lockedName[s.pkgs[id].Name] {
 		return 0
 	}
-	if !s.pol.NoWeakDeps && s.recommended(id) {
+	// libsolv prefers recommended candidates even with weak dependencies
+	// off (dnf install_weak_deps=False still picks them).
+	if s.recommended(id) {
 		return 1
 	}
 	return 2

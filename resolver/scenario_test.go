@@ -294,3 +294,25 @@ func reaches(plan *resolver.Plan, from, to *rpmrepo.Package) bool {
 	}
 	return false
 }
+
+// TestNoWeakDepsAgainstDNF: with weak dependencies off, the answer is
+// dnf's with install_weak_deps=False.
+func TestNoWeakDepsAgainstDNF(t *testing.T) {
+	dirs := buildRepos(t, scenarioPackages)
+	repos := []repoDir{{id: "base", dir: dirs["base"]}, {id: "upd", dir: dirs["upd"]}, {id: "prio", dir: dirs["prio"], prio: 10}}
+	oracle := newDNFOracle(t, repos, "--setopt=install_weak_deps=False")
+	var pkgs []*rpmrepo.Package
+	for _, r := range repos {
+		pkgs = append(pkgs, loadRepo(t, r.dir, r.id)...)
+	}
+	pol := resolver.Policy{NoWeakDeps: true, Priorities: map[string]int{"prio": 10}}
+	reqs := [][]string{{"k1"}, {"k4"}, {"k7"}, {"i2"}, {"u2", "u3"}, {"v1"}, {"a1"}}
+	oracle.prefetch(reqs)
+	for _, rq := range reqs {
+		t.Run(strings.Join(rq, "+"), func(t *testing.T) {
+			want := oracle.install(t, rq)
+			plan, err := resolver.Solve(context.Background(), pkgs, resolver.Request{Install: rq}, pol)
+			compareWithDNF(t, rq, want, plan, err)
+		})
+	}
+}
