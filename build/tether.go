@@ -196,6 +196,16 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 	}
 	ri := &vic.RepoInit{Definition: def.Name, Drivers: def.Init.Drivers}
 	rep := &TetherReport{Mode: plan.Mode}
+	// A legacy init.sh copies with its own globs at boot; the tmpfs is
+	// sized as if the default plan ran, which VIC's globs cover, with
+	// every versioned library name counted too (cp -Ln of libfoo.so*).
+	legacy := plan.Mode == repos.TetherLegacy
+	if legacy {
+		sizing := repos.TetherPlan{Mode: repos.TetherDefault, Entropy: repos.DefaultEntropy()}
+		if sp, err := sizing.Resolve(exists); err == nil {
+			plan.Entropy = sp.Entropy
+		}
+	}
 
 	var roots []string
 	var iptables, entropy string
@@ -203,7 +213,7 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 		iptables = absInTree(plan.Iptables.Binary)
 		roots = append(roots, iptables)
 	} else if exists(repos.DefaultIptables) {
-		iptables = repos.DefaultIptables // legacy: for the size estimate
+		iptables = repos.DefaultIptables
 		roots = append(roots, iptables)
 	}
 	if len(plan.Entropy) > 0 {
@@ -283,20 +293,34 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 			}
 		}
 	}
-	if plan.Mode != repos.TetherLegacy {
-		if iptables != "" {
-			if err := addCopy(iptables, "bin/"+path.Base(iptables)); err != nil {
-				return nil, nil, err
-			}
-		}
-		for _, e := range extensions {
-			if err := addCopy(e, relInTree(e)); err != nil {
-				return nil, nil, err
+	var legacyExtra []ldso.TmpfsEntry
+	if legacy {
+		for _, c := range objs {
+			for _, o := range c.Objects {
+				dst := "lib64/" + path.Base(o.Path)
+				if _, dup := copies[dst]; o.Root || dup {
+					continue
+				}
+				fi, err := fs.Stat(fsys, relInTree(o.Path))
+				if err != nil {
+					return nil, nil, fmt.Errorf("build: /.tether: %s: %w", o.Path, err)
+				}
+				legacyExtra = append(legacyExtra, ldso.TmpfsEntry{Path: dst, Size: fi.Size()})
 			}
 		}
 	}
+	if iptables != "" {
+		if err := addCopy(iptables, "bin/"+path.Base(iptables)); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, e := range extensions {
+		if err := addCopy(e, relInTree(e)); err != nil {
+			return nil, nil, err
+		}
+	}
 	var entropyCopies []vic.Copy
-	if entropy != "" && plan.Mode != repos.TetherLegacy {
+	if entropy != "" {
 		dst := "bin/" + path.Base(entropy)
 		fi, err := fs.Stat(fsys, relInTree(entropy))
 		if err != nil {
@@ -337,6 +361,7 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 		fi, _ := fs.Stat(fsys, relInTree(c.Src))
 		entries = append(entries, ldso.TmpfsEntry{Path: c.Dst, Size: fi.Size()})
 	}
+	entries = append(entries, legacyExtra...)
 	for p, sz := range in.Modules.fileSize {
 		entries = append(entries, ldso.TmpfsEntry{Path: "lib64/modules/" + in.Modules.kver + "/" + p, Size: sz})
 	}

@@ -154,3 +154,7 @@ func (d *specDecoder) args(n *node, field string) string {
 	}
 	return n.str
 }
+
+// DefaultEntropy returns the entropy daemons a definition without a tether
+// section may use, in order of preference.
+func DefaultEntropy() []Command { return append([]Command(nil), defaultEntropy...) }
