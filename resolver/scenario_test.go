@@ -316,3 +316,31 @@ func TestNoWeakDepsAgainstDNF(t *testing.T) {
 		})
 	}
 }
+
+// TestMultilibAgainstDNF: with i686 asked for (Policy.Arches), the answer
+// is dnf's on x86_64, where i686 is allowed by default; the default
+// policy refuses i686 where dnf would take it (a deliberate difference:
+// VIC's images are 64-bit only).
+func TestMultilibAgainstDNF(t *testing.T) {
+	dirs := buildRepos(t, scenarioPackages)
+	repos := []repoDir{{id: "base", dir: dirs["base"]}, {id: "upd", dir: dirs["upd"]}, {id: "prio", dir: dirs["prio"], prio: 10}}
+	oracle := newDNFOracle(t, repos)
+	var pkgs []*rpmrepo.Package
+	for _, r := range repos {
+		pkgs = append(pkgs, loadRepo(t, r.dir, r.id)...)
+	}
+	multilib := resolver.Policy{Arches: []string{"x86_64", "i686"}, Priorities: map[string]int{"prio": 10}}
+	reqs := [][]string{{"b1.i686"}, {"b1"}, {"b2"}, {"bcap"}, {"b4"}, {"b1.i686", "b1.x86_64"}}
+	oracle.prefetch(reqs)
+	for _, rq := range reqs {
+		t.Run(strings.Join(rq, "+"), func(t *testing.T) {
+			want := oracle.install(t, rq)
+			plan, err := resolver.Solve(context.Background(), pkgs, resolver.Request{Install: rq}, multilib)
+			compareWithDNF(t, rq, want, plan, err)
+		})
+	}
+	// The default policy: b2 exists only as i686.
+	if _, err := resolver.Solve(context.Background(), pkgs, resolver.Request{Install: []string{"b2"}}, resolver.Policy{}); err == nil {
+		t.Error("default policy installed an i686 package")
+	}
+}

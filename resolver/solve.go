@@ -372,17 +372,26 @@ func (s *solver) satisfiedDep(d rpmrepo.Dep) bool {
 }
 
 // blocked reports why id cannot join the current selection without even
-// trying: another version of its name is chosen (it is not installonly).
+// trying: another version of its name is chosen (it is not installonly,
+// and the two are not a multilib pair).
 func (s *solver) blocked(id int32) (int32, bool) {
 	if s.installOnly(id) {
 		return 0, false
 	}
-	for _, q := range s.nameSel[s.pkgs[id].Name] {
-		if q != id {
+	p := s.pkgs[id]
+	for _, q := range s.nameSel[p.Name] {
+		if q != id && !multilibPair(p, s.pkgs[q]) {
 			return q, true
 		}
 	}
 	return 0, false
+}
+
+// multilibPair reports whether two packages of one name may be installed
+// together as multilib: the same EVR built for two different real arches
+// (glibc.x86_64 beside glibc.i686), as rpm and dnf allow.
+func multilibPair(a, b *rpmrepo.Package) bool {
+	return a.Arch != b.Arch && a.Arch != "noarch" && b.Arch != "noarch" && a.EVR == b.EVR
 }
 
 // installOnly is computed on first use: most packages never meet another
