@@ -21,11 +21,13 @@ import (
 // mirrors) and warm (cache filled by an untimed build), with VIC's own
 // pipeline on the same repository and machine (testdata/vicpipeline.sh:
 // dnf --installroot as root with scriptlets, xz -d and depmod, find | cpio |
-// gzip --fast, xorriso). Each reports, besides ns/op (wall), the CPU
-// seconds of the process tree (cpu-s/op) and its peak RSS (peak-RSS-MiB,
-// the largest over the iterations, from the child's rusage).
+// gzip --fast, xorriso; BenchmarkVICPipelineBundles adds the tar.gz
+// bundles VIC writes and reads between its stages). Each reports, besides
+// ns/op (wall), the CPU seconds of the process tree (cpu-s/op) and its
+// peak RSS (peak-RSS-MiB, the largest over the iterations, from the
+// child's rusage). On a shared machine cpu-s/op is the steadier figure.
 //
-//	go test -run '^$' -bench 'Build|VICPipeline' -benchtime 1x -count 5 ./e2e/
+//	go test -run '^$' -bench 'BuildCold|BuildWarm$|VICPipeline' -benchtime 1x -count 5 ./e2e/
 //
 // BenchmarkBuildWarmInProcess runs the warm build inside the test binary
 // so that -cpuprofile profiles vicroot itself, and reports each stage's
@@ -132,16 +134,26 @@ func BenchmarkBuildWarm(b *testing.B) {
 // directory is kept between iterations (filled by an untimed run), as VIC
 // keeps bin/.yum-cache-<repo>.tgz between builds; the packages themselves
 // are read in place from the file:// repositories, like vicroot's mirrors.
-func BenchmarkVICPipeline(b *testing.B) {
+func BenchmarkVICPipeline(b *testing.B) { bnVIC(b, false) }
+
+// BenchmarkVICPipelineBundles adds VIC's tar.gz round trips between its
+// stages (VIC_BUNDLES=1): the pipeline as VIC's make runs it.
+func BenchmarkVICPipelineBundles(b *testing.B) { bnVIC(b, true) }
+
+func bnVIC(b *testing.B, bundles bool) {
 	testrepo.NeedRoot(b)
-	testrepo.NeedTools(b, "bash", "dnf", "rpm", "python3", "xz", "depmod", "chroot", "cpio", "gzip", "xorriso")
+	testrepo.NeedTools(b, "bash", "dnf", "rpm", "python3", "xz", "depmod", "chroot", "cpio", "gzip", "tar", "xorriso")
 	repo, def := bnDef(b)
 	tmp := b.TempDir()
 	script := filepath.Join(testrepo.ModuleRoot(), "testdata", "vicpipeline.sh")
 	dnfCache := bnFreshDir(b, tmp, "dnfcache")
 	cmd := func() *exec.Cmd {
 		work := bnFreshDir(b, tmp, "work")
-		return exec.Command("bash", script, def, repo, work, filepath.Join(tmp, "vic.iso"), dnfCache)
+		c := exec.Command("bash", script, def, repo, work, filepath.Join(tmp, "vic.iso"), dnfCache)
+		if bundles {
+			c.Env = append(os.Environ(), "VIC_BUNDLES=1")
+		}
+		return c
 	}
 	bnRun(b, cmd())
 	var us []bnUsage

@@ -23,9 +23,11 @@
 # copied; touch etc/initrd-release; staging: packages_script_staging, the
 # bootstrap packages, staging.sh, clean all; the isolinux files;
 # `(cd rootfs && find | cpio -o -H newc | gzip --fast) > core.gz`; xorriso
-# with VIC's options file. The tar.gz bundles VIC writes between its stages
-# and the copies of VIC's own scripts are left out (they would only make the
-# baseline slower).
+# with VIC's options file. The copies of VIC's own scripts are left out.
+# VIC hands the tree from stage to stage as tar.gz bundles (.iso-base-*.tgz,
+# .bootstrap-staging*.tgz: tar -zcf, then tar -xzf in a new mktemp dir);
+# those two round trips run only with VIC_BUNDLES=1, so that by default the
+# baseline is the installs and image steps alone (faster than VIC's).
 set -euo pipefail
 
 if [ $# -lt 4 ]; then
@@ -108,6 +110,14 @@ EOF
 conf "" /etc/yum.repos.d | sed 's|^cachedir=.*|cachedir=/var/cache/tdnf|' >"$ROOTFS/etc/tdnf/tdnf.conf"
 conf "$ROOTFS" "$PKGDIR/repos.d" >"$PKGDIR/dnf.conf"
 
+# bundle packs the bundle as VIC's pack() does and unpacks it again as the
+# next stage's unpack() does (VIC_BUNDLES=1 only).
+bundle() {
+	[ "${VIC_BUNDLES:-0}" = 1 ] || return 0
+	(cd "$PKGDIR" && tar -zcf "$PKGDIR/bundle.tgz" rootfs bootfs xorriso-options.cfg &&
+		rm -rf rootfs bootfs xorriso-options.cfg && tar -xzf "$PKGDIR/bundle.tgz" && rm -f "$PKGDIR/bundle.tgz")
+}
+
 install() {
 	HOME=/root dnf -q -y -c "$PKGDIR/dnf.conf" --installroot "$ROOTFS" --releasever 2.0 \
 		--setopt=reposdir="$PKGDIR/repos.d" --setopt=cachedir="$DNFCACHE" install "$@" >/dev/null
@@ -127,6 +137,7 @@ clean_all
 mv "$ROOTFS"/boot/vmlinuz-* "$PKGDIR/bootfs/boot/vmlinuz64"
 find "$ROOTFS/boot" -type f -exec cp {} "$PKGDIR/bootfs/boot/" \;
 touch "$ROOTFS/etc/initrd-release"
+bundle
 
 # bootstrap-staging.sh
 if [ -n "$STAGING_BOOTSTRAP" ]; then
@@ -138,6 +149,7 @@ if [ -f "$DEF/staging.sh" ]; then
 	(cd "$PKGDIR" && . "$DEF/staging.sh")
 fi
 clean_all
+bundle
 
 # bootstrap.sh / generate_iso
 cp "$ISOLINUX" "$LDLINUX" "$PKGDIR/bootfs/boot/isolinux/"
