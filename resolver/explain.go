@@ -94,12 +94,8 @@ func (s *solver) dropProblems(n int) {
 }
 
 func (s *solver) unsolvable() error {
-	u := &Unsolvable{Problems: append([]Problem(nil), s.problems...)}
-	for _, r := range s.reqs {
-		if r.from < 0 {
-			u.Request = append(u.Request, r.job)
-		}
-	}
+	// The request as given: a job that matched nothing never became a req.
+	u := &Unsolvable{Problems: append([]Problem(nil), s.problems...), Request: append([]string(nil), s.request...)}
 	return u
 }
 

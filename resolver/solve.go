@@ -37,6 +37,7 @@ func Solve(ctx context.Context, pkgs []*rpmrepo.Package, rq Request, pol Policy)
 	if err != nil {
 		return nil, err
 	}
+	s.request = append([]string(nil), rq.Install...)
 	if err := s.erase(rq.Erase); err != nil {
 		return nil, err
 	}
@@ -160,6 +161,8 @@ type solver struct {
 	ctx  context.Context
 	pol  *Policy
 	pkgs []*rpmrepo.Package
+	// request is the Install list as given, for explanations.
+	request []string
 
 	installed []bool
 	allowed   []bool
