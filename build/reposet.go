@@ -67,16 +67,16 @@ func openRepositories(ctx context.Context, def *repos.Definition, opts Options, 
 		if _, dup := rs.repos[cfg.ID]; dup {
 			return nil, fmt.Errorf("build: repository id %q is defined twice (%s)", cfg.ID, cfg.Source)
 		}
-		kr, err := rs.keyRing(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
 		o := rs.opts
-		o.KeyRing = kr
 		if m, ok := opts.Mirrors[cfg.ID]; ok {
 			o.Mirror = m
 			used[cfg.ID] = true
 		}
+		kr, err := rs.keyRing(ctx, cfg, o)
+		if err != nil {
+			return nil, err
+		}
+		o.KeyRing = kr
 		r, err := rpmrepo.Open(ctx, cfg, o)
 		if err != nil {
 			if cfg.SkipIfUnavailable {
@@ -110,7 +110,7 @@ func openRepositories(ctx context.Context, def *repos.Definition, opts Options, 
 // keyRing is the keys a repository trusts: those its gpgkey list names,
 // and every --gpgkey. A pinned key without material is taken from the
 // release package that ships it, see pinnedKey.
-func (rs *repoSet) keyRing(ctx context.Context, cfg *rpmrepo.RepoConfig) (*rpmrepo.KeyRing, error) {
+func (rs *repoSet) keyRing(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpmrepo.Options) (*rpmrepo.KeyRing, error) {
 	var files []rpmrepo.KeyFile
 	names := map[string]bool{}
 	for _, u := range cfg.GPGKeys {
@@ -121,7 +121,7 @@ func (rs *repoSet) keyRing(ctx context.Context, cfg *rpmrepo.RepoConfig) (*rpmre
 			continue
 		}
 		if k.Armored == nil {
-			if err := rs.pinnedKey(ctx, cfg, k); err != nil {
+			if err := rs.pinnedKey(ctx, cfg, o, k); err != nil {
 				return nil, err
 			}
 		}
@@ -149,11 +149,10 @@ func keyName(k *repos.Key) string {
 // package is trusted only by its primary.xml checksum until the key's
 // fingerprint matches the pin; the package's own signature is then checked
 // like every other's when it is fetched for installation.
-func (rs *repoSet) pinnedKey(ctx context.Context, cfg *rpmrepo.RepoConfig, k *repos.Key) error {
+func (rs *repoSet) pinnedKey(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpmrepo.Options, k *repos.Key) error {
 	if k.ImagePath == "" {
 		return fmt.Errorf("build: key %s is pinned but has no image path to find it in a release package", k.URL)
 	}
-	o := rs.opts
 	o.KeyRing = nil
 	bare := *cfg
 	bare.GPGCheck, bare.RepoGPGCheck = false, false

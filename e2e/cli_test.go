@@ -324,3 +324,64 @@ func TestDiff(t *testing.T) {
 		t.Errorf("diff of an ISO with itself: %v %q", err, same)
 	}
 }
+
+// A definition that pins its key instead of shipping it (as the embedded
+// ones do) gets the key from the repository's release package that
+// installs it, accepted only when its fingerprint matches the pin.
+func TestPinnedKeyFromReleasePackage(t *testing.T) {
+	repo, def, _, _ := sharedISO(t)
+	fpr, err := exec.Command("gpg", "--batch", "--with-colons", "--show-keys", filepath.Join(repo, "RPM-GPG-KEY-vicroot-test")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fingerprint string
+	for _, line := range strings.Split(string(fpr), "\n") {
+		if f := strings.Split(line, ":"); f[0] == "fpr" {
+			fingerprint = f[9]
+			break
+		}
+	}
+	if fingerprint == "" {
+		t.Fatalf("gpg printed no fingerprint:\n%s", fpr)
+	}
+	for _, c := range []struct {
+		name, pin string
+		ok        bool
+	}{
+		{"matching pin", fingerprint, true},
+		{"wrong pin", "0123456789ABCDEF0123456789ABCDEF01234567", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := filepath.Join(t.TempDir(), "pinned")
+			if err := os.CopyFS(d, os.DirFS(def)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(d, "VICROOT-TEST-KEY")); err != nil {
+				t.Fatal(err)
+			}
+			spec, err := os.ReadFile(filepath.Join(d, "repo-spec.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(spec, &m); err != nil {
+				t.Fatal(err)
+			}
+			m["gpgkeys"] = map[string]any{"VICROOT-TEST-KEY": c.pin}
+			spec, _ = json.Marshal(m)
+			if err := os.WriteFile(filepath.Join(d, "repo-spec.json"), spec, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, stderr, err := vicroot(t, nil, append([]string{"resolve", "--repo", d, "--cache", filepath.Join(t.TempDir(), "c")}, mirrors(repo)...)...)
+			if c.ok {
+				if err != nil || !strings.Contains(out, "photon-repos-") && !strings.Contains(out, "iptables-") {
+					t.Fatalf("resolve with a pinned key: %v\n%s\n%s", err, out, stderr)
+				}
+				return
+			}
+			if exitCode(err) != 1 || !strings.Contains(stderr, "fingerprint") {
+				t.Errorf("a key not matching the pin was accepted or the error does not say why: exit %d\n%s", exitCode(err), stderr)
+			}
+		})
+	}
+}
