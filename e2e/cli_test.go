@@ -385,3 +385,22 @@ func TestPinnedKeyFromReleasePackage(t *testing.T) {
 		})
 	}
 }
+
+// --offline builds from the cache alone, and on an empty cache lists
+// exactly what is missing.
+func TestOffline(t *testing.T) {
+	repo, def, iso, cache := sharedISO(t)
+	out := t.TempDir()
+	args := append([]string{"build", "--offline", "--repo", def, "--out", out, "--bin", binDir, "--cache", cache, "--version", "v1.5.8-0-9489f63"}, mirrors(repo)...)
+	if o, stderr, err := vicroot(t, nil, args...); err != nil {
+		t.Fatalf("offline build on a warm cache: %v\n%s\n%s", err, o, stderr)
+	}
+	if fileSHA256(t, iso) != fileSHA256(t, filepath.Join(out, filepath.Base(iso))) {
+		t.Error("the offline build gave different bytes")
+	}
+	args = append([]string{"build", "--offline", "--repo", def, "--out", t.TempDir(), "--bin", binDir, "--cache", filepath.Join(t.TempDir(), "empty")}, mirrors(repo)...)
+	_, stderr, err := vicroot(t, nil, args...)
+	if exitCode(err) != 1 || !strings.Contains(stderr, "repomd.xml") {
+		t.Errorf("offline build on an empty cache: exit %d, want 1 naming the missing repomd.xml\n%s", exitCode(err), stderr)
+	}
+}
