@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -234,4 +235,72 @@ func BenchmarkBuildWarmInProcess(b *testing.B) {
 	for _, name := range st.order {
 		b.ReportMetric(float64(st.total[name].Milliseconds())/float64(b.N), strings.ReplaceAll(name, " ", "_")+"-ms/op")
 	}
+}
+
+// BenchmarkCompare runs, in each iteration, one cold build, one warm build
+// and VIC's pipeline, interleaved so that the machine's load drifts over
+// all three alike, and reports the medians over the iterations and the
+// ratios to VIC's pipeline (targets: cold ≤ 0.5, warm ≤ 0.2, peak RSS
+// < 1 GiB). Give it several iterations:
+//
+//	go test -run '^$' -bench Compare -benchtime 5x ./e2e/
+func BenchmarkCompare(b *testing.B) {
+	testrepo.NeedRoot(b)
+	testrepo.NeedTools(b, "bash", "dnf", "rpm", "python3", "xz", "depmod", "chroot", "cpio", "gzip", "xorriso")
+	repo, def := bnDef(b)
+	tmp := b.TempDir()
+	script := filepath.Join(testrepo.ModuleRoot(), "testdata", "vicpipeline.sh")
+	warmCache, dnfCache := bnFreshDir(b, tmp, "warm-cache"), bnFreshDir(b, tmp, "dnfcache")
+	vic := func() *exec.Cmd {
+		return exec.Command("bash", script, def, repo, bnFreshDir(b, tmp, "work"), filepath.Join(tmp, "vic.iso"), dnfCache)
+	}
+	// Untimed: fill vicroot's cache and dnf's.
+	bnRun(b, bnBuildCmd(repo, def, bnFreshDir(b, tmp, "out"), warmCache))
+	bnRun(b, vic())
+	var cold, warm, base []bnUsage
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		c := bnBuildCmd(repo, def, bnFreshDir(b, tmp, "out"), bnFreshDir(b, tmp, "cold-cache"))
+		b.StartTimer()
+		cold = append(cold, bnRun(b, c))
+		b.StopTimer()
+		c = bnBuildCmd(repo, def, bnFreshDir(b, tmp, "out"), warmCache)
+		b.StartTimer()
+		warm = append(warm, bnRun(b, c))
+		b.StopTimer()
+		c = vic()
+		b.StartTimer()
+		base = append(base, bnRun(b, c))
+	}
+	b.StopTimer()
+	med := func(us []bnUsage, f func(bnUsage) time.Duration) float64 {
+		v := make([]float64, len(us))
+		for i, u := range us {
+			v[i] = f(u).Seconds()
+		}
+		sort.Float64s(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	wall := func(u bnUsage) time.Duration { return u.wall }
+	cpu := func(u bnUsage) time.Duration { return u.cpu }
+	cw, ww, vw := med(cold, wall), med(warm, wall), med(base, wall)
+	cc, wc, vc := med(cold, cpu), med(warm, cpu), med(base, cpu)
+	var rss int64
+	for _, u := range append(cold, warm...) {
+		rss = max(rss, u.maxRSSKiB)
+	}
+	b.ReportMetric(cw, "cold-s")
+	b.ReportMetric(ww, "warm-s")
+	b.ReportMetric(vw, "vic-s")
+	b.ReportMetric(cw/vw, "cold/vic")
+	b.ReportMetric(ww/vw, "warm/vic")
+	b.ReportMetric(cc/vc, "cold/vic-cpu")
+	b.ReportMetric(wc/vc, "warm/vic-cpu")
+	b.ReportMetric(float64(rss)/1024, "vicroot-peak-RSS-MiB")
+	b.Logf("medians over %d rounds: wall cold %.2fs warm %.2fs VIC %.2fs; CPU cold %.2fs warm %.2fs VIC %.2fs; ratios wall cold %.2f warm %.2f, CPU cold %.2f warm %.2f (targets 0.5, 0.2); vicroot peak RSS %.0f MiB",
+		b.N, cw, ww, vw, cc, wc, vc, cw/vw, ww/vw, cc/vc, wc/vc, float64(rss)/1024)
 }
