@@ -13,6 +13,7 @@ import (
 
 	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
+	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/mtree"
 )
 
@@ -89,38 +90,6 @@ func readOwners(r io.Reader) (map[string]string, error) {
 	return owners, sc.Err()
 }
 
-// unixMode converts a cpio mode to an fs.FileMode.
-func unixMode(m uint64) (fs.FileMode, error) {
-	mode := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	switch m & 0o170000 {
-	case 0o100000:
-	case 0o040000:
-		mode |= fs.ModeDir
-	case 0o120000:
-		mode |= fs.ModeSymlink
-	case 0o020000:
-		mode |= fs.ModeDevice | fs.ModeCharDevice
-	case 0o060000:
-		mode |= fs.ModeDevice
-	case 0o010000:
-		mode |= fs.ModeNamedPipe
-	case 0o140000:
-		mode |= fs.ModeSocket
-	default:
-		return 0, fmt.Errorf("unknown file type in mode %#o", m)
-	}
-	return mode, nil
-}
-
 // readCPIO lists a newc archive. Hardlinked files carry their data on one
 // record only (GNU cpio: the last); every link gets its digest and size.
 func readCPIO(r io.Reader) ([]mtree.Entry, error) {
@@ -140,9 +109,9 @@ func readCPIO(r io.Reader) ([]mtree.Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		mode, err := unixMode(h.Mode)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", h.Name, err)
+		mode := fsmeta.FileMode(uint32(h.Mode))
+		if mode&fs.ModeIrregular != 0 {
+			return nil, fmt.Errorf("%s: unknown file type in mode %#o", h.Name, h.Mode)
 		}
 		e := mtree.Entry{Path: strings.TrimPrefix(h.Name, "./"), Mode: mode, UID: uint32(h.UID), GID: uint32(h.GID), Major: uint32(h.Rmajor), Minor: uint32(h.Rminor)}
 		switch {

@@ -100,16 +100,7 @@ func Purl(vendor string, p SBOMPackage) string {
 // license strings ("GPLv2+ and LGPLv2+") are not SPDX expressions, so the
 // text is carried verbatim as an extracted licence.
 func licenseRef(s string) string {
-	var b strings.Builder
-	b.WriteString("LicenseRef-rpm-")
-	for _, r := range s {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('-')
-		}
-	}
-	return b.String()
+	return "LicenseRef-rpm-" + sanitizeID(s)
 }
 
 // SPDX renders an SPDX 2.3 JSON document describing image (the ISO's file
@@ -179,6 +170,8 @@ func SPDX(image, imageSHA256, vendor, toolVersion string, epoch time.Time, pkgs 
 	return append(b, '\n'), nil
 }
 
+// sanitizeID keeps what an SPDX idstring may hold (letters, digits, '.',
+// '-') and turns anything else into '-'.
 func sanitizeID(s string) string {
 	var b strings.Builder
 	for _, r := range s {

@@ -13,6 +13,7 @@ import (
 	"github.com/u-root/u-root/pkg/cpio"
 
 	"github.com/vicroot/vicroot/initramfs/internal/treemeta"
+	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
 // Options control WriteCPIO.
@@ -111,7 +112,7 @@ func (p *packer) nextIno() uint64 {
 func (p *packer) info(name string, e treemeta.Entry) cpio.Info {
 	return cpio.Info{
 		Name:   name,
-		Mode:   uint64(treemeta.LinuxMode(e.Mode)),
+		Mode:   uint64(fsmeta.UnixMode(e.Mode)),
 		UID:    uint64(e.UID),
 		GID:    uint64(e.GID),
 		NLink:  1,

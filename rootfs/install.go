@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
 // RPMFile is one package file to install, already verified by the caller
@@ -189,33 +191,11 @@ func rdevSplit(rdev uint32) (major, minor uint32) {
 
 // fileMode converts an RPM header mode to an fs.FileMode.
 func fileMode(m uint32) (fs.FileMode, error) {
-	perm := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		perm |= fs.ModeSetuid
+	mode := fsmeta.FileMode(m)
+	if mode&fs.ModeIrregular != 0 {
+		return 0, fmt.Errorf("file type %#o unknown", m&sIFMT)
 	}
-	if m&0o2000 != 0 {
-		perm |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		perm |= fs.ModeSticky
-	}
-	switch m & sIFMT {
-	case sIFREG:
-		return perm, nil
-	case sIFDIR:
-		return fs.ModeDir | perm, nil
-	case sIFLNK:
-		return fs.ModeSymlink | perm, nil
-	case sIFCHR:
-		return fs.ModeDevice | fs.ModeCharDevice | perm, nil
-	case sIFBLK:
-		return fs.ModeDevice | perm, nil
-	case sIFIFO:
-		return fs.ModeNamedPipe | perm, nil
-	case sIFSOCK:
-		return fs.ModeSocket | perm, nil
-	}
-	return 0, fmt.Errorf("file type %#o unknown", m&sIFMT)
+	return mode, nil
 }
 
 // preferredColor is rpm's file color preference on x86_64: 64-bit ELF.

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vicroot/vicroot/initramfs/internal/treemeta"
+	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
 // Limits that keep a malformed image from making the reader loop or
@@ -293,7 +293,7 @@ func (im *Image) entry(r rawRecord) (Entry, error) {
 			switch string(ent[:2]) {
 			case "PX":
 				if len(data) >= 32 {
-					e.Mode = treemeta.FileMode(binary.LittleEndian.Uint32(data[0:]))
+					e.Mode = fsmeta.FileMode(binary.LittleEndian.Uint32(data[0:]))
 					e.Nlink = binary.LittleEndian.Uint32(data[8:])
 					e.UID = binary.LittleEndian.Uint32(data[16:])
 					e.GID = binary.LittleEndian.Uint32(data[24:])

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs/internal/treemeta"
+	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
 const sectorSize = 2048
@@ -414,7 +415,7 @@ func sectors(n int64) uint32 { return uint32((n + sectorSize - 1) / sectorSize) 
 func (l *layout) rrEntries(n *node, names [][]byte) [][]byte {
 	flags := byte(rrPX | rrTF)
 	var extra [][]byte
-	mode := treemeta.LinuxMode(n.e.Mode)
+	mode := fsmeta.UnixMode(n.e.Mode)
 	switch {
 	case n.e.Mode&fs.ModeDevice != 0:
 		flags |= rrPN

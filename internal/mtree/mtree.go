@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+
+	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
 // Entry is one path of a manifest.
@@ -58,19 +60,8 @@ func Escape(s string) string {
 	return b.String()
 }
 
-func perm(m fs.FileMode) uint32 {
-	p := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		p |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		p |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		p |= 0o1000
-	}
-	return p
-}
+// perm is the permission bits with setuid, setgid and sticky.
+func perm(m fs.FileMode) uint32 { return fsmeta.UnixMode(m) & 0o7777 }
 
 // Write writes the manifest, sorted by path.
 func Write(w io.Writer, entries []Entry) error {
