@@ -437,9 +437,13 @@ func (b *builder) install(ctx context.Context, pkgs []*rpmrepo.Package, files ma
 	}
 	rf := make([]rootfs.RPMFile, len(pkgs))
 	for i, p := range pkgs {
-		rf[i] = rootfs.RPMFile{Path: files[p]}
+		rf[i] = rootfs.RPMFile{Path: files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value}
 	}
-	if _, err := b.tree.Install(ctx, rf, rootfs.InstallOptions{Workers: b.opts.Jobs, Scriptlets: true}); err != nil {
+	// Expanded payloads are kept in the cache beside the RPMs: a warm
+	// build skips decompression (they are checked against the verified
+	// header's digests on every use).
+	payloads := filepath.Join(b.opts.CacheDir, "payload")
+	if _, err := b.tree.Install(ctx, rf, rootfs.InstallOptions{Workers: b.opts.Jobs, Scriptlets: true, PayloadCache: payloads}); err != nil {
 		return fmt.Errorf("build: install: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -22,6 +23,9 @@ type RPMFile struct {
 	Path string
 	R    io.ReaderAt
 	Size int64
+	// Key identifies the file's content (e.g. "sha256:<hex>" of the .rpm)
+	// for InstallOptions.PayloadCache; "" disables the cache for it.
+	Key string
 }
 
 func (f RPMFile) name() string {
@@ -42,6 +46,12 @@ type InstallOptions struct {
 	// payload, and records every scriptlet in the report. When unset the
 	// tree is what rpm --noscripts leaves.
 	Scriptlets bool
+	// PayloadCache, when set, is a directory where each package's
+	// decompressed payload (the cpio archive) is kept by RPMFile.Key, so
+	// that a later install skips decompression. Cached payloads are
+	// checked like fresh ones (every file against the header's digest):
+	// a damaged entry is removed and the package decoded afresh.
+	PayloadCache string
 }
 
 // PackageRecord is the tree's file database entry of one installed package.
@@ -110,7 +120,7 @@ func (t *Tree) Install(ctx context.Context, files []RPMFile, opts InstallOptions
 				return
 			}
 			go func() {
-				d, err := decodeFile(f)
+				d, err := decodeFile(f, opts.PayloadCache)
 				results[i] <- decodeResult{d, err}
 			}()
 		}
@@ -136,9 +146,13 @@ func (t *Tree) Install(ctx context.Context, files []RPMFile, opts InstallOptions
 	return recs, nil
 }
 
-func decodeFile(f RPMFile) (*decodedRPM, error) {
+func decodeFile(f RPMFile, cacheDir string) (*decodedRPM, error) {
+	cache := ""
+	if cacheDir != "" && f.Key != "" {
+		cache = filepath.Join(cacheDir, strings.ReplaceAll(f.Key, ":", "-")+".cpio")
+	}
 	if f.R != nil {
-		return decodeRPM(f.R, f.Size, f.name())
+		return decodeRPM(f.R, f.Size, f.name(), cache)
 	}
 	fh, err := os.Open(f.Path)
 	if err != nil {
@@ -149,7 +163,7 @@ func decodeFile(f RPMFile) (*decodedRPM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rootfs: %w", err)
 	}
-	return decodeRPM(fh, st.Size(), f.Path)
+	return decodeRPM(fh, st.Size(), f.Path, cache)
 }
 
 // idMap maps user and group names to ids from the tree's own /etc/passwd

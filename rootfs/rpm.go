@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	rpmutils "github.com/sassoftware/go-rpmutils"
@@ -407,7 +409,9 @@ func digestAlgo(h *rpmutils.RpmHeader) (func() hash.Hash, error) {
 
 // decodeRPM reads one package: header, then the whole payload, checking
 // every regular file against the header's size and digest.
-func decodeRPM(r io.ReaderAt, size int64, source string) (*decodedRPM, error) {
+// decodeRPM reads a package. cache, when not "", is the file that holds
+// (or is to hold) its decompressed payload.
+func decodeRPM(r io.ReaderAt, size int64, source, cache string) (*decodedRPM, error) {
 	h, off, err := readHeader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("rootfs: %s: %w", source, err)
@@ -417,13 +421,43 @@ func decodeRPM(r io.ReaderAt, size int64, source string) (*decodedRPM, error) {
 		return nil, fmt.Errorf("rootfs: %s: %w", source, err)
 	}
 	d.source = source
-	if err := d.readPayload(h, io.NewSectionReader(r, off, size-off)); err != nil {
+	if cache != "" {
+		if cd, ok := d.fromCache(h, cache); ok {
+			return cd, nil
+		}
+	}
+	if err := d.readPayload(h, io.NewSectionReader(r, off, size-off), cache); err != nil {
 		return nil, fmt.Errorf("rootfs: %s (%s): %w", source, d.nevra, err)
 	}
 	return d, nil
 }
 
-func (d *decodedRPM) readPayload(h *rpmutils.RpmHeader, payload io.Reader) error {
+// fromCache decodes the payload kept in cache, on a copy of d so that a
+// damaged entry leaves d untouched for a fresh decode; a damaged entry is
+// removed.
+func (d *decodedRPM) fromCache(h *rpmutils.RpmHeader, cache string) (*decodedRPM, bool) {
+	f, err := os.Open(cache)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	newHash, err := digestAlgo(h)
+	if err != nil {
+		return nil, false
+	}
+	cd, err := decodeHeader(h)
+	if err != nil {
+		return nil, false
+	}
+	cd.source = d.source
+	if err := cd.readCpio(f, newHash); err != nil {
+		os.Remove(cache)
+		return nil, false
+	}
+	return cd, true
+}
+
+func (d *decodedRPM) readPayload(h *rpmutils.RpmHeader, payload io.Reader, cache string) error {
 	if f := hdrString(h, rpmutils.PAYLOADFORMAT); f != "" && f != "cpio" {
 		return fmt.Errorf("payload format %q, want cpio", f)
 	}
@@ -436,7 +470,35 @@ func (d *decodedRPM) readPayload(h *rpmutils.RpmHeader, payload io.Reader) error
 		return err
 	}
 	defer closeFn()
-	return d.readCpio(zr, newHash)
+	if cache == "" {
+		return d.readCpio(zr, newHash)
+	}
+	// Keep the decompressed payload as it is read; it enters the cache
+	// only once every file in it has matched its digest.
+	tmp, err := os.CreateTemp(filepath.Dir(cache), ".payload-*")
+	if err != nil {
+		if os.MkdirAll(filepath.Dir(cache), 0o755) != nil {
+			return d.readCpio(zr, newHash)
+		}
+		if tmp, err = os.CreateTemp(filepath.Dir(cache), ".payload-*"); err != nil {
+			return d.readCpio(zr, newHash)
+		}
+	}
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	err = d.readCpio(io.TeeReader(zr, bw), newHash)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if rerr := os.Rename(tmp.Name(), cache); rerr == nil {
+			return nil
+		}
+	}
+	os.Remove(tmp.Name())
+	return err
 }
 
 // readCpio reads the decompressed payload: the content of every regular
