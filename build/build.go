@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -466,7 +467,7 @@ func (b *builder) kernelModules(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("build: want exactly one kernel under /lib/modules, found %d (%s)", len(kvers), strings.Join(kvers, ", "))
 	}
 	kver := kvers[0]
-	dec, err := depmod.Decompress(ctx, b.tree, kver)
+	dec, err := b.decompressModules(ctx, kver)
 	if err != nil {
 		return "", err
 	}
@@ -495,6 +496,73 @@ func (b *builder) kernelModules(ctx context.Context) (string, error) {
 		}
 	}
 	return kver, nil
+}
+
+// decompressModules is depmod.Decompress with the results kept in the
+// cache by the digest of the compressed module: a warm build does not
+// decompress again. An entry's name carries the digest of its content,
+// checked on every use.
+func (b *builder) decompressModules(ctx context.Context, kver string) ([]depmod.Decompressed, error) {
+	dir := filepath.Join(b.opts.CacheDir, "modules")
+	base := "lib/modules/" + kver
+	var out []depmod.Decompressed
+	miss := rootfs.New() // the modules to decompress now
+	missKey := map[string]string{}
+	err := fs.WalkDir(b.tree, base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		ext := path.Ext(p)
+		if ext != ".xz" && ext != ".gz" && ext != ".zst" || !strings.HasSuffix(strings.TrimSuffix(p, ext), ".ko") {
+			return nil
+		}
+		data, err := b.tree.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		key := hex.EncodeToString(sum[:])
+		if ents, _ := filepath.Glob(filepath.Join(dir, key+"-*")); len(ents) == 1 {
+			if plain, err := os.ReadFile(ents[0]); err == nil {
+				ps := sha256.Sum256(plain)
+				if filepath.Base(ents[0]) == key+"-"+hex.EncodeToString(ps[:]) {
+					out = append(out, depmod.Decompressed{Compressed: p, Path: strings.TrimSuffix(p, ext), Data: plain})
+					return nil
+				}
+				os.Remove(ents[0])
+			}
+		}
+		if err := miss.MkdirAll(path.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := miss.WriteFile(p, data, 0o644); err != nil {
+			return err
+		}
+		missKey[p] = key
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(missKey) > 0 {
+		fresh, err := depmod.Decompress(ctx, miss, kver)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		for _, d := range fresh {
+			ps := sha256.Sum256(d.Data)
+			name := filepath.Join(dir, missKey[d.Compressed]+"-"+hex.EncodeToString(ps[:]))
+			if err := writeFileAtomic(name, d.Data); err != nil {
+				b.log.Warn("module cache", "err", err)
+			}
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Compressed < out[j].Compressed })
+	return out, nil
 }
 
 // cleanCaches is VIC's `clean all`: the package managers' caches go.
