@@ -35,16 +35,9 @@ bench: testbin build
 	$(GO) test -run '^$$' -bench Compare -benchtime 5x -timeout 60m ./e2e/ | tee $(CACHE)/bench.txt
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m $$($(GO) list ./... | grep -v /e2e) | tee -a $(CACHE)/bench.txt
 
-## fuzz: a short bounded run of every fuzz target (FUZZTIME each). Minimization
-## is off: with a short -fuzztime it can outlive the deadline and fail the run
-## with "context deadline exceeded".
+## fuzz: a short bounded run of every fuzz target (FUZZTIME each); see .ci/fuzz
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./... ./testdata/tether ./testdata/unpack); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 0 $$pkg; \
-	  done; \
-	done
+	bash .ci/fuzz $(FUZZTIME)
 
 ## testrepo: the signed test repository built from Debian binaries
 testrepo:
