@@ -229,6 +229,12 @@ func (p *richParser) operand(depth int) (*Rich, error) {
 	if d.EVR.Version == "" {
 		return nil, p.errf("empty version in %q", v)
 	}
+	// rpm forbids ':' in versions and releases, and an epoch before ':'
+	// must not be empty: otherwise "(a = :1:)" would not read back the
+	// same from its own String.
+	if strings.HasPrefix(v, ":") || strings.ContainsRune(d.EVR.Version, ':') || strings.ContainsRune(d.EVR.Release, ':') {
+		return nil, p.errf("bad epoch or ':' in version %q", v)
+	}
 	return &Rich{Op: RichDep, Dep: d}, nil
 }
 
