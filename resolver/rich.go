@@ -235,6 +235,10 @@ func (p *richParser) operand(depth int) (*Rich, error) {
 	if strings.HasPrefix(v, ":") || strings.ContainsRune(d.EVR.Version, ':') || strings.ContainsRune(d.EVR.Release, ':') {
 		return nil, p.errf("bad epoch or ':' in version %q", v)
 	}
+	// Nor may a version hold '-' or a '-' be followed by no release.
+	if strings.ContainsRune(d.EVR.Version, '-') || strings.ContainsRune(v, '-') && d.EVR.Release == "" {
+		return nil, p.errf("bad release in version %q", v)
+	}
 	return &Rich{Op: RichDep, Dep: d}, nil
 }
 

@@ -411,7 +411,14 @@ func digestAlgo(h *rpmutils.RpmHeader) (func() hash.Hash, error) {
 // every regular file against the header's size and digest.
 // decodeRPM reads a package. cache, when not "", is the file that holds
 // (or is to hold) its decompressed payload.
-func decodeRPM(r io.ReaderAt, size int64, source, cache string) (*decodedRPM, error) {
+func decodeRPM(r io.ReaderAt, size int64, source, cache string) (_ *decodedRPM, err error) {
+	// go-rpmutils panics on some malformed headers wherever a tag is read
+	// (GetStrings with a lying count); nothing of it may escape a decode.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("rootfs: %s: malformed header: %v", source, p)
+		}
+	}()
 	h, off, err := readHeader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("rootfs: %s: %w", source, err)
