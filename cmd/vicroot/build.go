@@ -33,6 +33,11 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Target = build.Target(target)
+			switch opts.Target {
+			case build.TargetBootstrap, build.TargetAppliance, build.TargetAll:
+			default:
+				return usageError{fmt.Errorf("--target %q: want bootstrap, appliance or all", target)}
+			}
 			var res *build.Result
 			var err error
 			if opts.Mirrors, err = parseMirrors(mirrors); err != nil {
@@ -55,7 +60,7 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 			}
 			opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			opts.ToolVersion = vicrootVersion()
-			if opts.Version == "" {
+			if opts.Version == "" && opts.Target == build.TargetBootstrap {
 				fmt.Fprintf(cmd.ErrOrStderr(), "vicroot: warning: no --version given; the ISO publisher says %s, which vic-machine will reject without --force\n", build.DefaultVersion)
 			}
 			var prog progress
