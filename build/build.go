@@ -761,12 +761,18 @@ func treeManifest(t *rootfs.Tree) ([]mtree.Entry, error) {
 		}
 		switch {
 		case fi.Mode().IsRegular():
-			data, err := t.ReadFile(p)
-			if err != nil {
-				return err
+			// The tree stores content by its SHA-256: no second hash.
+			e.Size = fi.Size()
+			if m := metaOf(fi); m != nil && m.SHA256 != nil {
+				e.SHA256 = hex.EncodeToString(m.SHA256)
+			} else {
+				data, err := t.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				s := sha256.Sum256(data)
+				e.SHA256 = hex.EncodeToString(s[:])
 			}
-			s := sha256.Sum256(data)
-			e.Size, e.SHA256 = int64(len(data)), hex.EncodeToString(s[:])
 		case fi.Mode()&fs.ModeSymlink != 0:
 			if e.Link, err = t.ReadLink(p); err != nil {
 				return err

@@ -306,6 +306,9 @@ func (n *inode) meta() *fsmeta.Meta {
 	if n.caps != nil {
 		m.Caps = append([]byte(nil), n.caps...)
 	}
+	if n.content != nil {
+		m.SHA256 = append([]byte(nil), n.content.sum[:]...)
+	}
 	return m
 }
 

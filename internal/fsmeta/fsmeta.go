@@ -20,6 +20,10 @@ type Meta struct {
 	Caps []byte
 	// Package is the NEVRA of the package that installed the entry, or "".
 	Package string
+	// SHA256 is the digest of a regular file's content when the tree
+	// already knows it (the in-memory tree stores content by digest), so
+	// that writers of manifests need not hash it again; nil otherwise.
+	SHA256 []byte
 }
 
 // Of returns the Meta of fi, or nil when its Sys() carries none.
