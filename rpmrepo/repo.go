@@ -38,12 +38,17 @@ type Options struct {
 	// KeyRing holds the keys of the repository's gpgkey list (resolved by
 	// the caller). Required when gpgcheck or repo_gpgcheck is on.
 	KeyRing *KeyRing
-	// Concurrency, Attempts and RequestTimeout tune the Fetcher (see there).
+	// Concurrency, Attempts, Backoff and RequestTimeout tune the Fetcher
+	// (see there).
 	Concurrency    int
 	Attempts       int
 	Backoff        time.Duration
 	RequestTimeout time.Duration
-	Log            *slog.Logger
+	// Timeout is how long a server may stay silent (Fetcher.Timeout).
+	Timeout time.Duration
+	// Progress, when set, is told about each download.
+	Progress Progress
+	Log      *slog.Logger
 }
 
 // Repo is an opened repository: its verified repomd.xml and the packages
@@ -82,7 +87,7 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 	r := &Repo{Config: cfg, opts: opts}
 	r.fetcher = &Fetcher{
 		Cache: opts.Cache, Client: opts.HTTPClient, Concurrency: opts.Concurrency, Attempts: opts.Attempts, Backoff: opts.Backoff,
-		RequestTimeout: opts.RequestTimeout, Offline: opts.Offline, Log: opts.Log,
+		RequestTimeout: opts.RequestTimeout, Timeout: opts.Timeout, Offline: opts.Offline, Progress: opts.Progress, Log: opts.Log,
 	}
 	bases := cfg.BaseURLs
 	if opts.Mirror != "" {
