@@ -45,8 +45,11 @@ func openRepositories(ctx context.Context, def *repos.Definition, opts Options, 
 		verified: map[*rpmrepo.Package]*rpmrepo.Verification{},
 		opts: rpmrepo.Options{
 			Cache: &rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}, Offline: opts.Offline,
-			Concurrency: opts.Jobs, Log: log,
+			Concurrency: opts.Jobs, Timeout: opts.Timeout, Log: log,
 		},
+	}
+	if p, ok := opts.Progress.(rpmrepo.Progress); ok {
+		rs.opts.Progress = p
 	}
 	for i := range def.Keys {
 		rs.keys = append(rs.keys, &def.Keys[i])

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/rpmrepo"
 )
 
 func newBuildCmd() *cobra.Command {
@@ -98,6 +99,7 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 	f.StringArrayVar(&mirrors, "mirror", nil, "REPOID=URL: fetch that repository from URL instead of its baseurl (repeatable)")
 	f.StringVar(&opts.CacheDir, "cache", defaultCacheDir(), "package cache directory")
 	f.BoolVar(&opts.Offline, "offline", false, "use only the cache; list what is missing")
+	f.DurationVar(&opts.Timeout, "timeout", rpmrepo.DefaultTimeout, "how long a server may stay silent before a download is retried (a mirror silent on every attempt fails)")
 	f.StringVar(&opts.LockFile, "lock", "", "pin the build to this lock file")
 	f.Int64Var(&epoch, "source-date-epoch", 0, "timestamp of every file and of the ISO (default: $SOURCE_DATE_EPOCH, else the newest package BUILDTIME)")
 	f.StringVar(&opts.Version, "version", "", "version for the ISO publisher (vic-machine compares it with its own)")

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/rpmrepo"
 )
 
 func newLockCmd() *cobra.Command {
@@ -28,7 +29,10 @@ and fails if a locked package is gone.`,
 			if opts.Mirrors, err = parseMirrors(mirrors); err != nil {
 				return err
 			}
+			prog := newProgress(cmd.ErrOrStderr())
+			opts.Progress = prog
 			lk, err := build.Lock(cmd.Context(), opts)
+			prog.Close()
 			if err != nil {
 				return err
 			}
@@ -58,6 +62,7 @@ and fails if a locked package is gone.`,
 	f.StringArrayVar(&opts.GPGKeys, "gpgkey", nil, "armored key file trusted for every repository (repeatable)")
 	f.StringVar(&opts.CacheDir, "cache", defaultCacheDir(), "package cache directory")
 	f.BoolVar(&opts.Offline, "offline", false, "use only the cache")
+	f.DurationVar(&opts.Timeout, "timeout", rpmrepo.DefaultTimeout, "how long a server may stay silent before a download is retried (a mirror silent on every attempt fails)")
 	f.StringVar(&opts.LockFile, "lock", "", "start from this lock (pins every package it lists)")
 	f.StringVar(&opts.IsolinuxDir, "isolinux", "", "the boot loader comes from this folder, not the syslinux package")
 	f.BoolVar(&opts.NoWeakDeps, "no-weak-deps", false, "do not install weak dependencies")

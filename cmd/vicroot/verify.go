@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/rpmrepo"
 )
 
 func newVerifyCmd() *cobra.Command {
@@ -29,7 +30,10 @@ differ, listing the differences by package and by file.`,
 				return err
 			}
 			opts.ToolVersion = vicrootVersion()
+			prog := newProgress(cmd.ErrOrStderr())
+			opts.Progress = prog
 			res, err := build.Verify(cmd.Context(), args[0], opts)
+			prog.Close()
 			out := cmd.OutOrStdout()
 			if errors.Is(err, build.ErrDiffers) {
 				printDifference(out, res.Difference)
@@ -48,6 +52,7 @@ differ, listing the differences by package and by file.`,
 	f.StringArrayVar(&mirrors, "mirror", nil, "REPOID=URL: fetch that repository from URL (repeatable)")
 	f.StringVar(&opts.CacheDir, "cache", defaultCacheDir(), "package cache directory")
 	f.BoolVar(&opts.Offline, "offline", false, "use only the cache")
+	f.DurationVar(&opts.Timeout, "timeout", rpmrepo.DefaultTimeout, "how long a server may stay silent before a download is retried (a mirror silent on every attempt fails)")
 	f.IntVar(&opts.Jobs, "jobs", 0, "parallel downloads and decompressions")
 	return cmd
 }
