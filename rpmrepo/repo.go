@@ -127,9 +127,12 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 	if opts.Offline {
 		b, err := opts.Cache.loadByName("repomd", key)
 		if err != nil {
-			return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml (from " + source + ")"}}
+			return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml (from " + describeSource(cfg, opts.Mirror) + ")"}}
 		}
 		md = b
+		// Whatever is wrong with it is wrong with the cache, not the
+		// server: say so, and how to replace it.
+		name += fmt.Sprintf(" (the cached copy %s, stored from %s; an online run fetches it again)", opts.Cache.namedPath("repomd", key), describeSource(cfg, opts.Mirror))
 		if len(bases) > 0 {
 			r.Base = bases[0]
 		}
@@ -148,7 +151,7 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 		if opts.Offline {
 			asc, err = opts.Cache.loadByName("repomd-asc", key)
 			if err != nil {
-				return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml.asc (from " + source + ")"}}
+				return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml.asc (from " + describeSource(cfg, opts.Mirror) + ")"}}
 			}
 		} else {
 			asc, _, err = r.fetcher.fetchBytes(ctx, []string{r.Base}, "repodata/repomd.xml.asc", 1<<20)
@@ -181,6 +184,25 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// describeSource says where a repository's repomd.xml comes from, for
+// messages: the mirror, else the base URLs, mirror list and metalink.
+func describeSource(cfg *RepoConfig, mirror string) string {
+	if mirror != "" {
+		return mirror
+	}
+	var parts []string
+	if len(cfg.BaseURLs) > 0 {
+		parts = append(parts, strings.Join(cfg.BaseURLs, " "))
+	}
+	if cfg.MirrorList != "" {
+		parts = append(parts, "mirrorlist "+cfg.MirrorList)
+	}
+	if cfg.Metalink != "" {
+		parts = append(parts, "metalink "+cfg.Metalink)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // parseMirrorList reads a yum mirror list: one base URL per line, "#"
@@ -455,7 +477,7 @@ func VerifyDetached(data, sig []byte, kr *KeyRing) (*SigCheck, error) {
 		c := SigCheck{Header: true}
 		s, err := parsePGPSig(p.full)
 		if err != nil {
-			c.Status, c.Detail = SigUnsupported, err.Error()
+			c.Status, c.Detail = parseFailure(err)
 			v.Signatures = append(v.Signatures, c)
 			continue
 		}

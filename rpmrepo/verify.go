@@ -72,6 +72,9 @@ func (c SigCheck) String() string {
 		what = fmt.Sprintf("signature tag %d", c.Tag)
 	}
 	s := fmt.Sprintf("%s, key ID %s: %s", what, c.KeyID, c.Status)
+	if c.KeyID == "" {
+		s = fmt.Sprintf("%s: %s", what, c.Status)
+	}
 	if c.Detail != "" {
 		s += " (" + c.Detail + ")"
 	}
@@ -187,7 +190,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 		c := SigCheck{Tag: int(t.tag), Header: t.header}
 		s, err := parsePGPSig(blob)
 		if err != nil {
-			c.Status, c.Detail = SigUnsupported, err.Error()
+			c.Status, c.Detail = parseFailure(err)
 			v.Signatures = append(v.Signatures, c)
 			continue
 		}
