@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 )
@@ -211,7 +213,7 @@ func parseMirrorList(b []byte) []string {
 	var out []string
 	for _, l := range strings.Split(string(b), "\n") {
 		l = strings.TrimSpace(l)
-		if l == "" || l[0] == '#' || !hasScheme(l) {
+		if l == "" || l[0] == '#' || !isBaseURL(l) {
 			continue
 		}
 		out = append(out, l)
@@ -231,11 +233,17 @@ func parseMetalink(b []byte) []string {
 	var out []string
 	for _, u := range ml.URLs {
 		u = strings.TrimSpace(u)
-		if base, ok := strings.CutSuffix(u, "repodata/repomd.xml"); ok && hasScheme(base) {
+		if base, ok := strings.CutSuffix(u, "repodata/repomd.xml"); ok && isBaseURL(base) {
 			out = append(out, base)
 		}
 	}
 	return out
+}
+
+// isBaseURL: u can be fetched from: a known scheme, and nothing a URL
+// may not hold unescaped (white space, control characters).
+func isBaseURL(u string) bool {
+	return hasScheme(u) && strings.IndexFunc(u, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError }) < 0
 }
 
 func without(list []string, s string) []string {
