@@ -213,14 +213,14 @@ func (f *Fetcher) fetchURL(ctx context.Context, base, u string, sum Checksum, si
 		return "", err
 	}
 	tr := f.startTransfer(u, size)
-	for restart := false; ; restart = true {
+	for again := false; ; again = true {
 		tmp, err := f.Cache.tempFile()
 		if err != nil {
 			err = fmt.Errorf("rpmrepo: cache: %w", err)
 			tr.Done(err)
 			return "", err
 		}
-		d := &download{url: u, size: size, resume: !restart, progress: tr}
+		d := &download{url: u, size: size, resume: !again, progress: tr}
 		if err := f.download(ctx, d, tmp); err != nil {
 			tmp.Close()
 			os.Remove(tmp.Name())
@@ -233,7 +233,7 @@ func (f *Fetcher) fetchURL(ctx context.Context, base, u string, sum Checksum, si
 			tr.Done(nil)
 			return p, nil
 		}
-		if !restart && d.resumed && errors.Is(err, ErrChecksum) {
+		if !again && d.resumed && errors.Is(err, ErrChecksum) {
 			f.log().Warn("a resumed download does not verify: fetching it again from byte 0", "url", u, "err", err)
 			tr.Progress(0)
 			continue
