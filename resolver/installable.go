@@ -50,11 +50,13 @@ type Installability struct {
 
 	// search state, reused across questions
 	sel     []bool
+	level   []int32
 	nameSel []int32
 	trail   []int32
 	agenda  []instItem
 	frames  []instFrame
 	steps   int
+	bound   int
 	fail    string
 	// MaxSteps bounds the search of one package (choices tried); 0 means
 	// 100,000. A package whose search exceeds it is reported Undecided.
@@ -73,13 +75,23 @@ type instClause struct {
 	err   error   // a malformed rich dependency
 }
 
-type instItem struct{ from, clause int32 }
+// instItem is a requirement to meet: clause of package from; lvl is the
+// level it depends on (from's, or the choice of a rich option that
+// added it).
+type instItem struct{ from, clause, lvl int32 }
 
+// instFrame is a choice: the candidates of a requirement (or the options
+// of a rich one) and the one being tried.
 type instFrame struct {
 	trail, agenda, head int
 	cands               []int32
 	options             [][]int32
 	next                int
+	// conf is the set of levels the failures of this choice's
+	// alternatives depend on (conflict-directed backjumping); all means
+	// every level below (a rich dependency, not attributed precisely).
+	conf []int32
+	all  bool
 }
 
 // Verdicts of Installability.Check.
@@ -97,7 +109,7 @@ func NewInstallability(pkgs []*rpmrepo.Package, pol Policy) *Installability {
 		pkgs: pkgs, allowed: make([]bool, n), prov: make(map[string][]instProv, 2*n), files: map[string][]int32{},
 		clauseOf: map[rpmrepo.Dep]int32{}, reqs: make([][]int32, n), richConf: make([][]*Rich, n),
 		excl: make([][]int32, n), nameID: make([]int32, n), instOnly: make([]bool, n), hasRich: make([]bool, n),
-		broken: make([]bool, n), brokenWhy: make([]string, n), ok: make([]bool, n), sel: make([]bool, n),
+		broken: make([]bool, n), brokenWhy: make([]string, n), ok: make([]bool, n), sel: make([]bool, n), level: make([]int32, n),
 	}
 	arches := pol.Arches
 	if len(arches) == 0 {
@@ -157,6 +169,7 @@ func NewInstallability(pkgs []*rpmrepo.Package, pol Policy) *Installability {
 				if r, err := ParseRich(d.Name); err == nil {
 					ix.richConf[i] = append(ix.richConf[i], r)
 					ix.hasRich[i] = true
+					r.leaves(func(l rpmrepo.Dep) { ix.clause(l) })
 				}
 				continue
 			}
@@ -176,6 +189,12 @@ func NewInstallability(pkgs []*rpmrepo.Package, pol Policy) *Installability {
 		l := ix.excl[i]
 		sort.Slice(l, func(a, b int) bool { return l[a] < l[b] })
 		ix.excl[i] = dedupSorted(l)
+	}
+	// Candidates that exclude nothing cannot block later choices: try them
+	// first (the search only decides whether an installation exists).
+	for c := range ix.clauses {
+		l := ix.clauses[c].cands
+		sort.SliceStable(l, func(a, b int) bool { return len(ix.excl[l[a]]) == 0 && len(ix.excl[l[b]]) != 0 })
 	}
 	ix.fixpoint()
 	return ix
@@ -243,7 +262,9 @@ func (ix *Installability) clause(d rpmrepo.Dep) int32 {
 }
 
 // fixpoint marks every package one of whose plain requirements has no
-// provider that is not itself broken, with the reason.
+// provider that is not itself broken, with the reason. It may run again
+// after more packages are found broken (CheckAll does): packages already
+// broken count as absent providers.
 func (ix *Installability) fixpoint() {
 	count := make([]int32, len(ix.clauses))
 	provIn := make([][]int32, len(ix.pkgs)) // package -> plain clauses it can satisfy
@@ -252,9 +273,11 @@ func (ix *Installability) fixpoint() {
 		if cl.rich != nil || cl.err != nil {
 			continue
 		}
-		count[c] = int32(len(cl.cands))
 		for _, q := range cl.cands {
 			provIn[q] = append(provIn[q], int32(c))
+			if !ix.broken[q] {
+				count[c]++
+			}
 		}
 	}
 	var work []int32
@@ -265,16 +288,23 @@ func (ix *Installability) fixpoint() {
 		for _, c := range ix.reqs[i] {
 			cl := &ix.clauses[c]
 			if cl.err != nil {
-				ix.markBroken(int32(i), fmt.Sprintf("requires %s, which is malformed: %v", cl.dep.Name, cl.err))
-				work = append(work, int32(i))
-				break
+				if !ix.broken[i] {
+					ix.markBroken(int32(i), fmt.Sprintf("requires %s, which is malformed: %v", cl.dep.Name, cl.err))
+					work = append(work, int32(i))
+				}
+				continue
 			}
 			if cl.rich != nil {
 				continue
 			}
 			reqBy[c] = append(reqBy[c], int32(i))
 			if count[c] == 0 && !ix.broken[i] {
-				ix.markBroken(int32(i), fmt.Sprintf("nothing provides %s needed by %s", cl.dep, ix.pkgs[i].NEVRA()))
+				if len(cl.cands) == 0 {
+					ix.markBroken(int32(i), fmt.Sprintf("nothing provides %s needed by %s", cl.dep, ix.pkgs[i].NEVRA()))
+				} else {
+					ix.markBroken(int32(i), fmt.Sprintf("%s requires %s, but none of its providers can be installed: %s",
+						ix.pkgs[i].NEVRA(), cl.dep, ix.providerReasons(c)))
+				}
 				work = append(work, int32(i))
 			}
 		}
@@ -412,6 +442,10 @@ func (ix *Installability) Allowed(i int) bool { return ix.allowed[i] }
 
 // CheckIndex is Check for the i-th package as given.
 func (ix *Installability) CheckIndex(i int) (verdict, problem string) {
+	return ix.checkIndex(i, ix.maxSteps())
+}
+
+func (ix *Installability) checkIndex(i, bound int) (verdict, problem string) {
 	if !ix.allowed[i] {
 		return Uninstallable, fmt.Sprintf("%s: arch %s is not installable here", ix.pkgs[i].NEVRA(), ix.pkgs[i].Arch)
 	}
@@ -421,7 +455,7 @@ func (ix *Installability) CheckIndex(i int) (verdict, problem string) {
 	if ix.ok[i] {
 		return Installable, ""
 	}
-	switch ix.search(int32(i)) {
+	switch ix.search(int32(i), bound) {
 	case 1:
 		// Every package of the installation found is installable too.
 		for _, q := range ix.trail {
@@ -434,7 +468,33 @@ func (ix *Installability) CheckIndex(i int) (verdict, problem string) {
 		return Uninstallable, ix.fail
 	}
 	ix.reset()
-	return Undecided, fmt.Sprintf("%s: search bound exceeded (%d choices)", ix.pkgs[i].NEVRA(), ix.maxSteps())
+	return Undecided, fmt.Sprintf("%s: search bound exceeded (%d choices)", ix.pkgs[i].NEVRA(), bound)
+}
+
+// Installation searches for an installation holding the i-th package and
+// returns it (nil with the reason when there is none, or the search bound
+// was exceeded): a set closed under requirements, without conflicts or
+// obsoletes between its members, one version per name except installonly
+// packages and multilib pairs. It is the evidence behind Installable.
+func (ix *Installability) Installation(i int) ([]*rpmrepo.Package, string) {
+	if !ix.allowed[i] {
+		return nil, fmt.Sprintf("%s: arch %s is not installable here", ix.pkgs[i].NEVRA(), ix.pkgs[i].Arch)
+	}
+	if ix.broken[i] {
+		return nil, ix.brokenWhy[i]
+	}
+	defer ix.reset()
+	if ix.search(int32(i), ix.maxSteps()) != 1 {
+		if ix.fail == "" {
+			return nil, fmt.Sprintf("%s: search bound exceeded", ix.pkgs[i].NEVRA())
+		}
+		return nil, ix.fail
+	}
+	out := make([]*rpmrepo.Package, len(ix.trail))
+	for k, q := range ix.trail {
+		out[k] = ix.pkgs[q]
+	}
+	return out, ""
 }
 
 // Result is one package's installability.
@@ -445,18 +505,52 @@ type Result struct {
 }
 
 // CheckAll checks every allowed package, in the order given; it stops
-// early when ctx is done.
+// early when ctx is done. It works in rounds of growing search bounds: a
+// package found uninstallable can never be part of an installation, so
+// it is removed from the choices of every later search (and so is, by the
+// fixed point, every package needing it), which keeps the searches of the
+// hard cases short.
 func (ix *Installability) CheckAll(ctx context.Context) ([]Result, error) {
+	verdict := make([]string, len(ix.pkgs))
+	problem := make([]string, len(ix.pkgs))
+	var pending []int
+	for i := range ix.pkgs {
+		if ix.allowed[i] {
+			pending = append(pending, i)
+		}
+	}
+	max := ix.maxSteps()
+	for bound := min(1000, max); ; bound = min(4*bound, max) {
+		var next []int
+		found := false
+		for k, i := range pending {
+			if k%256 == 0 && ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			verdict[i], problem[i] = ix.checkIndex(i, bound)
+			switch verdict[i] {
+			case Undecided:
+				next = append(next, i)
+			case Uninstallable:
+				if !ix.broken[i] {
+					ix.markBroken(int32(i), problem[i])
+					found = true
+				}
+			}
+		}
+		if found {
+			ix.fixpoint()
+		}
+		pending = next
+		if len(pending) == 0 || bound == max && !found {
+			break
+		}
+	}
 	var out []Result
 	for i, p := range ix.pkgs {
-		if !ix.allowed[i] {
-			continue
+		if ix.allowed[i] {
+			out = append(out, Result{Package: p, Verdict: verdict[i], Problem: problem[i]})
 		}
-		if i%256 == 0 && ctx.Err() != nil {
-			return out, ctx.Err()
-		}
-		v, why := ix.CheckIndex(i)
-		out = append(out, Result{Package: p, Verdict: v, Problem: why})
 	}
 	return out, nil
 }
@@ -494,12 +588,13 @@ func (ix *Installability) blockedBy(q int32) int32 {
 
 func (ix *Installability) choose(q int32) {
 	ix.sel[q] = true
+	ix.level[q] = int32(len(ix.frames))
 	if ix.nameSel[ix.nameID[q]] < 0 {
 		ix.nameSel[ix.nameID[q]] = q
 	}
 	ix.trail = append(ix.trail, q)
 	for _, c := range ix.reqs[q] {
-		ix.agenda = append(ix.agenda, instItem{q, c})
+		ix.agenda = append(ix.agenda, instItem{q, c, ix.level[q]})
 	}
 }
 
@@ -516,12 +611,20 @@ func (ix *Installability) undo(trail, agenda int) {
 
 // search looks for an installation holding p: 1 found (ix.trail holds it),
 // 0 none exists (ix.fail says why), -1 bound exceeded.
-func (ix *Installability) search(p int32) int {
+//
+// It is a depth-first search with conflict-directed backjumping: every
+// chosen package has the level (number of open choices) at which it was
+// chosen; a requirement that cannot be met depends on the level of the
+// package requiring it and on the levels of the packages that exclude
+// each of its candidates, and the search goes back directly to the
+// deepest of those choices, skipping the ones that cannot matter.
+func (ix *Installability) search(p int32, bound int) int {
+	ix.bound = bound
 	ix.fail = ""
 	ix.choose(p)
 	head := 0
 	for {
-		if ix.steps++; ix.steps > ix.maxSteps() {
+		if ix.steps++; ix.steps > ix.bound {
 			return -1
 		}
 		if head == len(ix.agenda) {
@@ -531,8 +634,8 @@ func (ix *Installability) search(p int32) int {
 			}
 			if conflict != "" {
 				ix.noteFail(conflict)
-				if head = ix.backtrack(); head < 0 {
-					return 0
+				if head = ix.backjump(nil, true); head < 0 {
+					return head + 1
 				}
 				continue
 			}
@@ -549,19 +652,24 @@ func (ix *Installability) search(p int32) int {
 			opts := ix.options(cl.rich)
 			if len(opts) == 0 {
 				ix.noteFail(fmt.Sprintf("%s requires %s, which cannot be met together with the packages it needs", ix.pkgs[it.from].NEVRA(), cl.dep.Name))
-				if head = ix.backtrack(); head < 0 {
-					return 0
+				if head = ix.backjump(nil, true); head < 0 {
+					return head + 1
 				}
 				continue
 			}
-			ix.frames = append(ix.frames, instFrame{trail: len(ix.trail), agenda: len(ix.agenda), head: head, options: opts})
+			// The options of an "or" of plain dependencies do not depend
+			// on what is chosen: its failure is attributed like a plain
+			// requirement's. Other rich forms fall back to every level.
+			ix.frames = append(ix.frames, instFrame{trail: len(ix.trail), agenda: len(ix.agenda), head: head, options: opts,
+				conf: []int32{it.lvl}, all: !pureOr(cl.rich)})
 			for _, c := range opts[0] {
-				ix.agenda = append(ix.agenda, instItem{it.from, c})
+				ix.agenda = append(ix.agenda, instItem{it.from, c, int32(len(ix.frames))})
 			}
 			continue
 		}
 		satisfied := false
 		var cands []int32
+		conf := []int32{it.lvl}
 		blocker := int32(-1)
 		for _, q := range cl.cands {
 			if ix.sel[q] {
@@ -573,6 +681,7 @@ func (ix *Installability) search(p int32) int {
 			}
 			if b := ix.blockedBy(q); b >= 0 {
 				blocker = b
+				conf = addLevel(conf, ix.level[b])
 				continue
 			}
 			cands = append(cands, q)
@@ -590,16 +699,36 @@ func (ix *Installability) search(p int32) int {
 			default:
 				ix.noteFail(fmt.Sprintf("%s requires %s, but none of its providers can be installed: %s", ix.pkgs[it.from].NEVRA(), cl.dep, ix.providerReasons(it.clause)))
 			}
-			if head = ix.backtrack(); head < 0 {
-				return 0
+			if head = ix.backjump(conf, false); head < 0 {
+				return head + 1
 			}
 		case 1:
 			ix.choose(cands[0])
 		default:
-			ix.frames = append(ix.frames, instFrame{trail: len(ix.trail), agenda: len(ix.agenda), head: head, cands: cands})
+			ix.frames = append(ix.frames, instFrame{trail: len(ix.trail), agenda: len(ix.agenda), head: head, cands: cands, conf: conf})
 			ix.choose(cands[0])
 		}
 	}
+}
+
+// pureOr reports whether r is plain dependencies joined by "or".
+func pureOr(r *Rich) bool {
+	switch r.Op {
+	case RichDep:
+		return true
+	case RichOr:
+		return pureOr(r.Left) && pureOr(r.Right)
+	}
+	return false
+}
+
+func addLevel(l []int32, x int32) []int32 {
+	for _, y := range l {
+		if y == x {
+			return l
+		}
+	}
+	return append(l, x)
 }
 
 // noteFail keeps the first failure met: the one on the preferred path,
@@ -610,37 +739,63 @@ func (ix *Installability) noteFail(s string) {
 	}
 }
 
-// backtrack takes the next alternative of the innermost choice that has
-// one, returning the agenda position to continue from, or -1.
-func (ix *Installability) backtrack() int {
-	for len(ix.frames) > 0 {
-		f := &ix.frames[len(ix.frames)-1]
+// backjump goes back to the deepest choice among the levels conf (all:
+// the innermost choice) and takes its next alternative, returning the
+// agenda position to continue from; -1 when no choice is left (no
+// installation exists), -2 when the bound is exceeded.
+func (ix *Installability) backjump(conf []int32, all bool) int {
+	for {
+		target := int32(len(ix.frames))
+		if !all {
+			target = 0
+			for _, l := range conf {
+				target = max(target, l)
+			}
+		}
+		if target == 0 {
+			return -1
+		}
+		ix.frames = ix.frames[:target]
+		f := &ix.frames[target-1]
 		ix.undo(f.trail, f.agenda)
-		f.next++
-		if f.cands != nil && f.next < len(f.cands) {
+		for _, l := range conf {
+			if l < target {
+				f.conf = addLevel(f.conf, l)
+			}
+		}
+		f.all = f.all || all
+		for f.next++; f.cands != nil && f.next < len(f.cands); f.next++ {
 			q := f.cands[f.next]
-			if ix.blockedBy(q) >= 0 {
+			if b := ix.blockedBy(q); b >= 0 {
+				f.conf = addLevel(f.conf, ix.level[b])
 				continue
 			}
 			ix.choose(q)
 			return f.head
 		}
 		if f.options != nil && f.next < len(f.options) {
-			from := int32(-1)
-			if f.head > 0 {
-				from = ix.agenda[f.head-1].from
-			}
+			from := ix.agenda[f.head-1].from
 			for _, c := range f.options[f.next] {
-				ix.agenda = append(ix.agenda, instItem{from, c})
+				ix.agenda = append(ix.agenda, instItem{from, c, target})
 			}
 			return f.head
 		}
-		ix.frames = ix.frames[:len(ix.frames)-1]
-		if ix.steps++; ix.steps > ix.maxSteps() {
-			return -1
+		// Every alternative failed: the choice itself fails, for the
+		// reasons its alternatives did.
+		conf, all = f.conf, f.all
+		ix.frames = ix.frames[:target-1]
+		if all {
+			// A failure not attributed precisely depends on every
+			// choice still open.
+			conf, all = nil, len(ix.frames) > 0
+			if !all {
+				return -1
+			}
+		}
+		if ix.steps++; ix.steps > ix.bound {
+			return -2
 		}
 	}
-	return -1
 }
 
 // validate re-evaluates the rich requirements and conflicts of the chosen
@@ -656,7 +811,7 @@ func (ix *Installability) validate() (bad []instItem, conflict string) {
 				if len(ix.options(r)) == 0 {
 					return nil, fmt.Sprintf("%s requires %s, which the packages it needs make false", ix.pkgs[q].NEVRA(), ix.clauses[c].dep.Name)
 				}
-				bad = append(bad, instItem{q, c})
+				bad = append(bad, instItem{q, c, int32(len(ix.frames))})
 			}
 		}
 		for _, r := range ix.richConf[q] {
