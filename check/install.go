@@ -71,19 +71,26 @@ func (c *checker) checkInstallability(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	solved := 0
 	for _, r := range res {
 		switch r.Verdict {
 		case resolver.Installable:
 			c.rep.Installable++
 			continue
 		case resolver.Undecided:
-			// Too hard for the quick search: ask the full solver.
-			if _, err := resolver.Solve(ctx, c.pkgs, resolver.Request{Install: []string{r.Package.NEVRA()}},
-				resolver.Policy{Priorities: c.prio, NoWeakDeps: true}); err == nil {
-				c.rep.Installable++
-				continue
-			} else {
-				r.Problem = err.Error()
+			// Too hard for the quick search: ask the full solver, for a
+			// bounded number of packages (each is a solve from scratch).
+			if solved < maxFullSolves {
+				solved++
+				pl, err := resolver.Solve(ctx, c.pkgs, resolver.Request{Install: []string{r.Package.NEVRA()}},
+					resolver.Policy{Priorities: c.prio, NoWeakDeps: true})
+				if err == nil && holds(pl, r.Package) {
+					c.rep.Installable++
+					continue
+				}
+				if err != nil {
+					r.Problem = err.Error()
+				}
 			}
 		}
 		c.rep.Uninstallable = append(c.rep.Uninstallable, Uninstallable{NEVRA: r.Package.NEVRA(), Repo: r.Package.Repo, Problem: r.Problem})
@@ -158,4 +165,17 @@ func (c *checker) set(name string, n int, err error) {
 		c.rep.problem("the %s set of %s does not resolve: %s", name, c.def.Name, r.Problem)
 	}
 	c.rep.Sets = append(c.rep.Sets, r)
+}
+
+// maxFullSolves bounds the full solves for packages the quick search
+// leaves undecided; the rest are reported as undecided.
+const maxFullSolves = 50
+
+func holds(pl *resolver.Plan, p *rpmrepo.Package) bool {
+	for _, q := range pl.Packages {
+		if q == p {
+			return true
+		}
+	}
+	return false
 }

@@ -92,7 +92,7 @@ func verifyPackage(ctx context.Context, rr *RepoReport, p *rpmrepo.Package, out 
 		}
 	}
 	if err != nil {
-		out.Detail = err.Error()
+		out.Detail = strings.TrimPrefix(err.Error(), "rpmrepo: "+p.NEVRA()+": ")
 		switch {
 		case errors.Is(err, rpmrepo.ErrNotFound), errors.Is(err, rpmrepo.ErrOffline):
 			out.Verdict = VerdictMissing
