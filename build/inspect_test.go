@@ -1,6 +1,7 @@
 package build_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
@@ -41,7 +42,7 @@ func TestInspectGNUCpioArchive(t *testing.T) {
 	defer f.Close()
 	fi, err := f.Stat()
 	must(err)
-	entries, err := build.Inspect(f, fi.Size(), "core.gz")
+	entries, err := build.Inspect(context.Background(), f, fi.Size(), "core.gz")
 	must(err)
 	got := map[string]bool{}
 	for _, e := range entries {
@@ -83,7 +84,7 @@ func TestInspectRejectsGarbage(t *testing.T) {
 	}
 	r, _ := os.Open(f)
 	defer r.Close()
-	if _, err := build.Inspect(r, 29, "junk"); err == nil {
+	if _, err := build.Inspect(context.Background(), r, 29, "junk"); err == nil {
 		t.Fatal("garbage accepted")
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vicroot/vicroot/build"
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/repos"
 )
 
 // The benchmarks compare `vicroot build` of the test repository's
@@ -211,8 +212,12 @@ func BenchmarkBuildWarmInProcess(b *testing.B) {
 		id, url, _ := strings.Cut(m[i], "=")
 		mirror[id] = url
 	}
+	d, err := repos.Load(def)
+	if err != nil {
+		b.Fatal(err)
+	}
 	opts := func(out string, p build.Progress) build.Options {
-		return build.Options{Repo: def, Out: out, Target: build.TargetBootstrap, BinDir: binDir,
+		return build.Options{Definition: d, Out: out, Target: build.TargetBootstrap, Bin: build.OSDir(binDir),
 			CacheDir: cache, Mirrors: mirror, Version: "v1.5.8-0-9489f63", Progress: p}
 	}
 	if _, err := build.Build(context.Background(), opts(bnFreshDir(b, tmp, "out"), nil)); err != nil {

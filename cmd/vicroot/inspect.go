@@ -33,7 +33,7 @@ that installed the path.`,
 			if err != nil {
 				return err
 			}
-			entries, err := build.Inspect(f, fi.Size(), args[0])
+			entries, err := build.Inspect(cmd.Context(), f, fi.Size(), args[0])
 			if err != nil {
 				return err
 			}

@@ -12,8 +12,10 @@ import (
 
 func newVerifyCmd() *cobra.Command {
 	var (
-		opts    build.Options
-		mirrors []string
+		opts     build.Options
+		fetch    fetchFlags
+		bin      string
+		isolinux string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify ISO",
@@ -24,10 +26,10 @@ compares the two images. It exits 0 when they are identical and 3 when they
 differ, listing the differences by package and by file.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if opts.Mirrors, err = parseMirrors(mirrors); err != nil {
+			if err := fetch.apply(&opts); err != nil {
 				return err
 			}
+			opts.Bin, opts.Isolinux = build.OSDir(bin), isolinuxDir(isolinux)
 			opts.ToolVersion = vicrootVersion()
 			res, err := build.Verify(cmd.Context(), args[0], opts)
 			out := cmd.OutOrStdout()
@@ -43,12 +45,10 @@ differ, listing the differences by package and by file.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.BinDir, "bin", "bin", "directory holding the tether-linux and unpack the ISO was built with")
-	f.StringVar(&opts.IsolinuxDir, "isolinux", "", "directory with isolinux.bin, if the ISO was built with --isolinux")
-	f.StringArrayVar(&mirrors, "mirror", nil, "REPOID=URL: fetch that repository from URL (repeatable)")
-	f.StringVar(&opts.CacheDir, "cache", defaultCacheDir(), "package cache directory")
-	f.BoolVar(&opts.Offline, "offline", false, "use only the cache")
-	f.IntVar(&opts.Jobs, "jobs", 0, "parallel downloads and decompressions")
+	fetch.register(f)
+	isolinuxFlag(f, &isolinux)
+	jobsFlag(f, &opts.Jobs)
+	f.StringVar(&bin, "bin", "bin", "directory holding the tether-linux and unpack the ISO was built with")
 	return cmd
 }
 
@@ -58,7 +58,7 @@ func newDiffCmd() *cobra.Command {
 		Short: "List how two ISOs differ, by package and then by file",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := build.Diff(args[0], args[1])
+			d, err := build.Diff(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}
