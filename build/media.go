@@ -17,6 +17,7 @@ import (
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rpmrepo"
+	"github.com/vicroot/vicroot/vic"
 )
 
 // mediaInput is everything the media stage reads: the results of the
@@ -86,7 +87,7 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 		img.name = "bootstrap-" + in.src.def.Name + ".iso"
 	}
 	img.path = filepath.Join(opts.Out, img.name)
-	if err := iso.Write(ctx, img.path, boot, iso.VIC(version(opts.Version), in.epoch)); err != nil {
+	if err := iso.Write(ctx, img.path, boot, vic.ISOOptions(version(opts.Version), in.epoch)); err != nil {
 		return nil, fmt.Errorf("iso: %s: %w", img.path, err)
 	}
 	if img.sha256, err = fileSHA256(img.path); err != nil {
@@ -146,14 +147,14 @@ func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Packag
 			return err
 		}
 	}
-	cfg, err := iso.IsolinuxConfig(iso.BootConfig{Init: init, Extra: bootArgs})
+	cfg, err := vic.IsolinuxConfig(vic.BootConfig{Init: init, Extra: bootArgs})
 	if err != nil {
 		return err
 	}
 	if err := boot.WriteFile(iso.IsolinuxCfg, cfg, 0o644); err != nil {
 		return err
 	}
-	return boot.WriteFile(iso.BootMsgPath, iso.BootMsg(ver), 0o644)
+	return boot.WriteFile(iso.BootMsgPath, vic.BootMsg(ver), 0o644)
 }
 
 // Inputs is what an ISO records of its build besides the lock and the
