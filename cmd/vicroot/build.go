@@ -9,12 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/pipeline"
 )
 
 func newBuildCmd() *cobra.Command {
 	var (
-		opts     build.Options
+		opts     pipeline.Options
 		def      defFlags
 		fetch    fetchFlags
 		target   string
@@ -35,9 +35,9 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
   vicroot build --repo ./myrepo --out out/ --mirror photon=file:///srv/photon/ --version v1.5.8-0-9489f63`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Target = build.Target(target)
+			opts.Target = pipeline.Target(target)
 			switch opts.Target {
-			case build.TargetBootstrap, build.TargetAppliance, build.TargetAll:
+			case pipeline.TargetBootstrap, pipeline.TargetAppliance, pipeline.TargetAll:
 			default:
 				return usageError{fmt.Errorf("--target %q: want bootstrap, appliance or all", target)}
 			}
@@ -47,7 +47,7 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 			if err := def.apply(&opts); err != nil {
 				return err
 			}
-			opts.Bin, opts.Isolinux = build.OSDir(bin), isolinuxDir(isolinux)
+			opts.Bin, opts.Isolinux = pipeline.OSDir(bin), isolinuxDir(isolinux)
 			if cmd.Flags().Changed("source-date-epoch") {
 				t := time.Unix(epoch, 0).UTC()
 				opts.SourceDateEpoch = &t
@@ -65,15 +65,15 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 			}
 			opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			opts.ToolVersion = vicrootVersion()
-			if opts.Version == "" && opts.Target == build.TargetBootstrap {
-				fmt.Fprintf(cmd.ErrOrStderr(), "vicroot: warning: no --version given; the ISO publisher says %s, which vic-machine will reject without --force\n", build.DefaultVersion)
+			if opts.Version == "" && opts.Target == pipeline.TargetBootstrap {
+				fmt.Fprintf(cmd.ErrOrStderr(), "vicroot: warning: no --version given; the ISO publisher says %s, which vic-machine will reject without --force\n", pipeline.DefaultVersion)
 			}
 			var prog progress
 			if !asJSON {
 				prog = newProgress(cmd.ErrOrStderr())
 				opts.Progress = prog
 			}
-			res, err := build.Build(cmd.Context(), opts)
+			res, err := pipeline.Build(cmd.Context(), opts)
 			if prog != nil {
 				prog.Close()
 			}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/pipeline"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 )
@@ -29,7 +29,7 @@ func (ff *fetchFlags) register(f *pflag.FlagSet) {
 }
 
 // apply sets the fetching options.
-func (ff *fetchFlags) apply(opts *build.Options) error {
+func (ff *fetchFlags) apply(opts *pipeline.Options) error {
 	m, err := parseMirrors(ff.mirrors)
 	if err != nil {
 		return err
@@ -54,12 +54,12 @@ func (df *defFlags) register(f *pflag.FlagSet) {
 }
 
 // apply reads the definition, the --gpgkey files and the lock into opts.
-func (df *defFlags) apply(opts *build.Options) error {
+func (df *defFlags) apply(opts *pipeline.Options) error {
 	def, err := repos.Load(df.repo)
 	if err != nil {
 		return err
 	}
-	keys, err := build.ReadKeyFiles(df.gpgkeys)
+	keys, err := pipeline.ReadKeyFiles(df.gpgkeys)
 	if err != nil {
 		return err
 	}
@@ -82,11 +82,11 @@ func isolinuxFlag(f *pflag.FlagSet, dir *string) {
 }
 
 // isolinuxDir is the value of --isolinux ("" for none).
-func isolinuxDir(dir string) build.Dir {
+func isolinuxDir(dir string) pipeline.Dir {
 	if dir == "" {
-		return build.Dir{}
+		return pipeline.Dir{}
 	}
-	return build.OSDir(dir)
+	return pipeline.OSDir(dir)
 }
 
 // jobsFlag is --jobs: build, verify.

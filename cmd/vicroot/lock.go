@@ -6,12 +6,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/pipeline"
 )
 
 func newLockCmd() *cobra.Command {
 	var (
-		opts     build.Options
+		opts     pipeline.Options
 		def      defFlags
 		fetch    fetchFlags
 		isolinux string
@@ -33,7 +33,7 @@ and fails if a locked package is gone.`,
 				return err
 			}
 			opts.Isolinux = isolinuxDir(isolinux)
-			lk, err := build.Lock(cmd.Context(), opts)
+			lk, err := pipeline.Lock(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}

@@ -8,13 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/pipeline"
 	"github.com/vicroot/vicroot/resolver"
 )
 
 func newResolveCmd() *cobra.Command {
 	var (
-		opts   build.Options
+		opts   pipeline.Options
 		def    defFlags
 		fetch  fetchFlags
 		target string
@@ -29,14 +29,14 @@ install order: the target image's packages, or with PKG arguments exactly the
 plan of "dnf install PKG…" on a fresh root (PKG: a name, a provide or
 name-version). When there is no solution it prints why and exits 1.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Target = build.Target(target)
+			opts.Target = pipeline.Target(target)
 			if err := fetch.apply(&opts); err != nil {
 				return err
 			}
 			if err := def.apply(&opts); err != nil {
 				return err
 			}
-			res, err := build.Resolve(cmd.Context(), opts, args)
+			res, err := pipeline.Resolve(cmd.Context(), opts, args)
 			var un *resolver.Unsolvable
 			if errors.As(err, &un) {
 				fmt.Fprintln(cmd.OutOrStdout(), strings.TrimRight(un.Explain(), "\n"))

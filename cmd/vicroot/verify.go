@@ -7,12 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/pipeline"
 )
 
 func newVerifyCmd() *cobra.Command {
 	var (
-		opts     build.Options
+		opts     pipeline.Options
 		fetch    fetchFlags
 		bin      string
 		isolinux string
@@ -29,11 +29,11 @@ differ, listing the differences by package and by file.`,
 			if err := fetch.apply(&opts); err != nil {
 				return err
 			}
-			opts.Bin, opts.Isolinux = build.OSDir(bin), isolinuxDir(isolinux)
+			opts.Bin, opts.Isolinux = pipeline.OSDir(bin), isolinuxDir(isolinux)
 			opts.ToolVersion = vicrootVersion()
-			res, err := build.Verify(cmd.Context(), args[0], opts)
+			res, err := pipeline.Verify(cmd.Context(), args[0], opts)
 			out := cmd.OutOrStdout()
-			if errors.Is(err, build.ErrDiffers) {
+			if errors.Is(err, pipeline.ErrDiffers) {
 				printDifference(out, res.Difference)
 				return &exitError{code: exitDiffers, err: err}
 			}
@@ -58,7 +58,7 @@ func newDiffCmd() *cobra.Command {
 		Short: "List how two ISOs differ, by package and then by file",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := build.Diff(cmd.Context(), args[0], args[1])
+			d, err := pipeline.Diff(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -72,7 +72,7 @@ func newDiffCmd() *cobra.Command {
 	}
 }
 
-func printDifference(w io.Writer, d *build.Difference) {
+func printDifference(w io.Writer, d *pipeline.Difference) {
 	for _, p := range d.PackagesRemoved {
 		fmt.Fprintf(w, "package removed: %s\n", p)
 	}
