@@ -180,7 +180,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep := &Report{Definition: def.Name, Packages: []PackageResult{}, Unresolved: []Unresolved{},
 		Uninstallable: []Uninstallable{}, Sets: []SetResult{}, Problems: []string{}}
 	c := &checker{opts: opts, def: def, log: log, rep: rep,
-		ro: rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}, Offline: opts.Offline, Concurrency: opts.Jobs, Log: log}}
+		ro: rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}, Offline: opts.Offline, Concurrency: opts.Jobs, Logger: log}}
 	if err := c.openRepos(ctx); err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (c *checker) checkMetadata(ctx context.Context, rr *RepoReport) error {
 	if rr.repo == nil {
 		return nil
 	}
-	f := &rpmrepo.Fetcher{Cache: c.ro.Cache, Offline: c.opts.Offline, Log: c.log}
+	f := &rpmrepo.Fetcher{Cache: c.ro.Cache, Offline: c.opts.Offline, Logger: c.log}
 	for _, d := range rr.repo.MD.Data {
 		mc := MetadataCheck{Type: d.Type, Location: d.Location, Checksum: d.Checksum.String(), OK: true}
 		if _, err := f.FetchFile(ctx, []string{rr.repo.Base}, d.Location, d.Checksum, d.Size); err != nil {

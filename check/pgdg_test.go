@@ -12,9 +12,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vicroot/vicroot/build"
 	"github.com/vicroot/vicroot/check"
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/pipeline"
+	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 )
 
@@ -191,9 +192,16 @@ func TestPGDGResolveLikeDNF(t *testing.T) {
 			// The key is given by hand (it fills the pin): the build takes a
 			// pinned key from every release package at once, and this slice
 			// of the repository serves 2 of its 7.
-			res, err := build.Resolve(ctx, build.Options{Repo: def, CacheDir: filepath.Join(t.TempDir(), "cache"),
-				GPGKeys: []string{filepath.Join(dir, "PGDG-RPM-GPG-KEY-RHEL")},
-				Mirrors: map[string]string{"pgdg-common": "file://" + dir + "/"}}, []string{req})
+			keys, err := pipeline.ReadKeyFiles([]string{filepath.Join(dir, "PGDG-RPM-GPG-KEY-RHEL")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := repos.Load(def)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := pipeline.Resolve(ctx, pipeline.Options{Definition: d, CacheDir: filepath.Join(t.TempDir(), "cache"),
+				GPGKeys: keys, Mirrors: map[string]string{"pgdg-common": "file://" + dir + "/"}}, []string{req})
 			if !ok {
 				if err == nil {
 					t.Fatalf("dnf refuses %s, resolve answers %v\n%s", req, res.Packages, out)
