@@ -264,6 +264,10 @@ func TestLibsolvTestcases(t *testing.T) {
 				continue
 			}
 			want := lsTransaction(libRes)
+			if st, ok := libsolvStale[name]; ok && st.trustFile {
+				want = lsTransaction(c.result)
+				sort.Strings(want)
+			}
 			got, err := pr.answer()
 			if err != nil {
 				t.Errorf("%s (line %d): %v", name, c.line, err)
@@ -324,21 +328,38 @@ func checkFileExpectation(t *testing.T, name string, c *lsCase, libRes []string)
 	if slices.Equal(file, now) {
 		return
 	}
-	if why, ok := libsolvStale[name]; ok {
-		t.Logf("%s: the file expects %q, testsolv %q: %s", name, file, now, why)
+	if st, ok := libsolvStale[name]; ok {
+		t.Logf("%s: the file expects %q, testsolv %q: %s", name, file, now, st.why)
 		return
 	}
 	t.Errorf("%s: the file's expected result differs from what testsolv computes now (unlisted in libsolvStale):\n  file:     %s\n  testsolv: %s", name, strings.Join(file, "; "), strings.Join(now, "; "))
 }
 
 // libsolvStale lists the cases whose expected result the installed
-// testsolv does not reproduce; its own answer is used for them.
-var libsolvStale = map[string]string{}
+// testsolv (Debian 12's libsolv 0.7.23) does not reproduce: the files are
+// libsolv 0.7.39's, and these test later fixes. trustFile says the file's
+// answer is the one to compare with; otherwise testsolv's is.
+var libsolvStale = map[string]struct {
+	trustFile bool
+	why       string
+}{
+	"cplxdeps/ifelse_rec.t#1": {true, "the test of libsolv 0.7.25's fix 1edb35a3 (the condition of an if-else counts as both a positive and a negative literal): 0.7.23 installs xorg-x11-server-Xorg, whose Requires nothing provides, for the Recommends' condition; the file's answer is the fixed one"},
+	"focus/new1.t#1":          {false, "solverflags focusnew came with libsolv 0.7.30 (8151b3a8); skipped here"},
+	"forcebest/forcebest_multiarch_implicitobsoleteusescolors.t#1": {false, "the regression test of libsolv 0.7.36's colour filtering of update targets (24a7a795); skipped here"},
+	"multiversion/update2.t#1":                                     {false, "the regression test of libsolv 0.7.29's handling of installed packages in three passes (600aa2b9, issue #550); skipped here"},
+	"targeted/targeted_color.t#1":                                  {false, "the regression test of libsolv 0.7.33's colour filtering (5c99be44); skipped here"},
+}
 
 // libsolvDiffers lists the cases where the resolver's answer differs from
 // libsolv's on purpose, with the reason.
-var libsolvDiffers = map[string]string{}
+var libsolvDiffers = map[string]string{
+	"choicerules/choice1.t#1": noUpgrade,
+	"choicerules/choice4.t#1": noUpgrade,
+	"focus/normal.t#1":        noUpgrade,
+}
 
-// libsolvSkipped lists the cases the resolver's model cannot express,
-// with the reason the converter gives.
-var libsolvSkipped = map[string]string{}
+// noUpgrade: Request.Installed is a staged set that the resolver keeps as
+// it is; libsolv (and dnf, on a live system) upgrade an installed package
+// when a newer one satisfies the request, the resolver picks another
+// provider or reports the problem.
+const noUpgrade = "the resolver never upgrades a staged (installed) package; libsolv and dnf upgrade it"

@@ -12,9 +12,13 @@ package resolver_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rpmrepo"
@@ -631,4 +635,36 @@ func splitTestsolv(out []byte) map[int][]string {
 		}
 	}
 	return res
+}
+
+// FuzzParseTestcase feeds the testcase reader arbitrary files: it must
+// return an error naming the file and line, or cases that convert and
+// solve (bounded) without panicking.
+func FuzzParseTestcase(f *testing.F) {
+	for _, name := range []string{"choose/versioned2.t", "cplxdeps/ifelse.t", "choicerules/choice1.t", "testcase/str2dep.t"} {
+		if b, err := os.ReadFile(filepath.Join(libsolvDir, name)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("repo a 0 testtags <inline>\n#>+Req:\n#>x\nsystem i686 rpm\njob install name x\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cases, err := parseTestcase("fuzz.t", data, func(string) ([]byte, error) { return nil, errors.New("no external files") })
+		if err != nil {
+			var le *lsError
+			if !errors.As(err, &le) || le.file != "fuzz.t" || le.line < 1 || !strings.HasPrefix(err.Error(), "fuzz.t:") {
+				t.Fatalf("error does not name the file and line: %v", err)
+			}
+			return
+		}
+		for _, c := range cases {
+			pr, why := c.convert()
+			if why != "" {
+				continue
+			}
+			pr.pol.MaxSteps = 2000
+			if _, err := pr.answer(); err != nil && !errors.Is(err, resolver.ErrTooHard) {
+				t.Fatalf("solving: %v", err)
+			}
+		}
+	})
 }
