@@ -54,14 +54,16 @@
 //
 // libsolv drops what the prunings remove; the search keeps those
 // candidates behind the winners, to reach them only by backtracking.
-// Recommends are filled in libsolv's RECOMMEND mode (the first three
-// steps only). On top of libsolv come dnf's settings: best=True (a
-// request takes the best version of what it names), weak dependencies
-// (Policy.NoWeakDeps is install_weak_deps=False), installonlypkgs
-// (Policy.InstallOnly) and obsoletes=True (a requested name also matches
-// the packages that obsolete it: "install f-old" gives f-new). Where the
-// best version cannot be installed at all dnf with best=True fails, while
-// this search goes on to older versions. Requirements with a single
+// Recommends are filled after the hard requirements, as libsolv's
+// resolve_weak does, each choosing among its candidates by the same
+// order (libsolv's CHOOSE mode there too), so that a candidate another
+// chosen package recommends wins. On top of libsolv come dnf's settings: best=False, dnf's
+// own default (a request takes the best version of what it names, and an
+// older one when the best cannot be installed, where best=True would
+// fail), weak dependencies (Policy.NoWeakDeps is install_weak_deps=False),
+// installonlypkgs (Policy.InstallOnly) and obsoletes=True (a requested
+// name also matches the packages that obsolete it: "install f-old" gives
+// f-new). Requirements with a single
 // candidate are propagated before any choice is made. Weak dependencies
 // (Recommends and Supplements) are installed afterwards when they fit,
 // never making a request fail. One version per name, except installonly

@@ -122,8 +122,9 @@ func (pol *Policy) isInstallOnly(p *rpmrepo.Package) bool {
 // Locked packages go first of all (a Lock pins the earlier plan). libsolv
 // drops the candidates the prunings remove; we keep them behind the
 // winners so that backtracking can still reach them (libsolv reaches them
-// through learnt clauses). Without choose (Recommends, libsolv's
-// RECOMMEND mode) steps 4 to 8 are left out.
+// through learnt clauses). Without choose (picking the best version of a
+// supplementing name, libsolv's RECOMMEND mode) steps 4 to 8 are left
+// out.
 func (s *solver) order(c []int32, choose bool) []int32 {
 	if len(c) <= 1 {
 		return c
@@ -409,7 +410,7 @@ func (s *solver) suggested(id int32) bool {
 
 // wantedBy reports whether a chosen package names id in the weak
 // dependencies deps returns. The index *idx of those dependencies (plain
-// ones, by name) is built on first use.
+// ones and the names of "or" rich ones, by name) is built on first use.
 func (s *solver) wantedBy(idx *map[string][]provEntry, deps func(*rpmrepo.Package) []rpmrepo.Dep, id int32) bool {
 	if *idx == nil {
 		m := map[string][]provEntry{}
@@ -420,6 +421,12 @@ func (s *solver) wantedBy(idx *map[string][]provEntry, deps func(*rpmrepo.Packag
 			for _, d := range deps(p) {
 				if !IsRich(d.Name) {
 					m[d.Name] = append(m[d.Name], provEntry{int32(i), d})
+					continue
+				}
+				// libsolv marks the positive literals of a rich weak
+				// dependency; for an "or" of names those are its names.
+				if r, err := s.rich(d); err == nil && onlyOr(r) {
+					r.leaves(func(l rpmrepo.Dep) { m[l.Name] = append(m[l.Name], provEntry{int32(i), l}) })
 				}
 			}
 		}

@@ -863,7 +863,7 @@ func (s *solver) weak() error {
 				if st != stUnit && st != stMulti {
 					continue
 				}
-				ok, err := s.tryWeak(s.order(cands, false), s.reasonFor(&r))
+				ok, err := s.tryWeak(s.order(cands, true), s.reasonFor(&r))
 				if err != nil {
 					return err
 				}
