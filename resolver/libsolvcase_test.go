@@ -105,6 +105,9 @@ func parseTestcase(file string, data []byte, readFile func(name string) ([]byte,
 			continue
 		}
 		f := strings.Fields(text)
+		if len(f) == 0 {
+			continue // only other white space
+		}
 		switch f[0] {
 		case "repo":
 			if len(f) < 4 {
