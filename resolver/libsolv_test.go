@@ -361,5 +361,46 @@ var libsolvDiffers = map[string]string{
 // noUpgrade: Request.Installed is a staged set that the resolver keeps as
 // it is; libsolv (and dnf, on a live system) upgrade an installed package
 // when a newer one satisfies the request, the resolver picks another
-// provider or reports the problem.
+// provider or reports the problem. TestNoUpgradeAgainstDNF checks dnf's
+// side on choice1.
 const noUpgrade = "the resolver never upgrades a staged (installed) package; libsolv and dnf upgrade it"
+
+// TestNoUpgradeAgainstDNF is the dnf check behind noUpgrade, on
+// choicerules/choice1 built as real packages: with B-1 (P = 1) installed
+// and A-2 requiring P = 2 (provided by B-2 and C-2), dnf upgrades B as
+// libsolv does, and the resolver, which keeps the staged B-1, takes C-2.
+func TestNoUpgradeAgainstDNF(t *testing.T) {
+	testrepo.NeedTools(t, "rpm", "dnf")
+	specs := []spkg{
+		{name: "B", evr: "1-1", arch: "noarch", repo: "inst", prov: []string{"P = 1"}},
+		{name: "A", evr: "2-1", arch: "noarch", req: []string{"P = 2"}},
+		{name: "B", evr: "2-1", arch: "noarch", prov: []string{"P = 2"}},
+		{name: "C", evr: "2-1", arch: "noarch", prov: []string{"P = 2"}},
+	}
+	repos := buildRepos(t, specs)
+	root := t.TempDir()
+	rpms, _ := filepath.Glob(filepath.Join(repos["inst"], "*", "B-1-1.noarch.rpm"))
+	if len(rpms) != 1 {
+		t.Fatalf("built B-1-1: %v", rpms)
+	}
+	args := append([]string{"--root", root, "-i", "--justdb", "--nodeps", "--noscripts", "--nosignature"}, rpms...)
+	if out, err := exec.Command("rpm", args...).CombinedOutput(); err != nil {
+		t.Fatalf("rpm -i --justdb: %v\n%s", err, out)
+	}
+	o := newDNFOracle(t, []repoDir{{id: "base", dir: repos["base"]}})
+	o.stagedRoot = root
+	out := o.run("w0", []string{"A"}).out
+	up, _, ok := strings.Cut(out, "Upgrading:")
+	if !ok || !strings.Contains(up, "Installing:") || !strings.Contains(out[len(up):], " B ") {
+		t.Fatalf("dnf does not upgrade B as libsolv does:\n%s", out)
+	}
+	inst := loadRepo(t, repos["inst"], "inst")
+	avail := loadRepo(t, repos["base"], "base")
+	plan, err := resolver.Solve(context.Background(), avail, resolver.Request{Install: []string{"A"}, Installed: inst}, resolver.Policy{Arches: []string{"x86_64"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(plan.NEVRAs(), " "); got != "A-2-1.noarch C-2-1.noarch" {
+		t.Errorf("the resolver installs %s, want A-2-1.noarch C-2-1.noarch (B-1 kept)", got)
+	}
+}
