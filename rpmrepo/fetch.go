@@ -75,7 +75,7 @@ type Fetcher struct {
 	Offline bool
 	// Progress, when set, is told about each download.
 	Progress Progress
-	Log      *slog.Logger
+	Logger   *slog.Logger
 
 	mu      sync.Mutex
 	stalled map[string]error // base URL → why it was given up
@@ -124,8 +124,8 @@ func (f *Fetcher) client() *http.Client {
 }
 
 func (f *Fetcher) log() *slog.Logger {
-	if f.Log != nil {
-		return f.Log
+	if f.Logger != nil {
+		return f.Logger
 	}
 	return slog.New(slog.DiscardHandler)
 }

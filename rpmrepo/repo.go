@@ -50,7 +50,7 @@ type Options struct {
 	Timeout time.Duration
 	// Progress, when set, is told about each download.
 	Progress Progress
-	Log      *slog.Logger
+	Logger   *slog.Logger
 }
 
 // Repo is an opened repository: its verified repomd.xml and the packages
@@ -89,7 +89,7 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 	r := &Repo{Config: cfg, opts: opts}
 	r.fetcher = &Fetcher{
 		Cache: opts.Cache, Client: opts.HTTPClient, Concurrency: opts.Concurrency, Attempts: opts.Attempts, Backoff: opts.Backoff,
-		RequestTimeout: opts.RequestTimeout, Timeout: opts.Timeout, Offline: opts.Offline, Progress: opts.Progress, Log: opts.Log,
+		RequestTimeout: opts.RequestTimeout, Timeout: opts.Timeout, Offline: opts.Offline, Progress: opts.Progress, Logger: opts.Logger,
 	}
 	bases := cfg.BaseURLs
 	if opts.Mirror != "" {
