@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vicroot/vicroot/internal/atomicfile"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/rpmhdr"
 )
@@ -456,31 +457,25 @@ func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache stri
 		return d.readCpio(zr, newHash)
 	}
 	// Keep the decompressed payload as it is read; it enters the cache
-	// only once every file in it has matched its digest.
-	tmp, err := os.CreateTemp(filepath.Dir(cache), ".payload-*")
-	if err != nil {
-		if os.MkdirAll(filepath.Dir(cache), 0o755) != nil {
-			return d.readCpio(zr, newHash)
+	// only once every file in it has matched its digest. A cache that
+	// cannot be written costs only time: the package still decodes.
+	if os.MkdirAll(filepath.Dir(cache), 0o755) != nil {
+		return d.readCpio(zr, newHash)
+	}
+	ran := false
+	var derr error
+	atomicfile.Write(cache, 0o644, func(f *os.File) error {
+		ran = true
+		bw := bufio.NewWriterSize(f, 1<<20)
+		if derr = d.readCpio(io.TeeReader(zr, bw), newHash); derr != nil {
+			return derr
 		}
-		if tmp, err = os.CreateTemp(filepath.Dir(cache), ".payload-*"); err != nil {
-			return d.readCpio(zr, newHash)
-		}
+		return bw.Flush()
+	})
+	if !ran {
+		return d.readCpio(zr, newHash)
 	}
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	err = d.readCpio(io.TeeReader(zr, bw), newHash)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if rerr := os.Rename(tmp.Name(), cache); rerr == nil {
-			return nil
-		}
-	}
-	os.Remove(tmp.Name())
-	return err
+	return derr
 }
 
 // readCpio reads the decompressed payload: the content of every regular
