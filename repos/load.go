@@ -18,7 +18,8 @@ import (
 	"github.com/vicroot/vicroot/internal/atomicfile"
 )
 
-// The embedded definitions, written for this project from VIC.md §1.
+// The embedded definitions, written for this project from VIC's
+// isos/base/repos folders (repos/README.md, "The embedded samples").
 //
 //go:embed definitions
 var embedded embed.FS

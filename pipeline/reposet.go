@@ -1,0 +1,275 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/vicroot/vicroot/repos"
+	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rpmrepo"
+	"github.com/vicroot/vicroot/vic"
+)
+
+// repoSet is the definition's enabled repositories, opened and verified:
+// the package index the resolver reads, and the fetcher of RPM files.
+type repoSet struct {
+	repos      map[string]*rpmrepo.Repo
+	order      []string // repository ids, as the .repo files list them
+	pkgs       []*rpmrepo.Package
+	priorities map[string]int
+	imageKeys  []vic.ImageKey
+	keys       []*repos.Key
+	opts       rpmrepo.Options
+	log        *slog.Logger
+}
+
+func openRepositories(ctx context.Context, def *repos.Definition, opts Options, log *slog.Logger) (*repoSet, error) {
+	if opts.CacheDir == "" {
+		return nil, errors.New("no cache directory")
+	}
+	vars := rpmrepo.Vars{"releasever": def.Releasever, "basearch": repos.BaseArch, "arch": repos.BaseArch}
+	rs := &repoSet{
+		repos: map[string]*rpmrepo.Repo{}, priorities: map[string]int{}, log: log,
+		opts: rpmrepo.Options{
+			Cache: &rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}, Offline: opts.Offline,
+			Concurrency: opts.Jobs, Logger: log,
+		},
+	}
+	for i := range def.Keys {
+		rs.keys = append(rs.keys, &def.Keys[i])
+	}
+	var cfgs []*rpmrepo.RepoConfig
+	for _, f := range def.RepoFiles {
+		c, err := rpmrepo.ParseRepoFile(f.Name, f.Data, vars)
+		if err != nil {
+			return nil, err
+		}
+		cfgs = append(cfgs, c...)
+	}
+	used := map[string]bool{}
+	for _, cfg := range cfgs {
+		if !cfg.Enabled {
+			continue
+		}
+		if _, dup := rs.repos[cfg.ID]; dup {
+			return nil, fmt.Errorf("repository id %q is defined twice (%s)", cfg.ID, cfg.Source)
+		}
+		o := rs.opts
+		if m, ok := opts.Mirrors[cfg.ID]; ok {
+			o.Mirror = m
+			used[cfg.ID] = true
+		}
+		kr, err := rs.keyRing(ctx, cfg, o)
+		if err != nil {
+			return nil, err
+		}
+		o.KeyRing = kr
+		r, err := rpmrepo.Open(ctx, cfg, o)
+		if err != nil {
+			if cfg.SkipIfUnavailable {
+				log.Warn("repository unavailable, skipped", "repo", cfg.ID, "err", err)
+				continue
+			}
+			return nil, err
+		}
+		rs.repos[cfg.ID] = r
+		rs.order = append(rs.order, cfg.ID)
+		rs.priorities[cfg.ID] = cfg.Priority
+		rs.pkgs = append(rs.pkgs, r.Packages()...)
+	}
+	for id := range opts.Mirrors {
+		if !used[id] {
+			return nil, fmt.Errorf("--mirror %s: no enabled repository has that id", id)
+		}
+	}
+	if len(rs.repos) == 0 {
+		return nil, fmt.Errorf("%s: no enabled repository", def.Name)
+	}
+	for _, k := range rs.keys {
+		if k.ImagePath != "" && k.Armored != nil {
+			rs.imageKeys = append(rs.imageKeys, vic.ImageKey{Path: k.ImagePath, Armored: k.Armored})
+		}
+	}
+	sort.Slice(rs.imageKeys, func(i, j int) bool { return rs.imageKeys[i].Path < rs.imageKeys[j].Path })
+	return rs, nil
+}
+
+// keyRing is the keys a repository trusts: those its gpgkey list names,
+// and every --gpgkey. A pinned key without material is taken from the
+// release package that ships it, see pinnedKey.
+func (rs *repoSet) keyRing(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpmrepo.Options) (*rpmrepo.KeyRing, error) {
+	var files []rpmrepo.KeyFile
+	names := map[string]bool{}
+	for _, u := range cfg.GPGKeys {
+		names[u] = true
+	}
+	for _, k := range rs.keys {
+		if k.Source != repos.KeyFromGPGKeyFlag && !names[k.URL] {
+			continue
+		}
+		if k.Armored == nil {
+			if err := rs.pinnedKey(ctx, cfg, o, k); err != nil {
+				return nil, err
+			}
+		}
+		files = append(files, rpmrepo.KeyFile{Name: keyName(k), Data: k.Armored})
+	}
+	if len(files) == 0 {
+		if cfg.GPGCheck || cfg.RepoGPGCheck {
+			return nil, fmt.Errorf("repository %s (%s) has gpgcheck on but the definition supplies no key for it", cfg.ID, cfg.Source)
+		}
+		return nil, nil
+	}
+	return rpmrepo.ReadKeyFiles(files...)
+}
+
+func keyName(k *repos.Key) string {
+	if k.File != "" {
+		return k.File
+	}
+	return k.URL
+}
+
+// pinnedKey gets the material of a key the definition pins but does not
+// ship (the embedded definitions): from the repository's package that
+// installs the key at its image path (photon-repos, centos-release). The
+// package is trusted only by its primary.xml checksum until the key's
+// fingerprint matches the pin; the package's own signature is then checked
+// like every other's when it is fetched for installation.
+func (rs *repoSet) pinnedKey(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpmrepo.Options, k *repos.Key) error {
+	if k.ImagePath == "" {
+		return fmt.Errorf("key %s is pinned but has no image path to find it in a release package", k.URL)
+	}
+	o.KeyRing = nil
+	bare := *cfg
+	bare.GPGCheck, bare.RepoGPGCheck = false, false
+	r, err := rpmrepo.Open(ctx, &bare, o)
+	if err != nil {
+		return fmt.Errorf("looking for the release package of key %s: %w", k.ImagePath, err)
+	}
+	var cands []*rpmrepo.Package
+	for _, p := range r.Packages() {
+		for _, f := range p.Files {
+			if f == k.ImagePath {
+				cands = append(cands, p)
+				break
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return fmt.Errorf("key %s: no package of repository %s ships %s, and the definition has no such file", k.URL, cfg.ID, k.ImagePath)
+	}
+	fetched, err := r.Fetch(ctx, cands)
+	if err != nil {
+		return err
+	}
+	for _, f := range fetched {
+		t := rootfs.New()
+		if _, err := t.InstallRPM(ctx, rootfs.RPMFile{Path: f.Path}, rootfs.InstallOptions{}); err != nil {
+			return err
+		}
+		data, err := t.ReadFile(strings.TrimPrefix(path.Clean(k.ImagePath), "/"))
+		if err != nil {
+			continue
+		}
+		if _, err := k.Verify(data); err != nil {
+			return fmt.Errorf("key %s from %s: %w", k.ImagePath, f.Package.NEVRA(), err)
+		}
+		k.Armored = data
+		return nil
+	}
+	return fmt.Errorf("key %s: the packages listing it do not ship it", k.ImagePath)
+}
+
+func (rs *repoSet) loadFiles(ctx context.Context) error {
+	for _, id := range rs.order {
+		if err := rs.repos[id].LoadFilelists(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fetched is the fetch stage's result: the verified file of each package
+// and how it was verified.
+type fetched struct {
+	files    map[*rpmrepo.Package]string
+	verified map[*rpmrepo.Package]*rpmrepo.Verification
+}
+
+// keyOf is the fingerprint of the key that verified p ("" when p was not
+// fetched).
+func (f *fetched) keyOf(p *rpmrepo.Package) string {
+	if f == nil {
+		return ""
+	}
+	if v := f.verified[p]; v != nil {
+		return v.Fingerprint
+	}
+	return ""
+}
+
+// fetch downloads and verifies every package of the plan (the boot
+// loader's included), grouped by repository.
+func fetch(ctx context.Context, src *source, pl *plans) (*fetched, error) {
+	return src.repos.fetch(ctx, pl.fetch())
+}
+
+func (rs *repoSet) fetch(ctx context.Context, pkgs []*rpmrepo.Package) (*fetched, error) {
+	byRepo := map[string][]*rpmrepo.Package{}
+	seen := map[*rpmrepo.Package]bool{}
+	for _, p := range pkgs {
+		if !seen[p] {
+			seen[p] = true
+			byRepo[p.Repo] = append(byRepo[p.Repo], p)
+		}
+	}
+	out := &fetched{files: map[*rpmrepo.Package]string{}, verified: map[*rpmrepo.Package]*rpmrepo.Verification{}}
+	var missing []string
+	for _, id := range rs.order {
+		list := byRepo[id]
+		if len(list) == 0 {
+			continue
+		}
+		got, err := rs.repos[id].Fetch(ctx, list)
+		var me *rpmrepo.MissingError
+		if errors.As(err, &me) {
+			missing = append(missing, me.Items...)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range got {
+			out.files[f.Package] = f.Path
+			out.verified[f.Package] = f.Verification
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &rpmrepo.MissingError{Items: missing}
+	}
+	return out, nil
+}
+
+// url is where p comes from: the repository's own base URL, never a
+// --mirror (which is a fetching detail, often a machine path).
+func (rs *repoSet) url(p *rpmrepo.Package) string {
+	r := rs.repos[p.Repo]
+	if r == nil {
+		return ""
+	}
+	base := r.Base
+	if len(r.Config.BaseURLs) > 0 {
+		base = r.Config.BaseURLs[0]
+	}
+	if p.LocationBase != "" {
+		base = p.LocationBase
+	}
+	return strings.TrimSuffix(base, "/") + "/" + p.Location
+}

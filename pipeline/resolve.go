@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vicroot/vicroot/resolver"
+	"github.com/vicroot/vicroot/rpmrepo"
+)
+
+// Resolution is the answer of Resolve: the packages in install order, and
+// the plans that explain them.
+type Resolution struct {
+	Packages []*rpmrepo.Package
+	plans    []*resolver.Plan
+	lock     *resolver.Lock
+}
+
+// Why is the chain that brought the package called name (or with that
+// NEVRA) in; nil when it is not in the resolution.
+func (r *Resolution) Why(name string) []string {
+	// The first plan that brought it in has the real reason; later plans
+	// only see it as already installed.
+	for _, p := range r.plans {
+		if w := p.Why(name); w != nil {
+			return w
+		}
+	}
+	return nil
+}
+
+// Lock pins the resolution (NEVRA, checksum, repository, URL); the signing
+// keys are known only once packages are fetched, which Lock in this
+// package's Build does.
+func (r *Resolution) Lock() *resolver.Lock { return r.lock }
+
+// Resolve answers what a build would install, without fetching payloads:
+// with no names, the target image's packages (base and kernel, then the
+// bootstrap staging); with names, exactly the plan of `dnf install
+// NAMES…` on a fresh root (a name, a provide, or name-version).
+func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, error) {
+	switch opts.Target {
+	case "", TargetBootstrap:
+	default:
+		return nil, errors.New("resolve: only the bootstrap target can be resolved yet")
+	}
+	st := newStages(opts)
+	src, err := open(ctx, st, opts)
+	if err != nil {
+		return nil, err
+	}
+	st.start("resolve")
+	res := &Resolution{}
+	if len(names) > 0 {
+		p, err := src.solve(ctx, resolver.Request{Install: names, Lock: opts.Lock})
+		if err != nil {
+			return nil, fmt.Errorf("resolve: %w", err)
+		}
+		res.Packages, res.plans = p.Packages, []*resolver.Plan{p}
+	} else {
+		// The boot loader is not part of the answer.
+		pl, err := plan(ctx, src, opts.Lock, false)
+		if err != nil {
+			return nil, fmt.Errorf("resolve: %w", err)
+		}
+		res.Packages, res.plans = pl.installed, []*resolver.Plan{pl.base, pl.stage}
+	}
+	res.lock = newLock(res.Packages, src.repos, nil)
+	return res, nil
+}
+
+// Lock resolves the target image's packages (the boot loader's included),
+// fetches and verifies them, and returns the lock a build would write:
+// every package by NEVRA, checksum, repository, URL and the fingerprint of
+// the key that verified it.
+func Lock(ctx context.Context, opts Options) (*resolver.Lock, error) {
+	st := newStages(opts)
+	src, err := open(ctx, st, opts)
+	if err != nil {
+		return nil, err
+	}
+	st.start("resolve")
+	pl, err := plan(ctx, src, opts.Lock, opts.Isolinux.FS == nil)
+	if err != nil {
+		return nil, fmt.Errorf("resolve: %w", err)
+	}
+	st.start("fetch")
+	got, err := fetch(ctx, src, pl)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	return newLock(pl.locked(), src.repos, got), nil
+}
