@@ -24,10 +24,6 @@ import (
 
 // Header tags (rpmtag.h, RPMTAG_*) read here.
 const (
-	tagName              = 1000
-	tagVersion           = 1001
-	tagRelease           = 1002
-	tagEpoch             = 1003
 	tagBuildTime         = 1006
 	tagFileSizes         = 1028
 	tagFileModes         = 1030
@@ -38,7 +34,6 @@ const (
 	tagFileFlags         = 1037
 	tagFileUserName      = 1039
 	tagFileGroupName     = 1040
-	tagArch              = 1022
 	tagPrein             = 1023
 	tagPostin            = 1024
 	tagPreun             = 1025
@@ -130,27 +125,16 @@ func hdrString(h *rpmhdr.Header, tag uint32) string {
 // decodeHeader reads the package identity, file list and scriptlets.
 func decodeHeader(h *rpmhdr.Header) (*decodedRPM, error) {
 	d := &decodedRPM{}
-	var nevr [4]string
-	for i, tag := range []uint32{tagName, tagVersion, tagRelease, tagArch} {
-		s, ok, err := h.String(tag)
-		if err == nil && !ok {
-			err = fmt.Errorf("tag %d missing", tag)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("header: name/version: %w", err)
-		}
-		nevr[i] = s
-	}
-	epoch, _, err := h.Uint64s(tagEpoch)
+	nv, err := h.NEVRA()
 	if err != nil {
 		return nil, fmt.Errorf("header: name/version: %w", err)
 	}
-	d.name = nevr[0]
-	d.nevra = nevr[0] + "-"
-	if len(epoch) > 0 && epoch[0] != 0 {
-		d.nevra += strconv.FormatUint(epoch[0], 10) + ":"
+	d.name = nv.Name
+	d.nevra = nv.Name + "-"
+	if nv.Epoch != 0 {
+		d.nevra += strconv.FormatUint(nv.Epoch, 10) + ":"
 	}
-	d.nevra += nevr[1] + "-" + nevr[2] + "." + nevr[3]
+	d.nevra += nv.Version + "-" + nv.Release + "." + nv.Arch
 	if bt, _, err := h.Uint64s(tagBuildTime); err == nil && len(bt) > 0 {
 		d.buildTime = int64(bt[0])
 	}

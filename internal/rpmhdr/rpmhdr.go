@@ -319,3 +319,47 @@ func (h *Header) Uint64s(tag uint32) ([]uint64, bool, error) {
 	}
 	return out, true, nil
 }
+
+// Main header tags of a package's identity (rpmtag.h).
+const (
+	TagName    = 1000
+	TagVersion = 1001
+	TagRelease = 1002
+	TagEpoch   = 1003
+	TagArch    = 1022
+)
+
+// NEVRA is a package's identity as its main header states it; Epoch is 0
+// when the header has none.
+type NEVRA struct {
+	Name    string
+	Epoch   uint64
+	Version string
+	Release string
+	Arch    string
+}
+
+// NEVRA reads the name, epoch, version, release and arch tags; each but
+// the epoch must be present.
+func (h *Header) NEVRA() (NEVRA, error) {
+	var s [4]string
+	for i, tag := range []uint32{TagName, TagVersion, TagRelease, TagArch} {
+		v, ok, err := h.String(tag)
+		if err == nil && !ok {
+			err = fmt.Errorf("%w: tag %d missing", ErrMalformed, tag)
+		}
+		if err != nil {
+			return NEVRA{}, err
+		}
+		s[i] = v
+	}
+	n := NEVRA{Name: s[0], Version: s[1], Release: s[2], Arch: s[3]}
+	epoch, _, err := h.Uint64s(TagEpoch)
+	if err != nil {
+		return NEVRA{}, err
+	}
+	if len(epoch) > 0 {
+		n.Epoch = epoch[0]
+	}
+	return n, nil
+}
