@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 
-	rpmutils "github.com/sassoftware/go-rpmutils"
+	"github.com/vicroot/vicroot/internal/rpmhdr"
 
 	"github.com/vicroot/vicroot/rpmrepo"
 )
@@ -146,16 +147,16 @@ func headerMismatch(file string, p *rpmrepo.Package) (msg string) {
 		return err.Error()
 	}
 	defer fh.Close()
-	h, err := rpmutils.ReadHeader(fh)
+	f, err := rpmhdr.ReadFile(fh, -1)
 	if err != nil {
 		return "header unreadable: " + err.Error()
 	}
-	nv, err := h.GetNEVRA()
+	nv, err := f.Main.NEVRA()
 	if err != nil {
 		return "header unreadable: " + err.Error()
 	}
 	arch := nv.Arch
-	if h.HasTag(tagSourcePackage) {
+	if f.Main.Has(tagSourcePackage) {
 		arch = "src"
 	}
 	norm := func(e string) string {
@@ -166,7 +167,7 @@ func headerMismatch(file string, p *rpmrepo.Package) (msg string) {
 	}
 	var diffs []string
 	for _, d := range []struct{ what, meta, hdr string }{
-		{"name", p.Name, nv.Name}, {"epoch", norm(p.Epoch), norm(nv.Epoch)}, {"version", p.Version, nv.Version},
+		{"name", p.Name, nv.Name}, {"epoch", norm(p.Epoch), strconv.FormatUint(nv.Epoch, 10)}, {"version", p.Version, nv.Version},
 		{"release", p.Release, nv.Release}, {"arch", p.Arch, arch},
 	} {
 		if d.meta != d.hdr {

@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/vicroot/vicroot/internal/atomicfile"
 )
 
 // The embedded definitions, written for this project from VIC's
@@ -545,24 +547,8 @@ func (d *Definition) Export(dir string) error {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return fmt.Errorf("repos: export: %w", err)
 		}
-		tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp*")
-		if err != nil {
-			return fmt.Errorf("repos: export: %w", err)
-		}
-		_, werr := tmp.Write(b)
-		cerr := tmp.Close()
-		if werr == nil {
-			werr = cerr
-		}
-		if werr == nil {
-			werr = os.Chmod(tmp.Name(), 0o644)
-		}
-		if werr == nil {
-			werr = os.Rename(tmp.Name(), dst)
-		}
-		if werr != nil {
-			os.Remove(tmp.Name())
-			return fmt.Errorf("repos: export %s: %w", dst, werr)
+		if err := atomicfile.WriteFile(dst, b, 0o644); err != nil {
+			return fmt.Errorf("repos: export %s: %w", dst, err)
 		}
 	}
 	return nil

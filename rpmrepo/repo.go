@@ -1,7 +1,6 @@
 package rpmrepo
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -18,7 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/vicroot/vicroot/internal/pgparmor"
 )
 
 // ErrRepoSignature: repo_gpgcheck is on and repomd.xml.asc is missing or
@@ -464,13 +463,14 @@ func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
 // the signature that verified.
 func VerifyDetached(data, sig []byte, kr *KeyRing) (*SigCheck, error) {
 	blob := sig
-	if bytes.Contains(sig, []byte(armorBegin)) {
-		b, err := armor.Decode(bytes.NewReader(sig))
+	if pgparmor.IsArmored(sig) {
+		blocks, err := pgparmor.Split(sig)
 		if err != nil {
-			return nil, fmt.Errorf("%w: armor: %v", ErrRepoSignature, err)
+			return nil, fmt.Errorf("%w: %v", ErrRepoSignature, err)
 		}
-		if blob, err = io.ReadAll(b.Body); err != nil {
-			return nil, fmt.Errorf("%w: armor: %v", ErrRepoSignature, err)
+		blob = blob[:0:0]
+		for _, b := range blocks {
+			blob = append(blob, b.Body...)
 		}
 	}
 	pkts, err := splitPackets(blob)
