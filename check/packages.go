@@ -3,13 +3,8 @@ package check
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/vicroot/vicroot/internal/rpmhdr"
 
 	"github.com/vicroot/vicroot/rpmrepo"
 )
@@ -95,6 +90,10 @@ func verifyPackage(ctx context.Context, rr *RepoReport, p *rpmrepo.Package, out 
 	if err != nil {
 		out.Detail = strings.TrimPrefix(err.Error(), "rpmrepo: "+p.NEVRA()+": ")
 		switch {
+		case errors.Is(err, rpmrepo.ErrHeaderMismatch):
+			// The fetcher matched the verified header with primary.xml
+			// (rpmrepo.MatchHeader), as every build does.
+			out.Verdict = VerdictMismatch
 		case errors.Is(err, rpmrepo.ErrNotFound), errors.Is(err, rpmrepo.ErrOffline):
 			out.Verdict = VerdictMissing
 		case errors.Is(err, rpmrepo.ErrChecksum), errors.Is(err, rpmrepo.ErrDigest), errors.Is(err, rpmrepo.ErrBadSignature), errors.Is(err, rpmrepo.ErrNotTrusted):
@@ -122,10 +121,6 @@ func verifyPackage(ctx context.Context, rr *RepoReport, p *rpmrepo.Package, out 
 		out.Verdict, out.problem = VerdictUnsigned, gpg
 		out.Detail = "not signed (gpgcheck=0)"
 	}
-	if msg := headerMismatch(f.Path, p); msg != "" {
-		out.Verdict, out.Detail, out.problem = VerdictMismatch, msg, true
-		return
-	}
 	if !out.problem && out.Verdict == VerdictOK {
 		out.Detail = ""
 	}
@@ -133,49 +128,3 @@ func verifyPackage(ctx context.Context, rr *RepoReport, p *rpmrepo.Package, out 
 		out.problem = false
 	}
 }
-
-// headerMismatch compares the RPM's header with primary.xml's entry:
-// name, epoch, version, release, arch. "" when they agree.
-func headerMismatch(file string, p *rpmrepo.Package) (msg string) {
-	defer func() {
-		if r := recover(); r != nil {
-			msg = fmt.Sprintf("header unreadable: %v", r)
-		}
-	}()
-	fh, err := os.Open(file)
-	if err != nil {
-		return err.Error()
-	}
-	defer fh.Close()
-	f, err := rpmhdr.ReadFile(fh, -1)
-	if err != nil {
-		return "header unreadable: " + err.Error()
-	}
-	nv, err := f.Main.NEVRA()
-	if err != nil {
-		return "header unreadable: " + err.Error()
-	}
-	arch := nv.Arch
-	if f.Main.Has(tagSourcePackage) {
-		arch = "src"
-	}
-	norm := func(e string) string {
-		if e == "" {
-			return "0"
-		}
-		return e
-	}
-	var diffs []string
-	for _, d := range []struct{ what, meta, hdr string }{
-		{"name", p.Name, nv.Name}, {"epoch", norm(p.Epoch), strconv.FormatUint(nv.Epoch, 10)}, {"version", p.Version, nv.Version},
-		{"release", p.Release, nv.Release}, {"arch", p.Arch, arch},
-	} {
-		if d.meta != d.hdr {
-			diffs = append(diffs, fmt.Sprintf("%s %q in the metadata, %q in the header", d.what, d.meta, d.hdr))
-		}
-	}
-	return strings.Join(diffs, "; ")
-}
-
-// tagSourcePackage is RPMTAG_SOURCEPACKAGE, set in source packages.
-const tagSourcePackage = 1106

@@ -2,11 +2,9 @@ package check_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,24 +18,18 @@ import (
 )
 
 // variant is a temp copy of the test repository and its definition (with
-// repo_gpgcheck=1), to be broken on purpose.
+// repo_gpgcheck=1), to be broken on purpose; its photon repository is the
+// one the helpers edit.
 type variant struct {
-	t      *testing.T
-	src, w string
-	gnupg  string
+	*testrepo.Copy
+	t   *testing.T
+	src string
 }
 
 func newVariant(t *testing.T) *variant {
 	t.Helper()
-	testrepo.NeedTools(t, "createrepo_c", "gpg", "gpgconf", "rpm")
-	src := testrepo.Dir(t)
-	w := t.TempDir()
-	for _, d := range []string{"photon", "photon-updates", "definition"} {
-		if err := os.CopyFS(filepath.Join(w, d), os.DirFS(filepath.Join(src, d))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := filepath.Join(w, "definition", "photon.repo")
+	c := testrepo.NewCopy(t)
+	p := c.Path("definition/photon.repo")
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -46,10 +38,10 @@ func newVariant(t *testing.T) *variant {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return &variant{t: t, src: src, w: w}
+	return &variant{Copy: c, t: t, src: c.Src}
 }
 
-func (v *variant) path(rel string) string { return filepath.Join(v.w, rel) }
+func (v *variant) path(rel string) string { return v.Path(rel) }
 
 func (v *variant) run(opts check.Options) *check.Report {
 	v.t.Helper()
@@ -63,37 +55,6 @@ func (v *variant) run(opts check.Options) *check.Report {
 	return rep
 }
 
-// regen rebuilds photon's metadata as testdata/mkrepo does and signs
-// repomd.xml with the repository's key.
-func (v *variant) regen() {
-	v.t.Helper()
-	d := v.path("photon")
-	if out, err := exec.Command("createrepo_c", "--quiet", "--no-database", "--workers", "1", d).CombinedOutput(); err != nil {
-		v.t.Fatalf("createrepo_c: %v\n%s", err, out)
-	}
-	v.sign()
-}
-
-func (v *variant) sign() {
-	v.t.Helper()
-	if v.gnupg == "" {
-		v.gnupg = filepath.Join(v.t.TempDir(), "g")
-		if err := os.CopyFS(v.gnupg, os.DirFS(filepath.Join(v.src, "gnupg"))); err != nil {
-			v.t.Fatal(err)
-		}
-		os.Chmod(v.gnupg, 0o700)
-		home := v.gnupg
-		v.t.Cleanup(func() { exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run() })
-	}
-	md := v.path("photon/repodata/repomd.xml")
-	os.Remove(md + ".asc")
-	out, err := exec.Command("gpg", "--homedir", v.gnupg, "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "",
-		"--armor", "--detach-sign", "-o", md+".asc", md).CombinedOutput()
-	if err != nil {
-		v.t.Fatalf("gpg --detach-sign: %v\n%s", err, out)
-	}
-}
-
 // replace puts file in place of photon's package rel, then regenerates.
 func (v *variant) replace(rel, file string) {
 	v.t.Helper()
@@ -104,59 +65,7 @@ func (v *variant) replace(rel, file string) {
 	if err := os.WriteFile(v.path("photon/"+rel), data, 0o644); err != nil {
 		v.t.Fatal(err)
 	}
-	v.regen()
-}
-
-// editPrimary rewrites photon's primary.xml.gz with edit, then repomd.xml's
-// record of it (checksum, sizes), and signs repomd.xml again.
-func (v *variant) editPrimary(edit func(string) string) {
-	v.t.Helper()
-	mdPath := v.path("photon/repodata/repomd.xml")
-	md, err := os.ReadFile(mdPath)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	m := regexp.MustCompile(`<location href="(repodata/[^"]*primary.xml.gz)"`).FindSubmatch(md)
-	if m == nil {
-		v.t.Fatal("no primary.xml.gz in repomd.xml")
-	}
-	gzPath := v.path("photon/" + string(m[1]))
-	gzData, err := os.ReadFile(gzPath)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(gzData))
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	edited := []byte(edit(string(plain)))
-	if bytes.Equal(edited, plain) {
-		v.t.Fatal("editPrimary: the edit changed nothing")
-	}
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	zw.Write(edited)
-	zw.Close()
-	if err := os.WriteFile(gzPath, z.Bytes(), 0o644); err != nil {
-		v.t.Fatal(err)
-	}
-	hex256 := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
-	s := string(md)
-	i := strings.Index(s, `<data type="primary">`)
-	j := i + strings.Index(s[i:], "</data>")
-	rec := s[i:j]
-	rec = regexp.MustCompile(`<checksum type="sha256">[0-9a-f]+</checksum>`).ReplaceAllString(rec, `<checksum type="sha256">`+hex256(z.Bytes())+`</checksum>`)
-	rec = regexp.MustCompile(`<open-checksum type="sha256">[0-9a-f]+</open-checksum>`).ReplaceAllString(rec, `<open-checksum type="sha256">`+hex256(edited)+`</open-checksum>`)
-	rec = regexp.MustCompile(`<size>\d+</size>`).ReplaceAllString(rec, fmt.Sprintf("<size>%d</size>", z.Len()))
-	rec = regexp.MustCompile(`<open-size>\d+</open-size>`).ReplaceAllString(rec, fmt.Sprintf("<open-size>%d</open-size>", len(edited)))
-	if err := os.WriteFile(mdPath, []byte(s[:i]+rec+s[j:]), 0o644); err != nil {
-		v.t.Fatal(err)
-	}
-	v.sign()
+	v.Regen("photon")
 }
 
 func verdicts(rep *check.Report) map[string]check.PackageResult {
@@ -287,7 +196,7 @@ func TestTestRepoBroken(t *testing.T) {
 	t.Run("missing dependency", func(t *testing.T) {
 		v := newVariant(t)
 		os.Remove(v.path("photon/libhavege-1.9.14-1.ph2.x86_64.rpm"))
-		v.regen()
+		v.Regen("photon")
 		rep := v.run(check.Options{})
 		d := newDNF(t, "2.0", map[string]string{"photon": v.path("photon"), "photon-updates": v.path("photon-updates")})
 		want := d.repoclosure(t)
@@ -310,7 +219,7 @@ func TestTestRepoBroken(t *testing.T) {
 		if err != nil || string(out) != "1.ph2" {
 			t.Fatalf("rpm -qp: %v %q", err, out)
 		}
-		v.editPrimary(func(s string) string {
+		v.EditPrimary("photon", func(s string) string {
 			return strings.Replace(s, `ver="5.2.15" rel="1.ph2"`, `ver="5.2.15" rel="9.ph2"`, 1)
 		})
 		rep := v.run(check.Options{Packages: true})
@@ -324,7 +233,7 @@ func TestTestRepoBroken(t *testing.T) {
 		junk := bytes.Repeat([]byte("not an rpm "), 100)
 		os.WriteFile(v.path("photon/junk.rpm"), junk, 0o644)
 		s := sha256.Sum256(junk)
-		v.editPrimary(func(x string) string {
+		v.EditPrimary("photon", func(x string) string {
 			i := strings.Index(x, "<name>busybox</name>")
 			j := i + strings.Index(x[i:], "</package>")
 			e := x[i:j]

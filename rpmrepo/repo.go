@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vicroot/vicroot/internal/pgparmor"
+	"github.com/vicroot/vicroot/internal/rpmhdr"
 )
 
 // ErrRepoSignature: repo_gpgcheck is on and repomd.xml.asc is missing or
@@ -449,13 +450,30 @@ func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
 		return Fetched{Package: pkg}, fmt.Errorf("rpmrepo: %s: %w", pkg, err)
 	}
 	v, err := VerifyRPMFile(p, r.opts.KeyRing, r.Config.GPGCheck)
+	var main *rpmhdr.Header
 	if v != nil {
 		v.Name = pkg.NEVRA()
+		main, v.main = v.main, nil
 	}
 	if err != nil {
 		return Fetched{Package: pkg, Path: p, Verification: v}, fmt.Errorf("rpmrepo: %s (repo %s, gpgcheck=%v): %w", pkg, r.Config.ID, r.Config.GPGCheck, err)
 	}
+	// The file is what its checksum says and its signature holds: what
+	// the metadata said about it must be what its header says.
+	if err := MatchHeader(r.packageURL(pkg), pkg, main); err != nil {
+		return Fetched{Package: pkg, Path: p, Verification: v}, fmt.Errorf("rpmrepo: %s (repo %s): %w", pkg, r.Config.ID, err)
+	}
 	return Fetched{Package: pkg, Path: p, Verification: v}, nil
+}
+
+// packageURL is where pkg's file is fetched from (its location under the
+// repository's base, or under its own location base).
+func (r *Repo) packageURL(pkg *Package) string {
+	base := r.Base
+	if pkg.LocationBase != "" {
+		base = pkg.LocationBase
+	}
+	return joinURL(base, pkg.Location)
 }
 
 // VerifyDetached checks an armored (or binary) detached OpenPGP signature

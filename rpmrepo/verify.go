@@ -111,6 +111,10 @@ type Verification struct {
 	// is a subkey.
 	PrimaryFingerprint string
 	Warnings           []string
+
+	// main is the package's main header, for the fetcher to match against
+	// the metadata (MatchHeader); it drops it afterwards.
+	main *rpmhdr.Header
 }
 
 // VerifyRPMFile is VerifyRPM on a file.
@@ -148,6 +152,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 	if err != nil {
 		return v, fmt.Errorf("rpmrepo: %s: %w", name, err)
 	}
+	v.main = f.Main
 	fail := func(e error) (*Verification, error) { return v, fmt.Errorf("rpmrepo: %s: %w", name, e) }
 
 	// Header digests.
