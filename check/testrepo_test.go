@@ -228,6 +228,23 @@ func TestTestRepoBroken(t *testing.T) {
 		}
 		named(t, rep, "bash-5.2.15-9.ph2.x86_64", "mismatch")
 	})
+	t.Run("primary.xml lists a dependency the header lacks", func(t *testing.T) {
+		v := newVariant(t)
+		out, err := exec.Command("rpm", "-qp", "--nosignature", "--requires", v.path("photon/haveged-1.9.14-1.ph2.x86_64.rpm")).Output()
+		if err != nil || strings.Contains(string(out), "bash") {
+			t.Fatalf("rpm -qp --requires: %v %q", err, out)
+		}
+		v.EditPrimary("photon", func(s string) string {
+			i := strings.Index(s, "<name>haveged</name>")
+			j := i + strings.Index(s[i:], "<rpm:requires>") + len("<rpm:requires>")
+			return s[:j] + `<rpm:entry name="bash"/>` + s[j:]
+		})
+		rep := v.run(check.Options{Packages: true})
+		if p := verdicts(rep)["haveged-1.9.14-1.ph2.x86_64"]; p.Verdict != check.VerdictMismatch || !strings.Contains(p.Detail, `requires "bash" in the metadata, not in the header`) {
+			t.Errorf("haveged: %+v", p)
+		}
+		named(t, rep, "haveged-1.9.14-1.ph2.x86_64", "mismatch")
+	})
 	t.Run("malformed package", func(t *testing.T) {
 		v := newVariant(t)
 		junk := bytes.Repeat([]byte("not an rpm "), 100)
