@@ -1,6 +1,7 @@
 package rpmrepo_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -112,4 +113,37 @@ func TestMatchHeaderRealMetadata(t *testing.T) {
 	if err := rpmrepo.MatchHeader("x.rpm", p, h); err != nil {
 		t.Errorf("restored: %v", err)
 	}
+}
+
+// FuzzMatchHeader: any main header, compared with a package that has
+// dependencies of every kind and files, is a match, a mismatch or a
+// malformed header — never a panic. Seeded with real headers.
+func FuzzMatchHeader(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(testrepo.Fixtures(f), "real", "pgdg-common-rhel8", "*.rpm"))
+	for _, file := range files {
+		fh, err := os.Open(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		h, err := rpmhdr.ReadFile(fh, -1)
+		fh.Close()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(h.Main.Raw)
+	}
+	dep := []rpmrepo.Dep{{Name: "a"}, {Name: "b", Flags: rpmrepo.FlagsGE, EVR: rpmrepo.EVR{Epoch: "1", Version: "2", Release: "3"}}}
+	p := &rpmrepo.Package{Name: "n", Arch: "noarch", EVR: rpmrepo.EVR{Version: "1", Release: "1"},
+		Provides: dep, Requires: dep, Conflicts: dep, Obsoletes: dep, Recommends: dep, Suggests: dep, Supplements: dep, Enhances: dep,
+		Files: []string{"/usr/bin/a", "/etc"}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := rpmhdr.Read(bytes.NewReader(data), rpmhdr.MaxData, int64(len(data)), "main header")
+		if err != nil {
+			return
+		}
+		err = rpmrepo.MatchHeader("fuzz.rpm", p, h)
+		if err != nil && !errors.Is(err, rpmrepo.ErrHeaderMismatch) && !errors.Is(err, rpmrepo.ErrMalformedRPM) {
+			t.Fatalf("unexpected error kind: %v", err)
+		}
+	})
 }
