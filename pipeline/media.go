@@ -3,8 +3,11 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -15,6 +18,7 @@ import (
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/repos"
+	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rpmrepo"
 	"github.com/vicroot/vicroot/vic"
@@ -36,6 +40,8 @@ type mediaInput struct {
 // holds, which the sidecars repeat.
 type image struct {
 	path, name, sha256 string
+	tmp                string // the ISO's temp file, until publish renames it
+	lock               *resolver.Lock
 	lockJSON, manifest []byte
 }
 
@@ -49,7 +55,8 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	}
 	img := &image{}
 	var err error
-	if img.lockJSON, err = newLock(in.plan.locked(), in.src.repos, in.fetched).Marshal(); err != nil {
+	img.lock = newLock(in.plan.locked(), in.src.repos, in.fetched)
+	if img.lockJSON, err = img.lock.Marshal(); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	entries, err := treeManifest(in.root.tree)
@@ -87,13 +94,42 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 		img.name = "bootstrap-" + in.src.def.Name + ".iso"
 	}
 	img.path = filepath.Join(opts.Out, img.name)
-	if err := iso.Write(ctx, img.path, boot, vic.ISOOptions(version(opts.Version), in.epoch)); err != nil {
+	// The ISO stays a temp file until its sidecars are written: publish
+	// renames them all.
+	if img.tmp, img.sha256, err = writeISOTemp(ctx, img.path, boot, vic.ISOOptions(version(opts.Version), in.epoch)); err != nil {
 		return nil, fmt.Errorf("iso: %s: %w", img.path, err)
 	}
-	if img.sha256, err = fileSHA256(img.path); err != nil {
-		return nil, fmt.Errorf("iso: %w", err)
-	}
 	return img, nil
+}
+
+// writeISOTemp writes the image of boot to a temp file beside name,
+// flushed to disk, and returns the temp file's name and the image's
+// SHA-256.
+func writeISOTemp(ctx context.Context, name string, boot fs.FS, o iso.Options) (tmp, sum string, err error) {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+	if err != nil {
+		return "", "", err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	h := sha256.New()
+	if _, err = iso.WriteTo(ctx, io.MultiWriter(f, h), boot, o); err != nil {
+		return "", "", err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return "", "", err
+	}
+	if err = f.Sync(); err != nil {
+		return "", "", err
+	}
+	if err = f.Close(); err != nil {
+		return "", "", err
+	}
+	return f.Name(), hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // bootLoader writes /boot/isolinux of the ISO: isolinux.bin (and

@@ -23,6 +23,10 @@ import (
 // ErrDiffers is returned by Verify when the rebuilt image is not the same.
 var ErrDiffers = errors.New("the rebuilt image differs")
 
+// ErrStaleSidecar is returned by Verify when the ISO is identical to its
+// rebuild but a sidecar beside it belongs to another ISO.
+var ErrStaleSidecar = errors.New("stale sidecar")
+
 // Record is what an ISO written by vicroot records of its build.
 type Record struct {
 	Inputs     Inputs
@@ -98,6 +102,7 @@ type VerifyResult struct {
 	Rebuilt    *Result
 	Same       bool
 	Difference *Difference
+	Stale      []string // sidecars beside the ISO that name another ISO
 }
 
 // Verify rebuilds an ISO from what it records (the definition, the lock,
@@ -160,7 +165,13 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 		return nil, err
 	}
 	vr := &VerifyResult{Rebuilt: res, Same: orig == res.SHA256}
+	if vr.Stale, err = StaleSidecars(isoPath); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
 	if vr.Same {
+		if len(vr.Stale) > 0 {
+			return vr, fmt.Errorf("verify: %s is identical to its rebuild, but %s: %w", isoPath, strings.Join(vr.Stale, "; "), ErrStaleSidecar)
+		}
 		return vr, nil
 	}
 	if vr.Difference, err = Diff(ctx, isoPath, res.ISO); err != nil {

@@ -33,6 +33,11 @@ differ, listing the differences by package and by file.`,
 			opts.ToolVersion = vicrootVersion()
 			res, err := pipeline.Verify(cmd.Context(), args[0], opts)
 			out := cmd.OutOrStdout()
+			if res != nil && !errors.Is(err, pipeline.ErrStaleSidecar) {
+				for _, w := range res.Stale {
+					fmt.Fprintln(cmd.ErrOrStderr(), "vicroot: warning:", w)
+				}
+			}
 			if errors.Is(err, pipeline.ErrDiffers) {
 				printDifference(out, res.Difference)
 				return &exitError{code: exitDiffers, err: err}
