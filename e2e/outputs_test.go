@@ -211,3 +211,92 @@ func TestKillLeavesWholeSets(t *testing.T) {
 		t.Errorf("only %d publish steps paused at, want one per output (5)", steps)
 	}
 }
+
+// Issue 15, part 4: verify without --bin takes the tether and unpack from
+// the ISO, checked against the digests the ISO records; an ISO whose record
+// does not match what it holds is refused, naming both digests.
+func TestVerifyFromISO(t *testing.T) {
+	repo, _, iso, cache := sharedISO(t)
+	out, stderr, err := vicroot(t, nil, append([]string{"verify", iso, "--cache", cache}, mirrors(repo)...)...)
+	if err != nil || !strings.Contains(out, "identical to its rebuild") {
+		t.Fatalf("verify without --bin: %v\n%s\n%s", err, out, stderr)
+	}
+	// The record altered in place: the tether digest inputs.json holds,
+	// its first hex digit changed.
+	data, err := os.ReadFile(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tether, err := os.ReadFile(filepath.Join(binDir, "tether-linux"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := otSum(tether)
+	if n := bytes.Count(data, []byte(`"tether_sha256": "`+sum+`"`)); n != 1 {
+		t.Fatalf("the ISO holds the test tether's digest %d times, want once (in inputs.json)", n)
+	}
+	bad := "0" + sum[1:]
+	if sum[0] == '0' {
+		bad = "1" + sum[1:]
+	}
+	altered := filepath.Join(t.TempDir(), otISOName)
+	if err := os.WriteFile(altered, bytes.Replace(data, []byte(`"tether_sha256": "`+sum), []byte(`"tether_sha256": "`+bad), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err = vicroot(t, nil, append([]string{"verify", altered, "--cache", cache}, mirrors(repo)...)...)
+	if exitCode(err) != 1 || !strings.Contains(stderr, "bin/tether has sha256 "+sum) || !strings.Contains(stderr, "tether-linux of sha256 "+bad) {
+		t.Errorf("verify of an ISO whose record lies: exit %d\n%s", exitCode(err), stderr)
+	}
+}
+
+// A build with --isolinux (Debian's isolinux package, from .ci/deps)
+// records isolinux.bin's digest with the boot-info table (bytes 8–63)
+// masked, and verify takes ISOLINUX from the ISO too.
+func TestVerifyFromISOIsolinux(t *testing.T) {
+	repo, def, _, cache := sharedISO(t)
+	dir := t.TempDir()
+	var bin []byte
+	for _, src := range []string{"/usr/lib/ISOLINUX/isolinux.bin", "/usr/lib/syslinux/modules/bios/ldlinux.c32"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatalf("%v (the isolinux and syslinux-common packages of .ci/deps)", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if bin == nil {
+			bin = data
+		}
+	}
+	iso := buildISO(t, repo, def, t.TempDir(), "--isolinux", dir, "--cache", cache)
+	data, err := os.ReadFile(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	masked := append([]byte(nil), bin...)
+	clear(masked[8:64])
+	if !bytes.Contains(data, []byte(`"isolinux_sha256": "`+otSum(masked)+`"`)) {
+		t.Errorf("the ISO does not record isolinux.bin's digest with bytes 8-63 masked (%s)", otSum(masked))
+	}
+	if bytes.Contains(data, bin[:512]) {
+		t.Errorf("the ISO holds isolinux.bin unpatched: no boot-info table to mask")
+	}
+	out, stderr, err := vicroot(t, nil, append([]string{"verify", iso, "--cache", cache}, mirrors(repo)...)...)
+	if err != nil || !strings.Contains(out, "identical to its rebuild") {
+		t.Fatalf("verify without --bin and --isolinux: %v\n%s\n%s", err, out, stderr)
+	}
+	// A stale sidecar beside an identical ISO fails verify, naming it.
+	rep := iso + ".report.json"
+	r, err := os.ReadFile(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := otSum(data)
+	if err := os.WriteFile(rep, bytes.Replace(r, []byte(sum), []byte(strings.Repeat("0", 64)), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err = vicroot(t, nil, append([]string{"verify", iso, "--cache", cache}, mirrors(repo)...)...)
+	if exitCode(err) != 1 || !strings.Contains(stderr, "stale sidecar "+rep) {
+		t.Errorf("verify beside a stale report: exit %d\n%s", exitCode(err), stderr)
+	}
+}

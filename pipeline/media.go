@@ -72,6 +72,18 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 		Definition: in.src.def.Name, Version: version(opts.Version), SourceDateEpoch: in.epoch.Unix(),
 		TetherSHA256: in.layout.tetherSum, UnpackSHA256: in.layout.unpackSum, BootArgs: opts.BootArgs, NoWeakDeps: opts.NoWeakDeps,
 	}
+	if opts.Isolinux.FS != nil {
+		// --isolinux's files are recorded so verify can take them from
+		// the ISO.
+		if rec.IsolinuxSHA256, err = treeSHA256(boot, iso.IsolinuxBin, true); err != nil {
+			return nil, fmt.Errorf("records: %w", err)
+		}
+		if _, err := boot.Lstat(iso.LdlinuxC32); err == nil {
+			if rec.LdlinuxSHA256, err = treeSHA256(boot, iso.LdlinuxC32, false); err != nil {
+				return nil, fmt.Errorf("records: %w", err)
+			}
+		}
+	}
 	if err := records(boot, in.src.def, opts.GPGKeys, rec, img.lockJSON, img.manifest); err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
@@ -193,16 +205,43 @@ func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Packag
 	return boot.WriteFile(iso.BootMsgPath, vic.BootMsg(ver), 0o644)
 }
 
+// treeSHA256 is the SHA-256 of the file p of t; with bootInfo, of its
+// bytes 8–63 zeroed (ISOLINUX's boot-info table, which the ISO writer
+// fills in).
+func treeSHA256(t *rootfs.Tree, p string, bootInfo bool) (string, error) {
+	data, err := t.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	return bootFileSHA256(data, bootInfo), nil
+}
+
+// bootFileSHA256 is the SHA-256 of data; with bootInfo, of data with bytes
+// 8–63 zeroed.
+func bootFileSHA256(data []byte, bootInfo bool) string {
+	if bootInfo && len(data) >= 64 {
+		data = append([]byte(nil), data...)
+		clear(data[8:64])
+	}
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
 // Inputs is what an ISO records of its build besides the lock and the
 // definition: enough for `vicroot verify` to rebuild it.
 type Inputs struct {
-	Definition      string   `json:"definition"`
-	Version         string   `json:"version"`
-	SourceDateEpoch int64    `json:"source_date_epoch"`
-	TetherSHA256    string   `json:"tether_sha256"`
-	UnpackSHA256    string   `json:"unpack_sha256"`
-	BootArgs        []string `json:"boot_args,omitempty"`
-	NoWeakDeps      bool     `json:"no_weak_deps,omitempty"`
+	Definition      string `json:"definition"`
+	Version         string `json:"version"`
+	SourceDateEpoch int64  `json:"source_date_epoch"`
+	TetherSHA256    string `json:"tether_sha256"`
+	UnpackSHA256    string `json:"unpack_sha256"`
+	// IsolinuxSHA256 (of isolinux.bin with bytes 8–63 zeroed: the
+	// boot-info table) and LdlinuxSHA256 are set when the build took them
+	// from --isolinux.
+	IsolinuxSHA256 string   `json:"isolinux_sha256,omitempty"`
+	LdlinuxSHA256  string   `json:"ldlinux_sha256,omitempty"`
+	BootArgs       []string `json:"boot_args,omitempty"`
+	NoWeakDeps     bool     `json:"no_weak_deps,omitempty"`
 }
 
 // records writes /boot/vicroot/: the lock, the effective definition, the
