@@ -149,10 +149,23 @@ func (b *builder) bootstrapLayout(ctx context.Context, kver string) (*TetherRepo
 		return nil, err
 	}
 	legacy := def.Init != nil && def.Init.Legacy
+	// >>> init branches (issue 18, build/initbranches.go): the branch from
+	// the tree as VIC chooses it, the bootstrap's switch made at run time.
+	etcSystemd, _ := t.Stat("etc/systemd")
+	branch := chooseBranch(etcSystemd != nil && etcSystemd.IsDir())
+	shell := "/bin/sh"
+	if legacy {
+		shell = "/bin/bash"
+	}
+	bootstrap, err := withRuntimeSwitch(vic.Bootstrap())
+	if err != nil {
+		return nil, err
+	}
+	// <<< init branches
 	for _, f := range []struct {
 		p    string
 		data []byte
-	}{{"bin/tether", tether}, {"bin/unpack", unpack}, {"bin/init", vic.Init(legacy)}, {"bin/bootstrap", vic.Bootstrap()}} {
+	}{{"bin/tether", tether}, {"bin/unpack", unpack}, {"bin/init", initEntry(branch, shell)}, {"bin/bootstrap", bootstrap}} {
 		if err := putFile(t, f.p, f.data, 0o755); err != nil {
 			return nil, fmt.Errorf("build: %s: %w", f.p, err)
 		}
@@ -163,11 +176,17 @@ func (b *builder) bootstrapLayout(ctx context.Context, kver string) (*TetherRepo
 		}
 	}
 
-	// systemd, when the image has it (VIC: if rootfs/etc/systemd exists).
-	if fi, err := t.Stat("etc/systemd"); err == nil && fi.IsDir() {
+	// systemd, when the image has it (VIC: if rootfs/etc/systemd exists),
+	// else the SysV files; then the definition's init checked (issue 18).
+	if branch == branchSystemd {
 		if err := b.systemdLayout(); err != nil {
 			return nil, err
 		}
+	} else if err := writeBootFiles(t, sysvFiles()); err != nil {
+		return nil, err
+	}
+	if _, err := checkInit(def.Spec.Init, branch, treeLookup(t)); err != nil {
+		return nil, err
 	}
 
 	// The /.tether plan and /bin/repoinit.
@@ -180,7 +199,7 @@ func (b *builder) bootstrapLayout(ctx context.Context, kver string) (*TetherRepo
 		return nil, err
 	}
 	ri.Modprobe = kmodModprobe(t)
-	ri.Udevd = firstExisting(t, "/usr/lib/systemd/systemd-udevd", "/lib/systemd/systemd-udevd", "/sbin/udevd", "/usr/sbin/udevd")
+	ri.Udevd = firstExisting(t, udevdCandidates(branch)...) // issue 18
 	ri.Udevadm = firstExisting(t, "/usr/bin/udevadm", "/bin/udevadm", "/sbin/udevadm", "/usr/sbin/udevadm")
 	if legacy {
 		ri.Legacy = def.InitSH
@@ -218,7 +237,7 @@ func (b *builder) systemdLayout() error {
 		p    string
 		data []byte
 	}{
-		{"etc/systemd/system/tether.service", vic.TetherService()},
+		{"etc/systemd/system/tether.service", tetherService()}, // issue 18
 		{"etc/systemd/system/vic.target", vic.VicTarget()},
 	}
 	for _, f := range files {
@@ -316,7 +335,9 @@ func (b *builder) bootLoader(ctx context.Context, bootfs *rootfs.Tree, syslinux 
 			return err
 		}
 	}
-	cfg, err := iso.IsolinuxConfig(iso.BootConfig{Init: b.def.Spec.Init, Extra: b.opts.BootArgs})
+	// issue 18: systemd.unit=vic.target when systemd is PID 1.
+	systemdPID1 := systemdInit(b.def.Spec.Init, treeLookup(b.tree))
+	cfg, err := iso.IsolinuxConfig(iso.BootConfig{Init: b.def.Spec.Init, Extra: initBootArgs(systemdPID1, b.opts.BootArgs)})
 	if err != nil {
 		return err
 	}
