@@ -138,21 +138,22 @@ WantedBy=vic.target
 `)
 }
 
-// vicTargetUnit is the systemd.unit= boot argument of an image whose init
-// is systemd: in an initramfs (/etc/initrd-release) systemd ≥ 249 starts
-// initrd.target rather than default.target, so the default.target link
-// alone, which older systemd (Photon 1.0's) follows, does not reach
-// vic.target.
-const vicTargetUnit = "systemd.unit=vic.target"
+// vicTargetUnit is the boot argument that makes systemd start vic.target
+// when it is PID 1. The image is an initramfs (/etc/initrd-release), where
+// systemd ≥ 249 starts initrd.target rather than default.target, so the
+// default.target link alone, which older systemd (Photon 1.0's) follows,
+// does not reach vic.target; and in an initramfs systemd reads only the
+// rd. form of systemd.unit=.
+const vicTargetUnit = "rd.systemd.unit=vic.target"
 
 // initBootArgs are the kernel arguments the boot loader adds for init:
-// systemd.unit=vic.target when systemd is PID 1, then the user's extra.
+// rd.systemd.unit=vic.target when systemd is PID 1, then the user's extra.
 func initBootArgs(systemdPID1 bool, extra []string) []string {
 	if !systemdPID1 {
 		return extra
 	}
 	for _, a := range extra {
-		if strings.HasPrefix(a, "systemd.unit=") {
+		if strings.HasPrefix(a, "rd.systemd.unit=") {
 			return extra // the user's choice stands
 		}
 	}

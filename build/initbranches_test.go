@@ -178,10 +178,10 @@ func TestInitBootArgs(t *testing.T) {
 	if got := initBootArgs(false, []string{"panic=-1"}); !slices.Equal(got, []string{"panic=-1"}) {
 		t.Errorf("not systemd: %q", got)
 	}
-	if got := initBootArgs(true, []string{"panic=-1"}); !slices.Equal(got, []string{"systemd.unit=vic.target", "panic=-1"}) {
+	if got := initBootArgs(true, []string{"panic=-1"}); !slices.Equal(got, []string{"rd.systemd.unit=vic.target", "panic=-1"}) {
 		t.Errorf("systemd: %q", got)
 	}
-	if got := initBootArgs(true, []string{"systemd.unit=rescue.target"}); !slices.Equal(got, []string{"systemd.unit=rescue.target"}) {
+	if got := initBootArgs(true, []string{"rd.systemd.unit=rescue.target"}); !slices.Equal(got, []string{"rd.systemd.unit=rescue.target"}) {
 		t.Errorf("the user's unit: %q", got)
 	}
 }

@@ -335,7 +335,7 @@ func (b *builder) bootLoader(ctx context.Context, bootfs *rootfs.Tree, syslinux 
 			return err
 		}
 	}
-	// issue 18: systemd.unit=vic.target when systemd is PID 1.
+	// issue 18: rd.systemd.unit=vic.target when systemd is PID 1.
 	systemdPID1 := systemdInit(b.def.Spec.Init, treeLookup(b.tree))
 	cfg, err := iso.IsolinuxConfig(iso.BootConfig{Init: b.def.Spec.Init, Extra: initBootArgs(systemdPID1, b.opts.BootArgs)})
 	if err != nil {
