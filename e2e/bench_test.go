@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vicroot/vicroot/build"
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/pipeline"
+	"github.com/vicroot/vicroot/repos"
 )
 
 // The benchmarks compare `vicroot build` of the test repository's
@@ -169,7 +170,7 @@ func bnVIC(b *testing.B, bundles bool) {
 	bnReport(b, us)
 }
 
-// bnStageTimer is a build.Progress that records each stage's wall time.
+// bnStageTimer is a pipeline.Progress that records each stage's wall time.
 type bnStageTimer struct {
 	mu    sync.Mutex
 	cur   string
@@ -198,7 +199,7 @@ func (s *bnStageTimer) endLocked() {
 	s.cur = ""
 }
 
-// BenchmarkBuildWarmInProcess is the warm build through build.Build in the
+// BenchmarkBuildWarmInProcess is the warm build through pipeline.Build in the
 // test binary: run it with -cpuprofile/-memprofile to see where vicroot's
 // time goes; it reports each stage's wall time as <stage>-ms/op.
 func BenchmarkBuildWarmInProcess(b *testing.B) {
@@ -211,11 +212,15 @@ func BenchmarkBuildWarmInProcess(b *testing.B) {
 		id, url, _ := strings.Cut(m[i], "=")
 		mirror[id] = url
 	}
-	opts := func(out string, p build.Progress) build.Options {
-		return build.Options{Repo: def, Out: out, Target: build.TargetBootstrap, BinDir: binDir,
+	d, err := repos.Load(def)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := func(out string, p pipeline.Progress) pipeline.Options {
+		return pipeline.Options{Definition: d, Out: out, Target: pipeline.TargetBootstrap, Bin: pipeline.OSDir(binDir),
 			CacheDir: cache, Mirrors: mirror, Version: "v1.5.8-0-9489f63", Progress: p}
 	}
-	if _, err := build.Build(context.Background(), opts(bnFreshDir(b, tmp, "out"), nil)); err != nil {
+	if _, err := pipeline.Build(context.Background(), opts(bnFreshDir(b, tmp, "out"), nil)); err != nil {
 		b.Fatal(err)
 	}
 	st := &bnStageTimer{total: map[string]time.Duration{}}
@@ -224,7 +229,7 @@ func BenchmarkBuildWarmInProcess(b *testing.B) {
 		b.StopTimer()
 		out := bnFreshDir(b, tmp, "out")
 		b.StartTimer()
-		if _, err := build.Build(context.Background(), opts(out, st)); err != nil {
+		if _, err := pipeline.Build(context.Background(), opts(out, st)); err != nil {
 			b.Fatal(err)
 		}
 		st.mu.Lock()

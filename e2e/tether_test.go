@@ -536,8 +536,9 @@ func ttReadFile(t *testing.T, p string) []byte {
 	return b
 }
 
-// ttCheckInstalledLayout: what install_* wrote is VIC.md §3's layout and
-// holds exactly the files of /.tempfs_list, each a copy of its source.
+// ttCheckInstalledLayout: what install_* wrote is VIC's /.tether layout
+// (package vic's RepoInit) and holds exactly the files of /.tempfs_list,
+// each a copy of its source.
 func ttCheckInstalledLayout(t *testing.T, tree, dir string, list []ttTempfsEntry) {
 	t.Helper()
 	if l, err := os.Readlink(filepath.Join(dir, "lib")); err != nil || l != "lib64" {

@@ -13,8 +13,9 @@ import (
 	"github.com/vicroot/vicroot/repos"
 )
 
-// TestEmbeddedSamples checks the embedded definitions against VIC.md §1
-// (what VIC's own definitions at 9489f63 say), field by field.
+// TestEmbeddedSamples checks the embedded definitions against what VIC's
+// own isos/base/repos definitions at 9489f63 say (repos/README.md, "The
+// embedded samples"), field by field.
 func TestEmbeddedSamples(t *testing.T) {
 	photonAppliance := strings.Fields("procps-ng e2fsprogs shadow systemd iputils iproute2 tdnf gzip lsof logrotate photon-release mingetty rpm dbus net-tools openssh ca-certificates sudo vim lsof")
 	type want struct {

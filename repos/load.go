@@ -16,7 +16,8 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 )
 
-// The embedded definitions, written for this project from VIC.md §1.
+// The embedded definitions, written for this project from VIC's
+// isos/base/repos folders (repos/README.md, "The embedded samples").
 //
 //go:embed definitions
 var embedded embed.FS

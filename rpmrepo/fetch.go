@@ -50,7 +50,7 @@ type Fetcher struct {
 	RequestTimeout time.Duration
 	// Offline: use only the cache; report what is missing.
 	Offline bool
-	Log     *slog.Logger
+	Logger  *slog.Logger
 }
 
 func (f *Fetcher) client() *http.Client {
@@ -63,8 +63,8 @@ func (f *Fetcher) client() *http.Client {
 }
 
 func (f *Fetcher) log() *slog.Logger {
-	if f.Log != nil {
-		return f.Log
+	if f.Logger != nil {
+		return f.Logger
 	}
 	return slog.New(slog.DiscardHandler)
 }

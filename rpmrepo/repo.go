@@ -43,7 +43,7 @@ type Options struct {
 	Attempts       int
 	Backoff        time.Duration
 	RequestTimeout time.Duration
-	Log            *slog.Logger
+	Logger         *slog.Logger
 }
 
 // Repo is an opened repository: its verified repomd.xml and the packages
@@ -82,7 +82,7 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 	r := &Repo{Config: cfg, opts: opts}
 	r.fetcher = &Fetcher{
 		Cache: opts.Cache, Client: opts.HTTPClient, Concurrency: opts.Concurrency, Attempts: opts.Attempts, Backoff: opts.Backoff,
-		RequestTimeout: opts.RequestTimeout, Offline: opts.Offline, Log: opts.Log,
+		RequestTimeout: opts.RequestTimeout, Offline: opts.Offline, Logger: opts.Logger,
 	}
 	bases := cfg.BaseURLs
 	if opts.Mirror != "" {

@@ -9,17 +9,20 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/pipeline"
 )
 
 func newBuildCmd() *cobra.Command {
 	var (
-		opts    build.Options
-		target  string
-		mirrors []string
-		epoch   int64
-		asJSON  bool
-		verbose bool
+		opts     pipeline.Options
+		def      defFlags
+		fetch    fetchFlags
+		target   string
+		bin      string
+		isolinux string
+		epoch    int64
+		asJSON   bool
+		verbose  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -32,17 +35,19 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
   vicroot build --repo ./myrepo --out out/ --mirror photon=file:///srv/photon/ --version v1.5.8-0-9489f63`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Target = build.Target(target)
+			opts.Target = pipeline.Target(target)
 			switch opts.Target {
-			case build.TargetBootstrap, build.TargetAppliance, build.TargetAll:
+			case pipeline.TargetBootstrap, pipeline.TargetAppliance, pipeline.TargetAll:
 			default:
 				return usageError{fmt.Errorf("--target %q: want bootstrap, appliance or all", target)}
 			}
-			var res *build.Result
-			var err error
-			if opts.Mirrors, err = parseMirrors(mirrors); err != nil {
+			if err := fetch.apply(&opts); err != nil {
 				return err
 			}
+			if err := def.apply(&opts); err != nil {
+				return err
+			}
+			opts.Bin, opts.Isolinux = pipeline.OSDir(bin), isolinuxDir(isolinux)
 			if cmd.Flags().Changed("source-date-epoch") {
 				t := time.Unix(epoch, 0).UTC()
 				opts.SourceDateEpoch = &t
@@ -60,15 +65,15 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 			}
 			opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			opts.ToolVersion = vicrootVersion()
-			if opts.Version == "" && opts.Target == build.TargetBootstrap {
-				fmt.Fprintf(cmd.ErrOrStderr(), "vicroot: warning: no --version given; the ISO publisher says %s, which vic-machine will reject without --force\n", build.DefaultVersion)
+			if opts.Version == "" && opts.Target == pipeline.TargetBootstrap {
+				fmt.Fprintf(cmd.ErrOrStderr(), "vicroot: warning: no --version given; the ISO publisher says %s, which vic-machine will reject without --force\n", pipeline.DefaultVersion)
 			}
 			var prog progress
 			if !asJSON {
 				prog = newProgress(cmd.ErrOrStderr())
 				opts.Progress = prog
 			}
-			res, err = build.Build(cmd.Context(), opts)
+			res, err := pipeline.Build(cmd.Context(), opts)
 			if prog != nil {
 				prog.Close()
 			}
@@ -89,29 +94,17 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Repo, "repo", "photon-2.0", "repo definition: an embedded name or a folder")
+	def.register(f)
+	fetch.register(f)
+	isolinuxFlag(f, &isolinux)
+	jobsFlag(f, &opts.Jobs)
 	f.StringVar(&opts.Out, "out", "bin", "output directory")
 	f.StringVar(&target, "target", "bootstrap", "image to build: bootstrap, appliance or all")
-	f.StringVar(&opts.BinDir, "bin", "bin", "directory holding tether-linux and unpack")
-	f.StringVar(&opts.IsolinuxDir, "isolinux", "", "directory with isolinux.bin (and ldlinux.c32) instead of the repository's syslinux package")
-	f.StringArrayVar(&opts.GPGKeys, "gpgkey", nil, "armored key file trusted for every repository (repeatable)")
-	f.StringArrayVar(&mirrors, "mirror", nil, "REPOID=URL: fetch that repository from URL instead of its baseurl (repeatable)")
-	f.StringVar(&opts.CacheDir, "cache", defaultCacheDir(), "package cache directory")
-	f.BoolVar(&opts.Offline, "offline", false, "use only the cache; list what is missing")
-	f.StringVar(&opts.LockFile, "lock", "", "pin the build to this lock file")
+	f.StringVar(&bin, "bin", "bin", "directory holding tether-linux and unpack")
 	f.Int64Var(&epoch, "source-date-epoch", 0, "timestamp of every file and of the ISO (default: $SOURCE_DATE_EPOCH, else the newest package BUILDTIME)")
 	f.StringVar(&opts.Version, "version", "", "version for the ISO publisher (vic-machine compares it with its own)")
-	f.IntVar(&opts.Jobs, "jobs", 0, "parallel downloads and decompressions (default: number of CPUs)")
-	f.BoolVar(&opts.NoWeakDeps, "no-weak-deps", false, "do not install weak dependencies (Recommends, Supplements)")
 	f.StringArrayVar(&opts.BootArgs, "boot-arg", nil, "extra kernel command-line argument (repeatable)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log each stage")
 	return cmd
-}
-
-func defaultCacheDir() string {
-	if d, err := os.UserCacheDir(); err == nil {
-		return d + "/vicroot"
-	}
-	return ".vicroot-cache"
 }

@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vicroot/vicroot/build"
 	"github.com/vicroot/vicroot/internal/mtree"
+	"github.com/vicroot/vicroot/pipeline"
 )
 
 func newInspectCmd() *cobra.Command {
@@ -33,7 +33,7 @@ that installed the path.`,
 			if err != nil {
 				return err
 			}
-			entries, err := build.Inspect(f, fi.Size(), args[0])
+			entries, err := pipeline.Inspect(cmd.Context(), f, fi.Size(), args[0])
 			if err != nil {
 				return err
 			}

@@ -6,14 +6,16 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/pipeline"
 )
 
 func newLockCmd() *cobra.Command {
 	var (
-		opts    build.Options
-		mirrors []string
-		out     string
+		opts     pipeline.Options
+		def      defFlags
+		fetch    fetchFlags
+		isolinux string
+		out      string
 	)
 	cmd := &cobra.Command{
 		Use:   "lock",
@@ -24,11 +26,14 @@ repository, URL and signing key fingerprint — without building. Give it to
 and fails if a locked package is gone.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var err error
-			if opts.Mirrors, err = parseMirrors(mirrors); err != nil {
+			if err := fetch.apply(&opts); err != nil {
 				return err
 			}
-			lk, err := build.Lock(cmd.Context(), opts)
+			if err := def.apply(&opts); err != nil {
+				return err
+			}
+			opts.Isolinux = isolinuxDir(isolinux)
+			lk, err := pipeline.Lock(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
@@ -52,14 +57,9 @@ and fails if a locked package is gone.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Repo, "repo", "photon-2.0", "repo definition: an embedded name or a folder")
+	def.register(f)
+	fetch.register(f)
+	isolinuxFlag(f, &isolinux)
 	f.StringVarP(&out, "output", "o", "", "lock file to write (default: standard output)")
-	f.StringArrayVar(&mirrors, "mirror", nil, "REPOID=URL: fetch that repository from URL (repeatable)")
-	f.StringArrayVar(&opts.GPGKeys, "gpgkey", nil, "armored key file trusted for every repository (repeatable)")
-	f.StringVar(&opts.CacheDir, "cache", defaultCacheDir(), "package cache directory")
-	f.BoolVar(&opts.Offline, "offline", false, "use only the cache")
-	f.StringVar(&opts.LockFile, "lock", "", "start from this lock (pins every package it lists)")
-	f.StringVar(&opts.IsolinuxDir, "isolinux", "", "the boot loader comes from this folder, not the syslinux package")
-	f.BoolVar(&opts.NoWeakDeps, "no-weak-deps", false, "do not install weak dependencies")
 	return cmd
 }

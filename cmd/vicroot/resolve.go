@@ -8,17 +8,18 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/pipeline"
 	"github.com/vicroot/vicroot/resolver"
 )
 
 func newResolveCmd() *cobra.Command {
 	var (
-		opts    build.Options
-		target  string
-		mirrors []string
-		why     string
-		asJSON  bool
+		opts   pipeline.Options
+		def    defFlags
+		fetch  fetchFlags
+		target string
+		why    string
+		asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "resolve [PKG…]",
@@ -28,12 +29,14 @@ install order: the target image's packages, or with PKG arguments exactly the
 plan of "dnf install PKG…" on a fresh root (PKG: a name, a provide or
 name-version). When there is no solution it prints why and exits 1.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Target = build.Target(target)
-			var err error
-			if opts.Mirrors, err = parseMirrors(mirrors); err != nil {
+			opts.Target = pipeline.Target(target)
+			if err := fetch.apply(&opts); err != nil {
 				return err
 			}
-			res, err := build.Resolve(cmd.Context(), opts, args)
+			if err := def.apply(&opts); err != nil {
+				return err
+			}
+			res, err := pipeline.Resolve(cmd.Context(), opts, args)
 			var un *resolver.Unsolvable
 			if errors.As(err, &un) {
 				fmt.Fprintln(cmd.OutOrStdout(), strings.TrimRight(un.Explain(), "\n"))
@@ -63,28 +66,10 @@ name-version). When there is no solution it prints why and exits 1.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Repo, "repo", "photon-2.0", "repo definition: an embedded name or a folder")
+	def.register(f)
+	fetch.register(f)
 	f.StringVar(&target, "target", "bootstrap", "image whose packages to resolve")
-	f.BoolVar(&opts.NoWeakDeps, "no-weak-deps", false, "do not install weak dependencies (Recommends, Supplements)")
-	f.StringArrayVar(&mirrors, "mirror", nil, "REPOID=URL: fetch that repository's metadata from URL (repeatable)")
-	f.StringArrayVar(&opts.GPGKeys, "gpgkey", nil, "armored key file trusted for every repository (repeatable)")
-	f.StringVar(&opts.CacheDir, "cache", defaultCacheDir(), "cache directory")
-	f.BoolVar(&opts.Offline, "offline", false, "use only the cache")
-	f.StringVar(&opts.LockFile, "lock", "", "pin the resolution to this lock file")
 	f.StringVar(&why, "why", "", "print the chain that brought PKG in")
 	f.BoolVar(&asJSON, "json", false, "print the resolution as a lock (JSON)")
 	return cmd
-}
-
-// parseMirrors reads --mirror REPOID=URL flags.
-func parseMirrors(flags []string) (map[string]string, error) {
-	m := map[string]string{}
-	for _, s := range flags {
-		id, url, ok := strings.Cut(s, "=")
-		if !ok || id == "" || url == "" {
-			return nil, usageError{fmt.Errorf("--mirror %q: want REPOID=URL", s)}
-		}
-		m[id] = url
-	}
-	return m, nil
 }

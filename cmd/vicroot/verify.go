@@ -7,13 +7,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vicroot/vicroot/build"
+	"github.com/vicroot/vicroot/pipeline"
 )
 
 func newVerifyCmd() *cobra.Command {
 	var (
-		opts    build.Options
-		mirrors []string
+		opts     pipeline.Options
+		fetch    fetchFlags
+		bin      string
+		isolinux string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify ISO",
@@ -24,14 +26,14 @@ compares the two images. It exits 0 when they are identical and 3 when they
 differ, listing the differences by package and by file.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if opts.Mirrors, err = parseMirrors(mirrors); err != nil {
+			if err := fetch.apply(&opts); err != nil {
 				return err
 			}
+			opts.Bin, opts.Isolinux = pipeline.OSDir(bin), isolinuxDir(isolinux)
 			opts.ToolVersion = vicrootVersion()
-			res, err := build.Verify(cmd.Context(), args[0], opts)
+			res, err := pipeline.Verify(cmd.Context(), args[0], opts)
 			out := cmd.OutOrStdout()
-			if errors.Is(err, build.ErrDiffers) {
+			if errors.Is(err, pipeline.ErrDiffers) {
 				printDifference(out, res.Difference)
 				return &exitError{code: exitDiffers, err: err}
 			}
@@ -43,12 +45,10 @@ differ, listing the differences by package and by file.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.BinDir, "bin", "bin", "directory holding the tether-linux and unpack the ISO was built with")
-	f.StringVar(&opts.IsolinuxDir, "isolinux", "", "directory with isolinux.bin, if the ISO was built with --isolinux")
-	f.StringArrayVar(&mirrors, "mirror", nil, "REPOID=URL: fetch that repository from URL (repeatable)")
-	f.StringVar(&opts.CacheDir, "cache", defaultCacheDir(), "package cache directory")
-	f.BoolVar(&opts.Offline, "offline", false, "use only the cache")
-	f.IntVar(&opts.Jobs, "jobs", 0, "parallel downloads and decompressions")
+	fetch.register(f)
+	isolinuxFlag(f, &isolinux)
+	jobsFlag(f, &opts.Jobs)
+	f.StringVar(&bin, "bin", "bin", "directory holding the tether-linux and unpack the ISO was built with")
 	return cmd
 }
 
@@ -58,7 +58,7 @@ func newDiffCmd() *cobra.Command {
 		Short: "List how two ISOs differ, by package and then by file",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := build.Diff(args[0], args[1])
+			d, err := pipeline.Diff(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -72,7 +72,7 @@ func newDiffCmd() *cobra.Command {
 	}
 }
 
-func printDifference(w io.Writer, d *build.Difference) {
+func printDifference(w io.Writer, d *pipeline.Difference) {
 	for _, p := range d.PackagesRemoved {
 		fmt.Fprintf(w, "package removed: %s\n", p)
 	}

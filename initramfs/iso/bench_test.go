@@ -13,6 +13,7 @@ import (
 	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/vic"
 )
 
 // helperBench makes the re-executed test binary pack $helperBench (a
@@ -26,13 +27,13 @@ func benchPack(tree, bootfs string) error {
 	if err := initramfs.WriteFile(ctx, filepath.Join(bootfs, iso.InitrdPath), os.DirFS(tree), initramfs.Gzip, initramfs.Options{Epoch: ep}); err != nil {
 		return err
 	}
-	return iso.Write(ctx, filepath.Join(bootfs, "..", "ours.iso"), os.DirFS(bootfs), iso.VIC("v1.5.8-0-9489f63", ep))
+	return iso.Write(ctx, filepath.Join(bootfs, "..", "ours.iso"), os.DirFS(bootfs), vic.ISOOptions("v1.5.8-0-9489f63", ep))
 }
 
 // makeBootfs prepares a bootfs folder without core.gz: kernel, ISOLINUX,
 // isolinux.cfg, boot.msg.
 func makeBootfs(b *testing.B, dir string) {
-	cfg, err := iso.IsolinuxConfig(iso.BootConfig{Init: "/bin/init"})
+	cfg, err := vic.IsolinuxConfig(vic.BootConfig{Init: "/bin/init"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func makeBootfs(b *testing.B, dir string) {
 		iso.IsolinuxBin: needFile(b, hostIsolinux),
 		iso.LdlinuxC32:  needFile(b, hostLdlinux),
 		iso.IsolinuxCfg: cfg,
-		iso.BootMsgPath: iso.BootMsg("v1.5.8"),
+		iso.BootMsgPath: vic.BootMsg("v1.5.8"),
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, name)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
+	"github.com/vicroot/vicroot/vic"
 )
 
 // The re-executed test binary packs the tree named by helperTree into
@@ -27,7 +28,7 @@ const (
 func packDisk(tree, out string) error {
 	fsys := os.DirFS(tree)
 	ep := time.Unix(1654850000, 0)
-	if err := iso.Write(context.Background(), out+".iso", fsys, iso.VIC("v1.5.8-0-9489f63", ep)); err != nil {
+	if err := iso.Write(context.Background(), out+".iso", fsys, vic.ISOOptions("v1.5.8-0-9489f63", ep)); err != nil {
 		return err
 	}
 	return initramfs.WriteFile(context.Background(), out+".cpio.gz", fsys, initramfs.Gzip, initramfs.Options{Epoch: ep})

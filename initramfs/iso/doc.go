@@ -7,7 +7,7 @@
 // date comes from SOURCE_DATE_EPOCH and nothing comes from the host, so
 // the same tree gives the same bytes anywhere.
 //
-// It also writes VIC's isolinux.cfg and boot.msg. It does not do Joliet,
-// UDF, multi-extent files (over 4 GiB), UEFI boot or multisession, and it
-// knows nothing of RPM or of how the tree was made.
+// VIC's isolinux.cfg, boot.msg and publisher are package vic's. It does
+// not do Joliet, UDF, multi-extent files (over 4 GiB), UEFI boot or
+// multisession, and it knows nothing of RPM or of how the tree was made.
 package iso

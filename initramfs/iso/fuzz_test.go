@@ -12,6 +12,7 @@ import (
 	"testing/fstest"
 
 	"github.com/vicroot/vicroot/initramfs/iso"
+	"github.com/vicroot/vicroot/vic"
 )
 
 // FuzzISO opens arbitrary images and walks and reads them: errors are
@@ -24,7 +25,7 @@ func FuzzISO(f *testing.F) {
 		"a/" + longName:              {Data: []byte("x"), Mode: 0o644},
 		"a/link":                     {Data: []byte(longTarget), Mode: fs.ModeSymlink | 0o777},
 	}
-	if _, err := iso.WriteTo(context.Background(), &buf, tree, iso.VIC("v1", epoch)); err != nil {
+	if _, err := iso.WriteTo(context.Background(), &buf, tree, vic.ISOOptions("v1", epoch)); err != nil {
 		f.Fatal(err)
 	}
 	// The fuzzer mutates the front of the input; the padding adds nothing.

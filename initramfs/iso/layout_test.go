@@ -37,7 +37,6 @@ func TestVICLayoutNeedsIsolinux(t *testing.T) {
 		Kernel:   iso.FileRef{FS: src, Path: "vmlinuz"},
 		Initrd:   iso.FileRef{FS: src, Path: "core.gz"},
 		Isolinux: iso.FileRef{FS: src, Path: "isolinux"},
-		Boot:     iso.BootConfig{Init: "/bin/init"},
 	}.Tree()
 	if err == nil {
 		t.Fatal("a layout without isolinux.bin was accepted")

@@ -18,6 +18,7 @@ import (
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/vic"
 )
 
 // The script prints a marker the shell computes from /etc/a, so the
@@ -106,21 +107,25 @@ func bootQEMU(t *testing.T, busybox []byte, kernel string, c initramfs.Compressi
 	os.WriteFile(filepath.Join(isolinux, "isolinux.bin"), needFile(t, hostIsolinux), 0o644)
 	os.WriteFile(filepath.Join(isolinux, "ldlinux.c32"), needFile(t, hostLdlinux), 0o644)
 	kver := strings.TrimPrefix(filepath.Base(kernel), "vmlinuz-")
+	cfg, err := vic.IsolinuxConfig(vic.BootConfig{Init: "/init", Consoles: []string{"ttyS0"}, Extra: []string{"panic=-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	layout := iso.VICLayout{
-		Kernel:    iso.FileRef{FS: os.DirFS("/boot"), Path: "vmlinuz-" + kver},
-		Initrd:    iso.FileRef{FS: os.DirFS(work), Path: "core.gz"},
-		BootFiles: []iso.FileRef{{FS: os.DirFS("/boot"), Path: "System.map-" + kver}, {FS: os.DirFS("/boot"), Path: "config-" + kver}},
-		Isolinux:  iso.FileRef{FS: os.DirFS(work), Path: "isolinux"},
-		Boot:      iso.BootConfig{Init: "/init", Consoles: []string{"ttyS0"}, Extra: []string{"panic=-1"}},
-		Version:   "v1.5.8-0-9489f63",
-		ModTime:   epoch,
+		Kernel:      iso.FileRef{FS: os.DirFS("/boot"), Path: "vmlinuz-" + kver},
+		Initrd:      iso.FileRef{FS: os.DirFS(work), Path: "core.gz"},
+		BootFiles:   []iso.FileRef{{FS: os.DirFS("/boot"), Path: "System.map-" + kver}, {FS: os.DirFS("/boot"), Path: "config-" + kver}},
+		Isolinux:    iso.FileRef{FS: os.DirFS(work), Path: "isolinux"},
+		IsolinuxCfg: cfg,
+		BootMsg:     vic.BootMsg("v1.5.8-0-9489f63"),
+		ModTime:     epoch,
 	}
 	bootfs, err := layout.Tree()
 	if err != nil {
 		t.Fatal(err)
 	}
 	img := filepath.Join(t.TempDir(), "bootstrap.iso")
-	opts := iso.VIC("v1.5.8-0-9489f63", epoch)
+	opts := vic.ISOOptions("v1.5.8-0-9489f63", epoch)
 	opts.HybridMBR = mbr
 	if err := iso.Write(context.Background(), img, bootfs, opts); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/vic"
 )
 
 func openImage(t testing.TB, name string) *iso.Image {
@@ -248,9 +249,9 @@ func TestWriteErrors(t *testing.T) {
 		want string
 	}{
 		{"no epoch", tree, iso.Options{}, "Epoch"},
-		{"no boot image", fstest.MapFS{"x": {}}, iso.VIC("v1", epoch), "boot image"},
-		{"boot image too short", fstest.MapFS{"boot/isolinux/isolinux.bin": {Data: []byte("x")}}, iso.VIC("v1", epoch), "too short"},
-		{"catalog exists", fstest.MapFS{"boot/isolinux/isolinux.bin": {Data: make([]byte, 100)}, "boot/isolinux/boot.cat": {}}, iso.VIC("v1", epoch), "already has"},
+		{"no boot image", fstest.MapFS{"x": {}}, vic.ISOOptions("v1", epoch), "boot image"},
+		{"boot image too short", fstest.MapFS{"boot/isolinux/isolinux.bin": {Data: []byte("x")}}, vic.ISOOptions("v1", epoch), "too short"},
+		{"catalog exists", fstest.MapFS{"boot/isolinux/isolinux.bin": {Data: make([]byte, 100)}, "boot/isolinux/boot.cat": {}}, vic.ISOOptions("v1", epoch), "already has"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -264,37 +265,5 @@ func TestWriteErrors(t *testing.T) {
 	cancel()
 	if _, err := iso.WriteTo(ctx, io.Discard, tree, iso.Options{Epoch: epoch}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
-	}
-}
-
-func TestIsolinuxConfig(t *testing.T) {
-	// VIC.md §2.6, as VIC's sed leaves it (less its stray space before
-	// the tab and its missing final newline).
-	want := "display boot.msg\n" +
-		"default microcore\n" +
-		"label microcore\n" +
-		"\tkernel /boot/vmlinuz64\n" +
-		"\tinitrd /boot/core.gz\n" +
-		"\tappend rdinit=/bin/init loglevel=3 console=ttyS1,115200n8 console=tty0 quiet rcupdate.rcu_expedited=1 systemd.show_status=0 noreplace-smp cpu_init_udelay=0 vsyscall=emulate\n" +
-		"F1 boot.msg\n"
-	got, err := iso.IsolinuxConfig(iso.BootConfig{Init: "/bin/init"})
-	if err != nil || string(got) != want {
-		t.Errorf("IsolinuxConfig = %q, %v\nwant %q", got, err, want)
-	}
-	app, _ := iso.IsolinuxConfig(iso.BootConfig{Init: "/lib/systemd/systemd"})
-	if !strings.Contains(string(app), "append rdinit=/lib/systemd/systemd loglevel=3 ") {
-		t.Errorf("appliance config: %s", app)
-	}
-	test, _ := iso.IsolinuxConfig(iso.BootConfig{Init: "/init", Consoles: []string{"ttyS0"}, Extra: []string{"panic=-1"}})
-	if !strings.Contains(string(test), "append rdinit=/init loglevel=3 console=ttyS0 quiet ") || !strings.Contains(string(test), " vsyscall=emulate panic=-1\n") {
-		t.Errorf("test config: %s", test)
-	}
-	for _, bad := range []string{"", "bin/init", "/bin/my init"} {
-		if _, err := iso.IsolinuxConfig(iso.BootConfig{Init: bad}); err == nil {
-			t.Errorf("init %q accepted", bad)
-		}
-	}
-	if msg := iso.BootMsg("v1.5.8"); !bytes.Contains(msg, []byte("vmware/vic - Virtual Container Host v1.5.8")) {
-		t.Errorf("BootMsg: %q", msg)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/vic"
 )
 
 func run(t testing.TB, name string, args ...string) string {
@@ -302,7 +303,7 @@ func TestXorrisoSeesIsohybrid(t *testing.T) {
 	if out := run(t, "xorriso", "-indev", plain, "-report_system_area", "plain"); strings.Contains(out, "MBR") {
 		t.Errorf("plain image has an MBR (VIC's has none):\n%s", out)
 	}
-	opts := iso.VIC("v1", epoch)
+	opts := vic.ISOOptions("v1", epoch)
 	opts.HybridMBR = needFile(t, hostIsohdpfx)
 	img := filepath.Join(t.TempDir(), "hybrid.iso")
 	if err := iso.Write(context.Background(), img, tree, opts); err != nil {

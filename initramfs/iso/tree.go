@@ -184,7 +184,7 @@ func (d *treeDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	return rest[:n], nil
 }
 
-// VICLayout describes the ISO tree of VIC.md §3.
+// VICLayout describes the ISO tree VIC boots from (see isolinux.go).
 type VICLayout struct {
 	// Kernel becomes /boot/vmlinuz64; Initrd /boot/core.gz.
 	Kernel, Initrd FileRef
@@ -194,9 +194,8 @@ type VICLayout struct {
 	// Isolinux is the folder with isolinux.bin and, for syslinux 5 and
 	// later, ldlinux.c32 (the syslinux package's, or --isolinux DIR).
 	Isolinux FileRef
-	// Boot is isolinux.cfg's content; Version goes into boot.msg.
-	Boot    BootConfig
-	Version string
+	// IsolinuxCfg and BootMsg are /boot/isolinux/isolinux.cfg and boot.msg.
+	IsolinuxCfg, BootMsg []byte
 	// ModTime is the time of the generated files and directories
 	// (SOURCE_DATE_EPOCH).
 	ModTime time.Time
@@ -233,14 +232,10 @@ func (l VICLayout) Tree() (*Tree, error) {
 			return nil, err
 		}
 	}
-	cfg, err := IsolinuxConfig(l.Boot)
-	if err != nil {
+	if err := t.AddBytes(IsolinuxCfg, l.IsolinuxCfg, 0o644); err != nil {
 		return nil, err
 	}
-	if err := t.AddBytes(IsolinuxCfg, cfg, 0o644); err != nil {
-		return nil, err
-	}
-	if err := t.AddBytes(BootMsgPath, BootMsg(l.Version), 0o644); err != nil {
+	if err := t.AddBytes(BootMsgPath, l.BootMsg, 0o644); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/vic"
 )
 
 var epoch = time.Date(2022, 6, 10, 8, 30, 0, 0, time.UTC)
@@ -60,7 +61,7 @@ func file(data []byte, mode fs.FileMode, uid, gid uint32) *fstest.MapFile {
 var longName = strings.Repeat("n", 200) + ".txt"
 var longTarget = strings.Repeat("../abcdefghij/", 40) + "end"
 
-// bootTree is VIC's ISO layout (VIC.md §3) plus entries that exercise
+// bootTree is VIC's ISO layout (isolinux.go) plus entries that exercise
 // Rock Ridge: long names and links (continuation areas), hardlinks,
 // devices, owners.
 func bootTree(t testing.TB) fstest.MapFS {
@@ -71,7 +72,7 @@ func bootTree(t testing.TB) fstest.MapFS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := iso.IsolinuxConfig(iso.BootConfig{Init: "/bin/init"})
+	cfg, err := vic.IsolinuxConfig(vic.BootConfig{Init: "/bin/init"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func bootTree(t testing.TB) fstest.MapFS {
 		"boot/isolinux/isolinux.bin":     file(needFile(t, hostIsolinux), 0o644, 0, 0),
 		"boot/isolinux/ldlinux.c32":      file(needFile(t, hostLdlinux), 0o644, 0, 0),
 		"boot/isolinux/isolinux.cfg":     file(cfg, 0o644, 0, 0),
-		"boot/isolinux/boot.msg":         file(iso.BootMsg("v1.5.8"), 0o644, 0, 0),
+		"boot/isolinux/boot.msg":         file(vic.BootMsg("v1.5.8"), 0o644, 0, 0),
 		"extra":                          dir(0o750),
 		"extra/" + longName:              file([]byte("long\n"), 0o600, 1000, 1000),
 		"extra/link":                     {Data: []byte(longTarget), Mode: fs.ModeSymlink | 0o777, ModTime: epoch, Sys: &fsmeta.Meta{}},
@@ -116,7 +117,7 @@ func bootTree(t testing.TB) fstest.MapFS {
 func writeISO(t testing.TB, fsys fs.FS) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "bootstrap.iso")
-	if err := iso.Write(context.Background(), out, fsys, iso.VIC("v1.5.8-0-9489f63", epoch)); err != nil {
+	if err := iso.Write(context.Background(), out, fsys, vic.ISOOptions("v1.5.8-0-9489f63", epoch)); err != nil {
 		t.Fatal(err)
 	}
 	return out

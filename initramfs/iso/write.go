@@ -58,17 +58,6 @@ type Options struct {
 	HybridMBR []byte
 }
 
-// VIC returns the options of VIC's ISOs: xorriso's `publisher 'VMware Inc.
-// <version>'` and `boot_image isolinux dir=/boot/isolinux`.
-func VIC(version string, epoch time.Time) Options {
-	return Options{
-		Publisher: "VMware Inc. " + version,
-		Epoch:     epoch,
-		BootImage: "boot/isolinux/isolinux.bin",
-		Catalog:   "boot/isolinux/boot.cat",
-	}
-}
-
 type node struct {
 	path    string // in the tree; "." for the root
 	name    string // Rock Ridge name

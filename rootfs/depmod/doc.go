@@ -3,7 +3,8 @@
 // build an image, and so that the result is byte-identical to Debian 12's
 // kmod 30 on the same modules.
 //
-// It provides two steps, matching VIC's base.sh (VIC.md §2.2 step 6):
+// It provides two steps, matching VIC's isos/base.sh (README.md, "How a
+// build goes"):
 //
 //   - [Decompress] finds lib/modules/KVER/**/*.ko.{xz,gz,zst} and returns,
 //     for each, the uncompressed bytes to store as the same path minus the

@@ -1,4 +1,4 @@
-package build
+package vic
 
 import (
 	"errors"
@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
-	"github.com/vicroot/vicroot/repos/vic"
 	"github.com/vicroot/vicroot/rootfs"
 )
 
@@ -19,7 +18,7 @@ import (
 // for a legacy definition's /bin/init).
 func TestBootScriptsParse(t *testing.T) {
 	testrepo.NeedTools(t, "dash", "bash", "busybox")
-	bootstrap, err := withRuntimeSwitch(vic.Bootstrap())
+	bootstrap, err := withRuntimeSwitch(BootstrapScript())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +158,7 @@ func TestRuntimeSwitchListsModulesAndFilesystems(t *testing.T) {
 }
 
 func TestWithRuntimeSwitch(t *testing.T) {
-	got, err := withRuntimeSwitch(vic.Bootstrap())
+	got, err := withRuntimeSwitch(BootstrapScript())
 	if err != nil {
 		t.Fatal(err)
 	}

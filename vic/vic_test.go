@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
-	"github.com/vicroot/vicroot/repos/vic"
+	"github.com/vicroot/vicroot/vic"
 )
 
 // The scripts vicroot writes must be POSIX sh that busybox and dash parse.
@@ -20,7 +20,7 @@ func TestScriptsParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, src := range map[string][]byte{"init": vic.Init(false), "bootstrap": vic.Bootstrap(), "repoinit": rs} {
+	for name, src := range map[string][]byte{"init": vic.InitScript(false), "bootstrap": vic.BootstrapScript(), "repoinit": rs} {
 		for _, sh := range [][]string{{"busybox", "sh", "-n"}, {"dash", "-n"}} {
 			cmd := exec.Command(sh[0], append(sh[1:], "/dev/stdin")...)
 			cmd.Stdin = bytes.NewReader(src)

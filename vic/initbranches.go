@@ -1,4 +1,4 @@
-package build
+package vic
 
 // The boot branches of VIC's bootstrap image (VIC.md §2.4–2.5): what
 // /bin/init is, which files start it, and how /bin/bootstrap leaves the
@@ -8,8 +8,8 @@ package build
 // switch-root …; elif switch_root is toybox's …; else exec switch_root …`).
 //
 // Everything here but writeBootFiles is a pure function of plain inputs
-// that returns file contents; layout.go calls them. Every script is POSIX
-// sh, so an image whose only shell is toybox or busybox boots.
+// that returns file contents; BootstrapLayout calls them. Every script is
+// POSIX sh, so an image whose only shell is toybox or busybox boots.
 
 import (
 	"bytes"
@@ -18,8 +18,6 @@ import (
 	"io/fs"
 	"path"
 	"strings"
-
-	"github.com/vicroot/vicroot/rootfs"
 )
 
 // initBranch is which of VIC's two layouts an image gets.
@@ -146,6 +144,13 @@ WantedBy=vic.target
 // rd. form of systemd.unit=.
 const vicTargetUnit = "rd.systemd.unit=vic.target"
 
+// InitBootArgs are the kernel arguments of an image whose init is init
+// (t is its tree): rd.systemd.unit=vic.target when that is systemd, then
+// the user's extra.
+func InitBootArgs(t FS, init string, extra []string) []string {
+	return initBootArgs(systemdInit(init, treeLookup(t)), extra)
+}
+
 // initBootArgs are the kernel arguments the boot loader adds for init:
 // rd.systemd.unit=vic.target when systemd is PID 1, then the user's extra.
 func initBootArgs(systemdPID1 bool, extra []string) []string {
@@ -212,10 +217,10 @@ id:1:initdefault:
 }
 
 // writeBootFiles writes files into the tree, replacing what is there.
-func writeBootFiles(t *rootfs.Tree, files []bootFile) error {
+func writeBootFiles(t FS, files []bootFile) error {
 	for _, f := range files {
 		if err := t.MkdirAll(path.Dir(f.Path), 0o755); err != nil {
-			return fmt.Errorf("build: %s: %w", f.Path, err)
+			return fmt.Errorf("%s: %w", f.Path, err)
 		}
 		if f.Link == "" {
 			if err := putFile(t, f.Path, f.Data, f.Mode); err != nil {
@@ -225,11 +230,11 @@ func writeBootFiles(t *rootfs.Tree, files []bootFile) error {
 		}
 		if _, err := t.Lstat(f.Path); err == nil {
 			if err := t.RemoveAll(f.Path); err != nil {
-				return fmt.Errorf("build: replace %s: %w", f.Path, err)
+				return fmt.Errorf("replace %s: %w", f.Path, err)
 			}
 		}
 		if err := t.Symlink(f.Link, f.Path); err != nil {
-			return fmt.Errorf("build: %s: %w", f.Path, err)
+			return fmt.Errorf("%s: %w", f.Path, err)
 		}
 	}
 	return nil
@@ -287,7 +292,7 @@ vicroot_fail "switch_root failed"
 func withRuntimeSwitch(bootstrap []byte) ([]byte, error) {
 	i := bytes.Index(bootstrap, []byte(switchMarker))
 	if i < 0 {
-		return nil, fmt.Errorf("build: /bin/bootstrap has no line %q to put the run-time switch at", strings.TrimSpace(switchMarker))
+		return nil, fmt.Errorf("vic: /bin/bootstrap has no line %q to put the run-time switch at", strings.TrimSpace(switchMarker))
 	}
 	out := append([]byte(nil), bootstrap[:i]...)
 	return append(out, runtimeSwitch...), nil
@@ -312,10 +317,10 @@ type imageLookup func(p string) (final string, mode fs.FileMode, ok bool)
 func checkInit(init string, branch initBranch, lookup imageLookup) (systemdPID1 bool, err error) {
 	final, mode, ok := lookup(init)
 	if !ok {
-		return false, fmt.Errorf("build: %w: repo-spec.json \"init\" is %s, which the image does not have", ErrInit, init)
+		return false, fmt.Errorf("%w: repo-spec.json \"init\" is %s, which the image does not have", ErrInit, init)
 	}
 	if !mode.IsRegular() || mode.Perm()&0o111 == 0 {
-		return false, fmt.Errorf("build: %w: repo-spec.json \"init\" is %s (%s in the image), which is not an executable file (%v)", ErrInit, init, final, mode)
+		return false, fmt.Errorf("%w: repo-spec.json \"init\" is %s (%s in the image), which is not an executable file (%v)", ErrInit, init, final, mode)
 	}
 	if !systemdInit(init, lookup) {
 		return false, nil
@@ -323,12 +328,12 @@ func checkInit(init string, branch initBranch, lookup imageLookup) (systemdPID1 
 	for _, p := range systemctlPaths {
 		if _, m, ok := lookup(p); ok && m.IsRegular() && m.Perm()&0o111 != 0 {
 			if branch != branchSystemd {
-				return true, fmt.Errorf("build: %w: init %s is systemd, but the image has no /etc/systemd for vic.target and tether.service", ErrInit, init)
+				return true, fmt.Errorf("%w: init %s is systemd, but the image has no /etc/systemd for vic.target and tether.service", ErrInit, init)
 			}
 			return true, nil
 		}
 	}
-	return true, fmt.Errorf("build: %w: init %s is systemd, but the image has no executable %s: /bin/bootstrap leaves systemd's initramfs with `systemctl switch-root`", ErrInit, init, strings.Join(systemctlPaths, " or "))
+	return true, fmt.Errorf("%w: init %s is systemd, but the image has no executable %s: /bin/bootstrap leaves systemd's initramfs with `systemctl switch-root`", ErrInit, init, strings.Join(systemctlPaths, " or "))
 }
 
 // systemdInit reports whether init is systemd: the file it leads to
@@ -341,7 +346,7 @@ func systemdInit(init string, lookup imageLookup) bool {
 
 // treeLookup is an imageLookup over the tree: the mode as stat(2) sees
 // it, the name the last symlink leads to.
-func treeLookup(t *rootfs.Tree) imageLookup {
+func treeLookup(t FS) imageLookup {
 	return func(p string) (string, fs.FileMode, bool) {
 		fi, err := t.Stat(relInTree(p))
 		if err != nil {

@@ -1,6 +1,7 @@
-package build_test
+package pipeline_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
@@ -9,8 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vicroot/vicroot/build"
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/pipeline"
 )
 
 // Inspect reads an initramfs that GNU cpio and gzip made (as VIC makes
@@ -41,7 +42,7 @@ func TestInspectGNUCpioArchive(t *testing.T) {
 	defer f.Close()
 	fi, err := f.Stat()
 	must(err)
-	entries, err := build.Inspect(f, fi.Size(), "core.gz")
+	entries, err := pipeline.Inspect(context.Background(), f, fi.Size(), "core.gz")
 	must(err)
 	got := map[string]bool{}
 	for _, e := range entries {
@@ -83,7 +84,7 @@ func TestInspectRejectsGarbage(t *testing.T) {
 	}
 	r, _ := os.Open(f)
 	defer r.Close()
-	if _, err := build.Inspect(r, 29, "junk"); err == nil {
+	if _, err := pipeline.Inspect(context.Background(), r, 29, "junk"); err == nil {
 		t.Fatal("garbage accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package build
+package vic
 
 import (
 	"bufio"
@@ -12,19 +12,18 @@ import (
 	"strings"
 
 	"github.com/vicroot/vicroot/repos"
-	"github.com/vicroot/vicroot/repos/vic"
 	"github.com/vicroot/vicroot/rootfs/ldso"
 )
 
 // TetherReport is what the build report says of /.tether.
 type TetherReport struct {
-	Mode       string     `json:"mode"`
-	Entropy    string     `json:"entropy_command,omitempty"`
-	Files      []vic.Copy `json:"files"`
-	XtablesDir string     `json:"xtables_dir,omitempty"`
-	Modules    []string   `json:"modules"`
-	TempfsMB   int64      `json:"tempfs_mb"`
-	TempfsUsed int64      `json:"tempfs_bytes"`
+	Mode       string   `json:"mode"`
+	Entropy    string   `json:"entropy_command,omitempty"`
+	Files      []Copy   `json:"files"`
+	XtablesDir string   `json:"xtables_dir,omitempty"`
+	Modules    []string `json:"modules"`
+	TempfsMB   int64    `json:"tempfs_mb"`
+	TempfsUsed int64    `json:"tempfs_bytes"`
 }
 
 // ErrMissingDrivers is returned when init.sh names drivers the kernel lacks.
@@ -54,7 +53,7 @@ func readKernelModules(fsys fs.FS, kver string) (*kernelModules, error) {
 	base := "lib/modules/" + kver
 	dep, err := fs.ReadFile(fsys, base+"/modules.dep")
 	if err != nil {
-		return nil, fmt.Errorf("build: kernel %s: %w", kver, err)
+		return nil, fmt.Errorf("kernel %s: %w", kver, err)
 	}
 	for _, line := range strings.Split(string(dep), "\n") {
 		if i := strings.IndexByte(line, ':'); i > 0 {
@@ -89,7 +88,7 @@ func readKernelModules(fsys fs.FS, kver string) (*kernelModules, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("build: kernel %s: %w", kver, err)
+		return nil, fmt.Errorf("kernel %s: %w", kver, err)
 	}
 	return km, nil
 }
@@ -114,7 +113,7 @@ func (km *kernelModules) bootModules(drivers, extensions []string) ([]string, er
 			out = append(out, n)
 		}
 	}
-	for _, m := range vic.FixedModules {
+	for _, m := range FixedModules {
 		if km.has(m) {
 			add(m)
 		}
@@ -138,7 +137,7 @@ func (km *kernelModules) bootModules(drivers, extensions []string) ([]string, er
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("build: %w: init.sh names %s, which kernel %s has neither as a module nor built in", ErrMissingDrivers, strings.Join(missing, ", "), km.kver)
+		return nil, fmt.Errorf("%w: init.sh names %s, which kernel %s has neither as a module nor built in", ErrMissingDrivers, strings.Join(missing, ", "), km.kver)
 	}
 	for _, ext := range extensions {
 		b := strings.TrimSuffix(path.Base(ext), ".so")
@@ -170,11 +169,10 @@ func (km *kernelModules) bootModules(drivers, extensions []string) ([]string, er
 
 // tetherInput is what planTether needs besides the tree.
 type tetherInput struct {
-	Definition   *repos.Definition
-	Modules      *kernelModules
-	TetherSize   int64 // bytes of bin/tether and bin/unpack
-	UnpackSize   int64
-	LegacyScript []byte
+	Definition *repos.Definition
+	Modules    *kernelModules
+	TetherSize int64 // bytes of bin/tether and bin/unpack
+	UnpackSize int64
 }
 
 func absInTree(p string) string { return "/" + strings.TrimPrefix(path.Clean("/"+p), "/") }
@@ -184,7 +182,7 @@ func relInTree(p string) string { return strings.TrimPrefix(path.Clean("/"+p), "
 // iptables and entropy binaries (and of every dlopen'ed iptables
 // extension) in the tree, where each file goes under /.tether, the modules
 // to load and the tmpfs size.
-func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit, *TetherReport, error) {
+func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*RepoInit, *TetherReport, error) {
 	def := in.Definition
 	exists := func(p string) bool {
 		_, err := fs.Stat(fsys, relInTree(p))
@@ -192,9 +190,9 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 	}
 	plan, err := def.Tether().Resolve(exists)
 	if err != nil {
-		return nil, nil, fmt.Errorf("build: /.tether: %w", err)
+		return nil, nil, fmt.Errorf("/.tether: %w", err)
 	}
-	ri := &vic.RepoInit{Definition: def.Name, Drivers: def.Init.Drivers}
+	ri := &RepoInit{Definition: def.Name, Drivers: def.Init.Drivers}
 	rep := &TetherReport{Mode: plan.Mode}
 	// A legacy init.sh copies with its own globs at boot; the tmpfs is
 	// sized as if the default plan ran, which VIC's globs cover, with
@@ -226,7 +224,7 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 	}
 	closure, err := ldso.Resolve(ctx, fsys, roots, ldso.Options{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("build: /.tether closure of %s: %w", strings.Join(roots, ", "), err)
+		return nil, nil, fmt.Errorf("/.tether closure of %s: %w", strings.Join(roots, ", "), err)
 	}
 	objs := []*ldso.Closure{closure}
 	var extensions []string
@@ -235,11 +233,11 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 			if strings.HasPrefix(o.Soname, "libxtables.so") {
 				dir, err := ldso.XtablesDir(ctx, fsys, o.Path)
 				if err != nil {
-					return nil, nil, fmt.Errorf("build: /.tether: %w", err)
+					return nil, nil, fmt.Errorf("/.tether: %w", err)
 				}
 				rep.XtablesDir = dir
 				if extensions, err = ldso.Extensions(ctx, fsys, dir); err != nil {
-					return nil, nil, fmt.Errorf("build: /.tether: %w", err)
+					return nil, nil, fmt.Errorf("/.tether: %w", err)
 				}
 				break
 			}
@@ -255,7 +253,7 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 		}
 		ec, err := ldso.Resolve(ctx, fsys, extensions, ldso.Options{Interp: interp})
 		if err != nil {
-			return nil, nil, fmt.Errorf("build: /.tether closure of the iptables extensions in %s: %w", rep.XtablesDir, err)
+			return nil, nil, fmt.Errorf("/.tether closure of the iptables extensions in %s: %w", rep.XtablesDir, err)
 		}
 		objs = append(objs, ec)
 	}
@@ -263,20 +261,20 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 	// Where every object goes. The loader finds libraries in /.tether/lib64
 	// by the DT_NEEDED name (soname), and chrooted iptables finds them via
 	// /lib -> lib64.
-	copies := map[string]vic.Copy{} // by Dst
+	copies := map[string]Copy{} // by Dst
 	addCopy := func(src, dst string) error {
 		fi, err := fs.Stat(fsys, relInTree(src))
 		if err != nil {
-			return fmt.Errorf("build: /.tether: %s: %w", src, err)
+			return fmt.Errorf("/.tether: %s: %w", src, err)
 		}
 		if c, ok := copies[dst]; ok && c.Src != src {
-			return fmt.Errorf("build: /.tether: both %s and %s would be copied to %s", c.Src, src, dst)
+			return fmt.Errorf("/.tether: both %s and %s would be copied to %s", c.Src, src, dst)
 		}
 		mode := fi.Mode().Perm()
 		if mode == 0 {
 			mode = 0o644
 		}
-		copies[dst] = vic.Copy{Src: src, Dst: dst, Mode: mode}
+		copies[dst] = Copy{Src: src, Dst: dst, Mode: mode}
 		return nil
 	}
 	for _, c := range objs {
@@ -303,7 +301,7 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 				}
 				fi, err := fs.Stat(fsys, relInTree(o.Path))
 				if err != nil {
-					return nil, nil, fmt.Errorf("build: /.tether: %s: %w", o.Path, err)
+					return nil, nil, fmt.Errorf("/.tether: %s: %w", o.Path, err)
 				}
 				legacyExtra = append(legacyExtra, ldso.TmpfsEntry{Path: dst, Size: fi.Size()})
 			}
@@ -319,14 +317,14 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 			return nil, nil, err
 		}
 	}
-	var entropyCopies []vic.Copy
+	var entropyCopies []Copy
 	if entropy != "" {
 		dst := "bin/" + path.Base(entropy)
 		fi, err := fs.Stat(fsys, relInTree(entropy))
 		if err != nil {
-			return nil, nil, fmt.Errorf("build: /.tether: %s: %w", entropy, err)
+			return nil, nil, fmt.Errorf("/.tether: %s: %w", entropy, err)
 		}
-		entropyCopies = append(entropyCopies, vic.Copy{Src: entropy, Dst: dst, Mode: fi.Mode().Perm()})
+		entropyCopies = append(entropyCopies, Copy{Src: entropy, Dst: dst, Mode: fi.Mode().Perm()})
 		args := plan.Entropy[0].Args
 		ri.EntropyCmd = "/.tether/lib64/ld-linux-x86-64.so.2 --library-path /.tether/lib64 /.tether/" + dst
 		if args != "" {
@@ -357,7 +355,7 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 
 	// The tmpfs: everything the boot copies, in pages.
 	var entries []ldso.TmpfsEntry
-	for _, c := range append(append([]vic.Copy(nil), ri.Iptables...), ri.Entropy...) {
+	for _, c := range append(append([]Copy(nil), ri.Iptables...), ri.Entropy...) {
 		fi, _ := fs.Stat(fsys, relInTree(c.Src))
 		entries = append(entries, ldso.TmpfsEntry{Path: c.Dst, Size: fi.Size()})
 	}
@@ -381,7 +379,7 @@ func planTether(ctx context.Context, fsys fs.FS, in tetherInput) (*vic.RepoInit,
 	ri.TempfsMB = int(mb)
 
 	rep.Entropy = ri.EntropyCmd
-	rep.Files = append(append([]vic.Copy(nil), ri.Iptables...), ri.Entropy...)
+	rep.Files = append(append([]Copy(nil), ri.Iptables...), ri.Entropy...)
 	rep.Modules = ri.Modules
 	rep.TempfsMB = mb
 	rep.TempfsUsed = used

@@ -1,4 +1,4 @@
-package build
+package pipeline
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rpmrepo"
+	"github.com/vicroot/vicroot/vic"
 )
 
 // repoSet is the definition's enabled repositories, opened and verified:
@@ -22,30 +23,22 @@ type repoSet struct {
 	order      []string // repository ids, as the .repo files list them
 	pkgs       []*rpmrepo.Package
 	priorities map[string]int
-	imageKeys  []imageKey
+	imageKeys  []vic.ImageKey
 	keys       []*repos.Key
 	opts       rpmrepo.Options
 	log        *slog.Logger
-	verified   map[*rpmrepo.Package]*rpmrepo.Verification
-}
-
-// imageKey is a key file the image carries at path (gpgkey=file:///path).
-type imageKey struct {
-	path    string
-	armored []byte
 }
 
 func openRepositories(ctx context.Context, def *repos.Definition, opts Options, log *slog.Logger) (*repoSet, error) {
 	if opts.CacheDir == "" {
-		return nil, errors.New("build: no cache directory")
+		return nil, errors.New("no cache directory")
 	}
 	vars := rpmrepo.Vars{"releasever": def.Releasever, "basearch": repos.BaseArch, "arch": repos.BaseArch}
 	rs := &repoSet{
 		repos: map[string]*rpmrepo.Repo{}, priorities: map[string]int{}, log: log,
-		verified: map[*rpmrepo.Package]*rpmrepo.Verification{},
 		opts: rpmrepo.Options{
 			Cache: &rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}, Offline: opts.Offline,
-			Concurrency: opts.Jobs, Log: log,
+			Concurrency: opts.Jobs, Logger: log,
 		},
 	}
 	for i := range def.Keys {
@@ -65,7 +58,7 @@ func openRepositories(ctx context.Context, def *repos.Definition, opts Options, 
 			continue
 		}
 		if _, dup := rs.repos[cfg.ID]; dup {
-			return nil, fmt.Errorf("build: repository id %q is defined twice (%s)", cfg.ID, cfg.Source)
+			return nil, fmt.Errorf("repository id %q is defined twice (%s)", cfg.ID, cfg.Source)
 		}
 		o := rs.opts
 		if m, ok := opts.Mirrors[cfg.ID]; ok {
@@ -92,18 +85,18 @@ func openRepositories(ctx context.Context, def *repos.Definition, opts Options, 
 	}
 	for id := range opts.Mirrors {
 		if !used[id] {
-			return nil, fmt.Errorf("build: --mirror %s: no enabled repository has that id", id)
+			return nil, fmt.Errorf("--mirror %s: no enabled repository has that id", id)
 		}
 	}
 	if len(rs.repos) == 0 {
-		return nil, fmt.Errorf("build: %s: no enabled repository", def.Name)
+		return nil, fmt.Errorf("%s: no enabled repository", def.Name)
 	}
 	for _, k := range rs.keys {
 		if k.ImagePath != "" && k.Armored != nil {
-			rs.imageKeys = append(rs.imageKeys, imageKey{k.ImagePath, k.Armored})
+			rs.imageKeys = append(rs.imageKeys, vic.ImageKey{Path: k.ImagePath, Armored: k.Armored})
 		}
 	}
-	sort.Slice(rs.imageKeys, func(i, j int) bool { return rs.imageKeys[i].path < rs.imageKeys[j].path })
+	sort.Slice(rs.imageKeys, func(i, j int) bool { return rs.imageKeys[i].Path < rs.imageKeys[j].Path })
 	return rs, nil
 }
 
@@ -129,7 +122,7 @@ func (rs *repoSet) keyRing(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpmre
 	}
 	if len(files) == 0 {
 		if cfg.GPGCheck || cfg.RepoGPGCheck {
-			return nil, fmt.Errorf("build: repository %s (%s) has gpgcheck on but the definition supplies no key for it", cfg.ID, cfg.Source)
+			return nil, fmt.Errorf("repository %s (%s) has gpgcheck on but the definition supplies no key for it", cfg.ID, cfg.Source)
 		}
 		return nil, nil
 	}
@@ -151,14 +144,14 @@ func keyName(k *repos.Key) string {
 // like every other's when it is fetched for installation.
 func (rs *repoSet) pinnedKey(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpmrepo.Options, k *repos.Key) error {
 	if k.ImagePath == "" {
-		return fmt.Errorf("build: key %s is pinned but has no image path to find it in a release package", k.URL)
+		return fmt.Errorf("key %s is pinned but has no image path to find it in a release package", k.URL)
 	}
 	o.KeyRing = nil
 	bare := *cfg
 	bare.GPGCheck, bare.RepoGPGCheck = false, false
 	r, err := rpmrepo.Open(ctx, &bare, o)
 	if err != nil {
-		return fmt.Errorf("build: looking for the release package of key %s: %w", k.ImagePath, err)
+		return fmt.Errorf("looking for the release package of key %s: %w", k.ImagePath, err)
 	}
 	var cands []*rpmrepo.Package
 	for _, p := range r.Packages() {
@@ -170,7 +163,7 @@ func (rs *repoSet) pinnedKey(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpm
 		}
 	}
 	if len(cands) == 0 {
-		return fmt.Errorf("build: key %s: no package of repository %s ships %s, and the definition has no such file", k.URL, cfg.ID, k.ImagePath)
+		return fmt.Errorf("key %s: no package of repository %s ships %s, and the definition has no such file", k.URL, cfg.ID, k.ImagePath)
 	}
 	fetched, err := r.Fetch(ctx, cands)
 	if err != nil {
@@ -186,12 +179,12 @@ func (rs *repoSet) pinnedKey(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpm
 			continue
 		}
 		if _, err := k.Verify(data); err != nil {
-			return fmt.Errorf("build: key %s from %s: %w", k.ImagePath, f.Package.NEVRA(), err)
+			return fmt.Errorf("key %s from %s: %w", k.ImagePath, f.Package.NEVRA(), err)
 		}
 		k.Armored = data
 		return nil
 	}
-	return fmt.Errorf("build: key %s: the packages listing it do not ship it", k.ImagePath)
+	return fmt.Errorf("key %s: the packages listing it do not ship it", k.ImagePath)
 }
 
 func (rs *repoSet) loadFiles(ctx context.Context) error {
@@ -203,9 +196,32 @@ func (rs *repoSet) loadFiles(ctx context.Context) error {
 	return nil
 }
 
-// fetch downloads and verifies pkgs, grouped by repository; it returns the
-// verified file of each.
-func (rs *repoSet) fetch(ctx context.Context, pkgs []*rpmrepo.Package) (map[*rpmrepo.Package]string, error) {
+// fetched is the fetch stage's result: the verified file of each package
+// and how it was verified.
+type fetched struct {
+	files    map[*rpmrepo.Package]string
+	verified map[*rpmrepo.Package]*rpmrepo.Verification
+}
+
+// keyOf is the fingerprint of the key that verified p ("" when p was not
+// fetched).
+func (f *fetched) keyOf(p *rpmrepo.Package) string {
+	if f == nil {
+		return ""
+	}
+	if v := f.verified[p]; v != nil {
+		return v.Fingerprint
+	}
+	return ""
+}
+
+// fetch downloads and verifies every package of the plan (the boot
+// loader's included), grouped by repository.
+func fetch(ctx context.Context, src *source, pl *plans) (*fetched, error) {
+	return src.repos.fetch(ctx, pl.fetch())
+}
+
+func (rs *repoSet) fetch(ctx context.Context, pkgs []*rpmrepo.Package) (*fetched, error) {
 	byRepo := map[string][]*rpmrepo.Package{}
 	seen := map[*rpmrepo.Package]bool{}
 	for _, p := range pkgs {
@@ -214,14 +230,14 @@ func (rs *repoSet) fetch(ctx context.Context, pkgs []*rpmrepo.Package) (map[*rpm
 			byRepo[p.Repo] = append(byRepo[p.Repo], p)
 		}
 	}
-	out := map[*rpmrepo.Package]string{}
+	out := &fetched{files: map[*rpmrepo.Package]string{}, verified: map[*rpmrepo.Package]*rpmrepo.Verification{}}
 	var missing []string
 	for _, id := range rs.order {
 		list := byRepo[id]
 		if len(list) == 0 {
 			continue
 		}
-		fetched, err := rs.repos[id].Fetch(ctx, list)
+		got, err := rs.repos[id].Fetch(ctx, list)
 		var me *rpmrepo.MissingError
 		if errors.As(err, &me) {
 			missing = append(missing, me.Items...)
@@ -230,9 +246,9 @@ func (rs *repoSet) fetch(ctx context.Context, pkgs []*rpmrepo.Package) (map[*rpm
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range fetched {
-			out[f.Package] = f.Path
-			rs.verified[f.Package] = f.Verification
+		for _, f := range got {
+			out.files[f.Package] = f.Path
+			out.verified[f.Package] = f.Verification
 		}
 	}
 	if len(missing) > 0 {
@@ -256,12 +272,4 @@ func (rs *repoSet) url(p *rpmrepo.Package) string {
 		base = p.LocationBase
 	}
 	return strings.TrimSuffix(base, "/") + "/" + p.Location
-}
-
-// keyOf is the fingerprint of the key that verified p.
-func (rs *repoSet) keyOf(p *rpmrepo.Package) string {
-	if v := rs.verified[p]; v != nil {
-		return v.Fingerprint
-	}
-	return ""
 }

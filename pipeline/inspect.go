@@ -1,8 +1,9 @@
-package build
+package pipeline
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -36,7 +37,10 @@ func isISO(r io.ReaderAt) bool {
 // (compressed or not) and returns the manifest of the initramfs tree: for
 // an ISO, the tree inside /boot/core.gz, with the owning package of each
 // path when the ISO records it.
-func Inspect(r io.ReaderAt, size int64, name string) ([]mtree.Entry, error) {
+func Inspect(ctx context.Context, r io.ReaderAt, size int64, name string) ([]mtree.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var initrd io.Reader = io.NewSectionReader(r, 0, size)
 	var owners map[string]string
 	if isISO(r) {
@@ -61,7 +65,7 @@ func Inspect(r io.ReaderAt, size int64, name string) ([]mtree.Entry, error) {
 		return nil, fmt.Errorf("inspect: %s: %w", name, err)
 	}
 	defer dr.Close()
-	entries, err := readCPIO(dr)
+	entries, err := readCPIO(ctx, dr)
 	if err != nil {
 		return nil, fmt.Errorf("inspect: %s: %w", name, err)
 	}
@@ -92,7 +96,7 @@ func readOwners(r io.Reader) (map[string]string, error) {
 
 // readCPIO lists a newc archive. Hardlinked files carry their data on one
 // record only (GNU cpio: the last); every link gets its digest and size.
-func readCPIO(r io.Reader) ([]mtree.Entry, error) {
+func readCPIO(ctx context.Context, r io.Reader) ([]mtree.Entry, error) {
 	cr := initramfs.NewReader(r)
 	var out []mtree.Entry
 	type linkData struct {
@@ -102,6 +106,9 @@ func readCPIO(r io.Reader) ([]mtree.Entry, error) {
 	links := map[uint64]*linkData{}
 	linkIdx := map[uint64][]int{}
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		h, err := cr.Next()
 		if errors.Is(err, io.EOF) {
 			break

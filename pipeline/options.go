@@ -1,8 +1,14 @@
-package build
+package pipeline
 
 import (
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"time"
+
+	"github.com/vicroot/vicroot/repos"
+	"github.com/vicroot/vicroot/resolver"
 )
 
 // Target is which image a build makes.
@@ -19,20 +25,26 @@ const (
 // build warns, since vic-machine compares it with its own version.
 const DefaultVersion = "v0.0.0-0-0000000"
 
-// Options are a build's inputs besides the repositories themselves.
+// Options are a build's inputs besides the repositories themselves. The
+// definition, the lock, the keys and the --bin files are values: the
+// command line reads them from disk, Verify from what an ISO records.
 type Options struct {
-	// Repo is an embedded definition's name or a definition folder.
-	Repo string
+	// Definition is the repo definition (repos.Load or repos.LoadFS). The
+	// pipeline does not change it: GPGKeys are added to a copy.
+	Definition *repos.Definition
+	// GPGKeys are extra armored keys trusted for every repository
+	// (--gpgkey); the ISO records them so that verify can rebuild.
+	GPGKeys []KeyFile
+	// Lock pins the build; nil resolves afresh.
+	Lock *resolver.Lock
 	// Out is the output directory.
 	Out    string
 	Target Target
-	// BinDir holds tether-linux and unpack.
-	BinDir string
-	// IsolinuxDir, when set, holds isolinux.bin (and ldlinux.c32); else
-	// the boot loader comes from the repository's syslinux package.
-	IsolinuxDir string
-	// GPGKeys are extra armored key files trusted for every repository.
-	GPGKeys []string
+	// Bin holds tether-linux and unpack.
+	Bin Dir
+	// Isolinux, when its FS is set, holds isolinux.bin (and ldlinux.c32);
+	// else the boot loader comes from the repository's syslinux package.
+	Isolinux Dir
 	// Mirrors replace a repository's baseurl/mirrorlist for fetching only,
 	// by repository id.
 	Mirrors map[string]string
@@ -40,8 +52,6 @@ type Options struct {
 	CacheDir string
 	// Offline uses only the cache.
 	Offline bool
-	// LockFile pins the build to a lock; "" writes a new lock.
-	LockFile string
 	// SourceDateEpoch overrides the epoch (default: the newest BUILDTIME
 	// among the installed packages).
 	SourceDateEpoch *time.Time
@@ -59,6 +69,35 @@ type Options struct {
 	Progress Progress
 	// ToolVersion is vicroot's own version, for the SBOM.
 	ToolVersion string
+}
+
+// Dir is a folder of input files as a value: its files, and the name that
+// messages give it (the folder's path).
+type Dir struct {
+	FS   fs.FS
+	Name string
+}
+
+// OSDir is the folder p on disk.
+func OSDir(p string) Dir { return Dir{FS: os.DirFS(p), Name: p} }
+
+// KeyFile is an armored key file and the name it was given by.
+type KeyFile struct {
+	Name string
+	Data []byte
+}
+
+// ReadKeyFiles reads --gpgkey files.
+func ReadKeyFiles(paths []string) ([]KeyFile, error) {
+	var out []KeyFile
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("--gpgkey: %w", err)
+		}
+		out = append(out, KeyFile{Name: p, Data: data})
+	}
+	return out, nil
 }
 
 // Progress receives a build's progress, for a terminal or plain lines.

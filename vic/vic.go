@@ -1,11 +1,3 @@
-// Package vic holds VIC's own files for the images vicroot builds — the
-// containerVM's /bin/init, /bin/bootstrap and /bin/repoinit, the systemd
-// units, isolinux.cfg semantics — written in this project with the boot
-// behaviour of VIC's isos/ scripts (see VIC.md §2.4–2.5), and the generator
-// of /bin/repoinit from the build-time /.tether plan.
-//
-// Every script vicroot writes is POSIX sh, so an image whose only shell is
-// toybox or busybox boots. It knows nothing of RPM, cpio or ISO bytes.
 package vic
 
 import (
@@ -29,22 +21,22 @@ func asset(name string) []byte {
 	return b
 }
 
-// Init is /bin/init: the PID 1 script of the containerVM. For a legacy
-// definition, whose init.sh uses bash syntax, it runs under bash.
-func Init(legacy bool) []byte {
-	b := asset("init.sh")
+// InitScript is /bin/init of an image with /etc/systemd (VIC's
+// systemd-init); BootstrapLayout picks the branch from the tree. For a
+// legacy definition, whose init.sh uses bash syntax, it runs under bash.
+func InitScript(legacy bool) []byte {
 	if legacy {
-		b = bytes.Replace(b, []byte("#!/bin/sh\n"), []byte("#!/bin/bash\n"), 1)
+		return initEntry(branchSystemd, "/bin/bash")
 	}
-	return b
+	return initEntry(branchSystemd, "/bin/sh")
 }
 
-// Bootstrap is /bin/bootstrap, sourced by /bin/init.
-func Bootstrap() []byte { return asset("bootstrap.sh") }
+// BootstrapScript is /bin/bootstrap, sourced by /bin/init.
+func BootstrapScript() []byte { return asset("bootstrap.sh") }
 
 // TetherService, VicTarget and NoDHCPNetwork are the systemd files VIC
 // installs when the image has /etc/systemd.
-func TetherService() []byte { return asset("tether.service") }
+func TetherService() []byte { return tetherService() }
 
 // VicTarget is /etc/systemd/system/vic.target.
 func VicTarget() []byte { return asset("vic.target") }

@@ -4,7 +4,7 @@ import "fmt"
 
 // PackageManagerConf returns the path and content of the package manager
 // configuration the image carries, as VIC's setup_pm writes it from its
-// template with $ROOTFS emptied (VIC.md §2.2): /etc/tdnf/tdnf.conf for tdnf,
+// template with $ROOTFS emptied: /etc/tdnf/tdnf.conf for tdnf,
 // /etc/yum.conf for yum.
 func PackageManagerConf(pm, releasever string) (string, []byte, error) {
 	var p, cache string

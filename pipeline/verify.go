@@ -1,4 +1,4 @@
-package build
+package pipeline
 
 import (
 	"context"
@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing/fstest"
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/mtree"
+	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 )
 
@@ -50,7 +53,10 @@ func openISO(p string) (*iso.Image, *os.File, error) {
 }
 
 // ReadRecord reads /boot/vicroot of an ISO.
-func ReadRecord(isoPath string) (*Record, error) {
+func ReadRecord(ctx context.Context, isoPath string) (*Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	img, f, err := openISO(isoPath)
 	if err != nil {
 		return nil, err
@@ -95,62 +101,55 @@ type VerifyResult struct {
 }
 
 // Verify rebuilds an ISO from what it records (the definition, the lock,
-// the epoch, the version, the inputs' digests) with opts' repositories,
-// cache and --bin, and compares the two byte for byte. A difference is
-// reported by package and by file, and the error wraps ErrDiffers.
+// the --gpgkey keys, the epoch, the version, the inputs' digests) with
+// opts' repositories, cache and --bin, and compares the two byte for byte.
+// opts.Definition, GPGKeys and Lock are ignored: the ISO's own are used. A
+// difference is reported by package and by file, and the error wraps
+// ErrDiffers.
 func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, error) {
-	rec, err := ReadRecord(isoPath)
+	rec, err := ReadRecord(ctx, isoPath)
 	if err != nil {
 		return nil, err
+	}
+	defFS := fstest.MapFS{}
+	for n, data := range rec.Definition {
+		defFS[path.Base(n)] = &fstest.MapFile{Data: data, Mode: 0o644}
+	}
+	label := isoPath + ":" + RecordDir + "/definition"
+	if opts.Definition, err = repos.LoadFS(defFS, label, false); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	names := make([]string, 0, len(rec.GPGKeys))
+	for n := range rec.GPGKeys {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	opts.GPGKeys = nil
+	for _, n := range names {
+		opts.GPGKeys = append(opts.GPGKeys, KeyFile{Name: path.Base(n), Data: rec.GPGKeys[n]})
+	}
+	if opts.Lock, err = resolver.ParseLock(rec.Lock, isoPath+":"+RecordDir+"/lock.json"); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	for _, c := range []struct{ name, want string }{{"tether-linux", rec.Inputs.TetherSHA256}, {"unpack", rec.Inputs.UnpackSHA256}} {
+		_, got, err := readBin(opts.Bin, c.name)
+		if err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		if got != c.want {
+			return nil, fmt.Errorf("verify: %s has sha256 %s, but %s was built with one of sha256 %s: give --bin the same binaries",
+				filepath.Join(opts.Bin.Name, c.name), got, isoPath, c.want)
+		}
 	}
 	work, err := os.MkdirTemp("", "vicroot-verify-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-	defDir := filepath.Join(work, "definition")
-	if err := os.MkdirAll(filepath.Join(work, "gpgkeys"), 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(defDir, 0o755); err != nil {
-		return nil, err
-	}
-	for n, data := range rec.Definition {
-		if err := os.WriteFile(filepath.Join(defDir, filepath.Base(n)), data, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	opts.GPGKeys = nil
-	names := make([]string, 0, len(rec.GPGKeys))
-	for n := range rec.GPGKeys {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		p := filepath.Join(work, "gpgkeys", filepath.Base(n))
-		if err := os.WriteFile(p, rec.GPGKeys[n], 0o644); err != nil {
-			return nil, err
-		}
-		opts.GPGKeys = append(opts.GPGKeys, p)
-	}
-	lockPath := filepath.Join(work, "lock.json")
-	if err := os.WriteFile(lockPath, rec.Lock, 0o644); err != nil {
-		return nil, err
-	}
-	for _, c := range []struct{ name, want string }{{"tether-linux", rec.Inputs.TetherSHA256}, {"unpack", rec.Inputs.UnpackSHA256}} {
-		got, err := fileSHA256(filepath.Join(opts.BinDir, c.name))
-		if err != nil {
-			return nil, fmt.Errorf("verify: %w", err)
-		}
-		if got != c.want {
-			return nil, fmt.Errorf("verify: %s has sha256 %s, but %s was built with one of sha256 %s: give --bin the same binaries",
-				filepath.Join(opts.BinDir, c.name), got, isoPath, c.want)
-		}
-	}
 	epoch := time.Unix(rec.Inputs.SourceDateEpoch, 0).UTC()
-	opts.Repo, opts.LockFile, opts.SourceDateEpoch = defDir, lockPath, &epoch
+	opts.SourceDateEpoch = &epoch
 	opts.Version, opts.BootArgs, opts.NoWeakDeps = rec.Inputs.Version, rec.Inputs.BootArgs, rec.Inputs.NoWeakDeps
-	opts.Out = filepath.Join(work, "out")
+	opts.Out = work
 	opts.Target = TargetBootstrap
 	res, err := Build(ctx, opts)
 	if err != nil {
@@ -164,7 +163,7 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 	if vr.Same {
 		return vr, nil
 	}
-	if vr.Difference, err = Diff(isoPath, res.ISO); err != nil {
+	if vr.Difference, err = Diff(ctx, isoPath, res.ISO); err != nil {
 		return nil, err
 	}
 	return vr, fmt.Errorf("verify: %s (sha256 %s) and its rebuild (sha256 %s): %w", isoPath, orig, res.SHA256, ErrDiffers)
@@ -191,7 +190,7 @@ func (d *Difference) Empty() bool {
 }
 
 // Diff compares two ISOs built by vicroot.
-func Diff(a, b string) (*Difference, error) {
+func Diff(ctx context.Context, a, b string) (*Difference, error) {
 	d := &Difference{}
 	la, err := isoLock(a)
 	if err != nil {
@@ -215,11 +214,11 @@ func Diff(a, b string) (*Difference, error) {
 			d.PackagesAdded = append(d.PackagesAdded, nb)
 		}
 	}
-	ma, err := isoManifest(a)
+	ma, err := isoManifest(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	mb, err := isoManifest(b)
+	mb, err := isoManifest(ctx, b)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +290,7 @@ func isoLock(p string) (map[string]string, error) {
 }
 
 // isoManifest is the initramfs tree plus the ISO's own files ("iso:/…").
-func isoManifest(p string) (map[string]mtree.Entry, error) {
+func isoManifest(ctx context.Context, p string) (map[string]mtree.Entry, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -301,7 +300,7 @@ func isoManifest(p string) (map[string]mtree.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries, err := Inspect(f, fi.Size(), p)
+	entries, err := Inspect(ctx, f, fi.Size(), p)
 	if err != nil {
 		return nil, err
 	}
@@ -314,6 +313,9 @@ func isoManifest(p string) (map[string]mtree.Entry, error) {
 		return nil, err
 	}
 	err = img.Walk(func(name string, e iso.Entry) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		me := mtree.Entry{Path: "iso:/" + strings.TrimPrefix(name, "/"), Mode: e.Mode, UID: e.UID, GID: e.GID, Link: e.Target}
 		if e.Mode.IsRegular() {
 			r, err := img.Open(name)

@@ -1,8 +1,9 @@
-package build
+package pipeline
 
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rpmrepo"
@@ -39,41 +40,33 @@ func (r *Resolution) Lock() *resolver.Lock { return r.lock }
 // bootstrap staging); with names, exactly the plan of `dnf install
 // NAMES…` on a fresh root (a name, a provide, or name-version).
 func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, error) {
-	if opts.Out == "" {
-		opts.Out = "."
-	}
-	b, err := newBuilder(opts)
-	if err != nil {
-		return nil, err
-	}
 	switch opts.Target {
 	case "", TargetBootstrap:
 	default:
-		return nil, errors.New("build: only the bootstrap target can be resolved yet")
+		return nil, errors.New("resolve: only the bootstrap target can be resolved yet")
 	}
-	if err := b.load(ctx); err != nil {
-		return nil, err
-	}
-	lock, err := readLock(opts.LockFile)
+	st := newStages(opts)
+	src, err := open(ctx, st, opts)
 	if err != nil {
 		return nil, err
 	}
+	st.start("resolve")
 	res := &Resolution{}
 	if len(names) > 0 {
-		p, err := b.solve(ctx, resolver.Request{Install: names, Lock: lock})
+		p, err := src.solve(ctx, resolver.Request{Install: names, Lock: opts.Lock})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("resolve: %w", err)
 		}
 		res.Packages, res.plans = p.Packages, []*resolver.Plan{p}
 	} else {
-		b.opts.IsolinuxDir = "-" // the boot loader is not part of the answer
-		pl, err := b.plan(ctx, lock)
+		// The boot loader is not part of the answer.
+		pl, err := plan(ctx, src, opts.Lock, false)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("resolve: %w", err)
 		}
 		res.Packages, res.plans = pl.installed, []*resolver.Plan{pl.base, pl.stage}
 	}
-	res.lock = b.lock(res.Packages)
+	res.lock = newLock(res.Packages, src.repos, nil)
 	return res, nil
 }
 
@@ -82,27 +75,20 @@ func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, er
 // every package by NEVRA, checksum, repository, URL and the fingerprint of
 // the key that verified it.
 func Lock(ctx context.Context, opts Options) (*resolver.Lock, error) {
-	if opts.Out == "" {
-		opts.Out = "."
-	}
-	b, err := newBuilder(opts)
+	st := newStages(opts)
+	src, err := open(ctx, st, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.load(ctx); err != nil {
-		return nil, err
-	}
-	lock, err := readLock(opts.LockFile)
+	st.start("resolve")
+	pl, err := plan(ctx, src, opts.Lock, opts.Isolinux.FS == nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("resolve: %w", err)
 	}
-	pl, err := b.plan(ctx, lock)
+	st.start("fetch")
+	got, err := fetch(ctx, src, pl)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fetch: %w", err)
 	}
-	b.stage("fetch")
-	if _, err := b.repos.fetch(ctx, pl.fetch()); err != nil {
-		return nil, err
-	}
-	return b.lock(pl.locked()), nil
+	return newLock(pl.locked(), src.repos, got), nil
 }

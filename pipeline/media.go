@@ -1,0 +1,222 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/vicroot/vicroot/initramfs"
+	"github.com/vicroot/vicroot/initramfs/iso"
+	"github.com/vicroot/vicroot/internal/mtree"
+	"github.com/vicroot/vicroot/repos"
+	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rpmrepo"
+	"github.com/vicroot/vicroot/vic"
+)
+
+// mediaInput is everything the media stage reads: the results of the
+// stages before it, and the options.
+type mediaInput struct {
+	src     *source
+	plan    *plans
+	fetched *fetched
+	root    *installed
+	layout  *laidOut
+	epoch   time.Time
+	opts    Options
+}
+
+// image is the media stage's result: the ISO on disk and the records it
+// holds, which the sidecars repeat.
+type image struct {
+	path, name, sha256 string
+	lockJSON, manifest []byte
+}
+
+// media writes the ISO: the boot loader and the records verify needs into
+// the ISO's tree, the initramfs of the tree (gzip, as VIC), and the ISO
+// with ISOLINUX.
+func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
+	opts, boot := in.opts, in.root.boot
+	// rd.systemd.unit=vic.target when the init is systemd.
+	bootArgs := vic.InitBootArgs(in.root.tree, in.src.def.Spec.Init, opts.BootArgs)
+	if err := bootLoader(ctx, boot, in.plan.syslinux, in.fetched, opts.Isolinux, in.src.def.Spec.Init, bootArgs, version(opts.Version)); err != nil {
+		return nil, fmt.Errorf("boot loader: %w", err)
+	}
+	img := &image{}
+	var err error
+	if img.lockJSON, err = newLock(in.plan.locked(), in.src.repos, in.fetched).Marshal(); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	entries, err := treeManifest(in.root.tree)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	var mt bytes.Buffer
+	if err := mtree.Write(&mt, entries); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	img.manifest = mt.Bytes()
+	rec := Inputs{
+		Definition: in.src.def.Name, Version: version(opts.Version), SourceDateEpoch: in.epoch.Unix(),
+		TetherSHA256: in.layout.tetherSum, UnpackSHA256: in.layout.unpackSum, BootArgs: opts.BootArgs, NoWeakDeps: opts.NoWeakDeps,
+	}
+	if err := records(boot, in.src.def, opts.GPGKeys, rec, img.lockJSON, img.manifest); err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+
+	st.start("initramfs")
+	var core bytes.Buffer
+	if err := initramfs.Write(ctx, &core, in.root.tree, initramfs.Gzip, initramfs.Options{Epoch: in.epoch}); err != nil {
+		return nil, fmt.Errorf("initramfs: %w", err)
+	}
+	if err := boot.WriteFile(iso.InitrdPath, core.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("initramfs: %w", err)
+	}
+
+	st.start("iso")
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("iso: %w", err)
+	}
+	img.name = "bootstrap.iso"
+	if in.src.def.Name != repos.DefaultName {
+		img.name = "bootstrap-" + in.src.def.Name + ".iso"
+	}
+	img.path = filepath.Join(opts.Out, img.name)
+	if err := iso.Write(ctx, img.path, boot, vic.ISOOptions(version(opts.Version), in.epoch)); err != nil {
+		return nil, fmt.Errorf("iso: %s: %w", img.path, err)
+	}
+	if img.sha256, err = fileSHA256(img.path); err != nil {
+		return nil, fmt.Errorf("iso: %w", err)
+	}
+	return img, nil
+}
+
+// bootLoader writes /boot/isolinux of the ISO: isolinux.bin (and
+// ldlinux.c32 for syslinux ≥ 5) from the syslinux package or --isolinux,
+// isolinux.cfg and boot.msg.
+func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Package, got *fetched, dir Dir, init string, bootArgs []string, ver string) error {
+	found := map[string][]byte{}
+	if dir.FS != nil {
+		for _, n := range []string{"isolinux.bin", "ldlinux.c32"} {
+			data, err := fs.ReadFile(dir.FS, n)
+			if err == nil {
+				found[n] = data
+			} else if n == "isolinux.bin" {
+				return fmt.Errorf("--isolinux %s: %w", dir.Name, err)
+			}
+		}
+	} else {
+		scratch := rootfs.New()
+		if _, err := scratch.InstallRPM(ctx, rootfs.RPMFile{Path: got.files[syslinux]}, rootfs.InstallOptions{}); err != nil {
+			return fmt.Errorf("%s: %w", syslinux.NEVRA(), err)
+		}
+		err := fs.WalkDir(scratch, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			n := path.Base(p)
+			if (n == "isolinux.bin" || n == "ldlinux.c32") && found[n] == nil && d.Type().IsRegular() {
+				data, err := scratch.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				found[n] = data
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if found["isolinux.bin"] == nil {
+			return fmt.Errorf("%s ships no isolinux.bin", syslinux.NEVRA())
+		}
+	}
+	if err := boot.MkdirAll(iso.IsolinuxDir, 0o755); err != nil {
+		return err
+	}
+	if err := boot.WriteFile(iso.IsolinuxBin, found["isolinux.bin"], 0o644); err != nil {
+		return err
+	}
+	if data := found["ldlinux.c32"]; data != nil {
+		if err := boot.WriteFile(iso.LdlinuxC32, data, 0o644); err != nil {
+			return err
+		}
+	}
+	cfg, err := vic.IsolinuxConfig(vic.BootConfig{Init: init, Extra: bootArgs})
+	if err != nil {
+		return err
+	}
+	if err := boot.WriteFile(iso.IsolinuxCfg, cfg, 0o644); err != nil {
+		return err
+	}
+	return boot.WriteFile(iso.BootMsgPath, vic.BootMsg(ver), 0o644)
+}
+
+// Inputs is what an ISO records of its build besides the lock and the
+// definition: enough for `vicroot verify` to rebuild it.
+type Inputs struct {
+	Definition      string   `json:"definition"`
+	Version         string   `json:"version"`
+	SourceDateEpoch int64    `json:"source_date_epoch"`
+	TetherSHA256    string   `json:"tether_sha256"`
+	UnpackSHA256    string   `json:"unpack_sha256"`
+	BootArgs        []string `json:"boot_args,omitempty"`
+	NoWeakDeps      bool     `json:"no_weak_deps,omitempty"`
+}
+
+// records writes /boot/vicroot/: the lock, the effective definition, the
+// inputs, the initramfs manifest, and the definition's files and the
+// --gpgkey files, so that verify can rebuild from the ISO alone.
+func records(boot *rootfs.Tree, def *repos.Definition, keys []KeyFile, inputs Inputs, lock, manifest []byte) error {
+	if err := boot.MkdirAll(RecordDir, 0o755); err != nil {
+		return err
+	}
+	eff, err := def.Effective()
+	if err != nil {
+		return err
+	}
+	in, err := json.MarshalIndent(inputs, "", "  ")
+	if err != nil {
+		return err
+	}
+	type file struct {
+		p    string
+		data []byte
+	}
+	files := []file{
+		{RecordDir + "/lock.json", lock},
+		{RecordDir + "/definition.json", eff},
+		{RecordDir + "/inputs.json", append(in, '\n')},
+		{ManifestPath, manifest},
+	}
+	names, err := def.Files()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		data, err := fs.ReadFile(def.FS, n)
+		if err != nil {
+			return fmt.Errorf("recording the definition: %w", err)
+		}
+		files = append(files, file{RecordDir + "/definition/" + n, data})
+	}
+	for i, k := range keys {
+		files = append(files, file{fmt.Sprintf("%s/gpgkeys/%02d-%s", RecordDir, i, filepath.Base(k.Name)), k.Data})
+	}
+	for _, f := range files {
+		if err := boot.MkdirAll(path.Dir(f.p), 0o755); err != nil {
+			return err
+		}
+		if err := boot.WriteFile(f.p, f.data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
