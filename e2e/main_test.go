@@ -3,9 +3,14 @@ package e2e_test
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -18,31 +23,104 @@ var (
 	binDir     string // tether-linux and unpack from testdata
 )
 
-// TestMain builds the binaries the way they ship: CGO_ENABLED=0.
+// TestMain builds the binaries the way they ship (CGO_ENABLED=0), and only
+// when a test or benchmark of this package is selected to run: a package
+// test build (`go test -run XXX ./...`, `go test -list`) does not pay for
+// three static links.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "vicroot-e2e-")
 	if err != nil {
 		panic(err)
 	}
-	root := testrepo.ModuleRoot()
 	vicrootBin = filepath.Join(dir, "vicroot")
 	binDir = filepath.Join(dir, "bin")
-	for _, b := range []struct{ out, pkg string }{
-		{vicrootBin, "./cmd/vicroot"},
-		{filepath.Join(binDir, "tether-linux"), "./testdata/tether"},
-		{filepath.Join(binDir, "unpack"), "./testdata/unpack"},
-	} {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", b.out, b.pkg)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			os.Stderr.Write(out)
-			panic(err)
+	if selected() {
+		root := testrepo.ModuleRoot()
+		for _, b := range []struct{ out, pkg string }{
+			{vicrootBin, "./cmd/vicroot"},
+			{filepath.Join(binDir, "tether-linux"), "./testdata/tether"},
+			{filepath.Join(binDir, "unpack"), "./testdata/unpack"},
+		} {
+			cmd := exec.Command("go", "build", "-trimpath", "-o", b.out, b.pkg)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				os.Stderr.Write(out)
+				panic(err)
+			}
 		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// selected reports whether -test.run or -test.bench selects one of this
+// package's top-level tests, benchmarks or fuzz targets (read from its
+// source, as go test itself finds them), matching the first element of the
+// pattern as the testing package does. When in doubt it says yes.
+func selected() bool {
+	flag.Parse()
+	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
+		return false
+	}
+	var names []string
+	files, _ := filepath.Glob("*_test.go")
+	fset := token.NewFileSet()
+	for _, f := range files {
+		af, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return true
+		}
+		for _, d := range af.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil {
+				names = append(names, fd.Name.Name)
+			}
+		}
+	}
+	for _, sel := range []struct{ flag, prefix string }{{"test.run", "Test"}, {"test.run", "Fuzz"}, {"test.run", "Example"}, {"test.bench", "Benchmark"}} {
+		f := flag.Lookup(sel.flag)
+		if f == nil {
+			return true
+		}
+		pat := f.Value.String()
+		if pat == "" {
+			if sel.flag == "test.run" {
+				pat = "."
+			} else {
+				continue
+			}
+		}
+		re, err := regexp.Compile(firstElem(pat))
+		if err != nil {
+			return true
+		}
+		for _, n := range names {
+			if strings.HasPrefix(n, sel.prefix) && re.MatchString(n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// firstElem is a -run pattern's top-level element: the text before the
+// first '/' outside brackets and parentheses.
+func firstElem(pat string) string {
+	depth := 0
+	for i, c := range pat {
+		switch c {
+		case '[', '(':
+			depth++
+		case ']', ')':
+			depth--
+		case '/':
+			if depth == 0 {
+				return pat[:i]
+			}
+		}
+	}
+	return pat
 }
 
 // vicroot runs the binary and returns stdout; it fails the test on a

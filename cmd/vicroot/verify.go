@@ -31,7 +31,10 @@ differ, listing the differences by package and by file.`,
 			}
 			opts.Bin, opts.Isolinux = pipeline.OSDir(bin), isolinuxDir(isolinux)
 			opts.ToolVersion = vicrootVersion()
+			prog := newProgress(cmd.ErrOrStderr())
+			opts.Progress = prog
 			res, err := pipeline.Verify(cmd.Context(), args[0], opts)
+			prog.Close()
 			out := cmd.OutOrStdout()
 			if errors.Is(err, pipeline.ErrDiffers) {
 				printDifference(out, res.Difference)
