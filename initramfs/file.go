@@ -5,33 +5,23 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/vicroot/vicroot/internal/atomicfile"
 )
 
 // WriteFile packs fsys into the file at name, compressed with c. It writes
 // a temporary file beside name and renames it into place, so an
 // interrupted build never leaves a partial archive under name.
-func WriteFile(ctx context.Context, name string, fsys fs.FS, c Compression, opts Options) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+func WriteFile(ctx context.Context, name string, fsys fs.FS, c Compression, opts Options) error {
+	var werr error
+	err := atomicfile.Write(name, 0o644, func(f *os.File) error {
+		werr = Write(ctx, f, fsys, c, opts)
+		return werr
+	})
+	if werr != nil {
+		return fmt.Errorf("%w (writing %s)", werr, name)
+	}
 	if err != nil {
-		return fmt.Errorf("initramfs: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := Write(ctx, f, fsys, c, opts); err != nil {
-		return fmt.Errorf("%w (writing %s)", err, name)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("initramfs: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("initramfs: close %s: %w", f.Name(), err)
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
 		return fmt.Errorf("initramfs: %w", err)
 	}
 	return nil

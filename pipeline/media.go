@@ -50,7 +50,9 @@ type image struct {
 // with ISOLINUX.
 func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	opts, boot := in.opts, in.root.boot
-	if err := bootLoader(ctx, boot, in.plan.syslinux, in.fetched, opts.Isolinux, in.src.def.Spec.Init, opts.BootArgs, version(opts.Version)); err != nil {
+	// rd.systemd.unit=vic.target when the init is systemd.
+	bootArgs := vic.InitBootArgs(in.root.tree, in.src.def.Spec.Init, opts.BootArgs)
+	if err := bootLoader(ctx, boot, in.plan.syslinux, in.fetched, opts.Isolinux, in.src.def.Spec.Init, bootArgs, version(opts.Version)); err != nil {
 		return nil, fmt.Errorf("boot loader: %w", err)
 	}
 	img := &image{}

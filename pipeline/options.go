@@ -52,6 +52,9 @@ type Options struct {
 	CacheDir string
 	// Offline uses only the cache.
 	Offline bool
+	// Timeout is how long a server may stay silent before a download is
+	// retried (rpmrepo.Fetcher.Timeout; 0: rpmrepo.DefaultTimeout).
+	Timeout time.Duration
 	// SourceDateEpoch overrides the epoch (default: the newest BUILDTIME
 	// among the installed packages).
 	SourceDateEpoch *time.Time
@@ -65,7 +68,8 @@ type Options struct {
 	BootArgs []string
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
-	// Progress, when set, is told about stages.
+	// Progress, when set, is told about stages, and about each download
+	// when it is also an rpmrepo.Progress.
 	Progress Progress
 	// ToolVersion is vicroot's own version, for the SBOM.
 	ToolVersion string

@@ -38,8 +38,11 @@ func openRepositories(ctx context.Context, def *repos.Definition, opts Options, 
 		repos: map[string]*rpmrepo.Repo{}, priorities: map[string]int{}, log: log,
 		opts: rpmrepo.Options{
 			Cache: &rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}, Offline: opts.Offline,
-			Concurrency: opts.Jobs, Logger: log,
+			Concurrency: opts.Jobs, Timeout: opts.Timeout, Logger: log,
 		},
+	}
+	if p, ok := opts.Progress.(rpmrepo.Progress); ok {
+		rs.opts.Progress = p
 	}
 	for i := range def.Keys {
 		rs.keys = append(rs.keys, &def.Keys[i])

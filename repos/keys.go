@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/vicroot/vicroot/internal/pgparmor"
 )
 
 // ErrFingerprintMismatch is returned (wrapped) when key material does not
@@ -77,8 +77,6 @@ func NormalizeFingerprint(s string) (string, error) {
 	return t, nil
 }
 
-const armorBegin = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
-
 // Fingerprints returns the fingerprints of the primary public keys in a key
 // file (ASCII-armored, possibly several blocks, or binary), in file order.
 // It reads packets, not whole entities: self-signatures are not checked,
@@ -87,36 +85,22 @@ const armorBegin = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
 // and rpm ignores expiry too.
 func Fingerprints(data []byte) ([]string, error) {
 	var fps []string
-	if !bytes.Contains(data, []byte(armorBegin)) {
+	if !pgparmor.IsArmored(data) {
 		if err := packetFingerprints(bytes.NewReader(data), &fps); err != nil {
 			return nil, err
 		}
 	} else {
-		// armor.Decode buffers its input, so each block is decoded from
-		// its own slice.
-		rest := data
-		for {
-			i := bytes.Index(rest, []byte(armorBegin))
-			if i < 0 {
-				break
+		blocks, err := pgparmor.Split(data)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range blocks {
+			if b.Type != pgparmor.PublicKey {
+				continue
 			}
-			rest = rest[i:]
-			next := bytes.Index(rest[len(armorBegin):], []byte(armorBegin))
-			block := rest
-			if next >= 0 {
-				block = rest[:len(armorBegin)+next]
-			}
-			b, err := armor.Decode(bytes.NewReader(block))
-			if err != nil {
-				return nil, fmt.Errorf("armor: %w", err)
-			}
-			if err := packetFingerprints(b.Body, &fps); err != nil {
+			if err := packetFingerprints(bytes.NewReader(b.Body), &fps); err != nil {
 				return nil, err
 			}
-			if next < 0 {
-				break
-			}
-			rest = rest[len(armorBegin)+next:]
 		}
 	}
 	if len(fps) == 0 {

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -14,6 +15,8 @@ import (
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/vicroot/vicroot/internal/atomicfile"
 )
 
 // The embedded definitions, written for this project from VIC's
@@ -35,6 +38,42 @@ const (
 // BaseArch is the only architecture VIC builds; $basearch and $arch in
 // gpgkey URLs expand to it.
 const BaseArch = "x86_64"
+
+// Size caps of a definition's files: far above any real one (a
+// repo-spec.json is a few KiB, a key file a few KiB), low enough that a
+// wrong file is refused at once instead of filling memory.
+const (
+	MaxDefinitionFile = 1 << 20 // repo-spec.json, *.repo, the hook scripts
+	MaxKeyFile        = 1 << 20 // an armored or binary key file
+)
+
+// ErrTooLarge is wrapped when a definition or key file is over its cap.
+var ErrTooLarge = errors.New("over the size cap")
+
+// readCapped reads name from fsys, refusing it when it is larger than max
+// bytes without reading more than that. label names it in the error.
+func readCapped(fsys fs.FS, name, label string, max int64) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > max {
+		return nil, tooLarge(label, st.Size(), max)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, tooLarge(label, int64(len(b)), max)
+	}
+	return b, nil
+}
+
+func tooLarge(label string, size, max int64) error {
+	return fmt.Errorf("repos: %s: %w: %d bytes, the cap is %d MiB", label, ErrTooLarge, size, max>>20)
+}
 
 // ErrNotFound is returned (wrapped) by Load when the name is neither an
 // embedded definition nor a folder.
@@ -143,7 +182,10 @@ func LoadFS(fsys fs.FS, label string, isEmbedded bool) (*Definition, error) {
 	if !isEmbedded {
 		d.Dir = label
 	}
-	specData, err := fs.ReadFile(fsys, SpecFile)
+	specData, err := readCapped(fsys, SpecFile, d.path(SpecFile), MaxDefinitionFile)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("repos: %s: %w", d.path(SpecFile), err)
 	}
@@ -201,7 +243,11 @@ func (d *Definition) loadKernel() error {
 func (d *Definition) loadScripts() error {
 	var errs []error
 	read := func(name string, required bool) []byte {
-		b, err := fs.ReadFile(d.FS, name)
+		b, err := readCapped(d.FS, name, d.path(name), MaxDefinitionFile)
+		if errors.Is(err, ErrTooLarge) {
+			errs = append(errs, err)
+			return nil
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			if required {
 				errs = append(errs, fmt.Errorf("repos: %s: required file is missing (it defines the drivers array read at build time and is /bin/repoinit at boot)", d.path(name)))
@@ -262,7 +308,10 @@ func (d *Definition) loadRepoFiles() error {
 		if !strings.HasSuffix(e.Name(), ".repo") || e.IsDir() {
 			continue
 		}
-		b, err := fs.ReadFile(d.FS, e.Name())
+		b, err := readCapped(d.FS, e.Name(), d.path(e.Name()), MaxDefinitionFile)
+		if errors.Is(err, ErrTooLarge) {
+			return err
+		}
 		if err != nil {
 			return fmt.Errorf("repos: %s: %w", d.path(e.Name()), err)
 		}
@@ -321,8 +370,11 @@ func (d *Definition) loadKeys() error {
 				k.ImagePath = p
 				base := path.Base(p)
 				k.Pins = pinsFor(url, base)
-				b, err := fs.ReadFile(d.FS, base)
+				b, err := readCapped(d.FS, base, d.path(base), MaxKeyFile)
 				switch {
+				case errors.Is(err, ErrTooLarge):
+					errs = append(errs, err)
+					continue
 				case err == nil:
 					k.Source, k.File, k.Armored = KeyFromDefinition, base, b
 					fps, err := Fingerprints(b)
@@ -388,7 +440,14 @@ func (d *Definition) loadKeys() error {
 // key's material; otherwise it is an extra trusted key (not installed in
 // the image).
 func (d *Definition) AddKeyFile(file string) error {
-	b, err := os.ReadFile(file)
+	dir, base := filepath.Split(file)
+	if dir == "" {
+		dir = "."
+	}
+	b, err := readCapped(os.DirFS(dir), base, "--gpgkey "+file, MaxKeyFile)
+	if errors.Is(err, ErrTooLarge) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("repos: --gpgkey: %w", err)
 	}
@@ -488,24 +547,8 @@ func (d *Definition) Export(dir string) error {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return fmt.Errorf("repos: export: %w", err)
 		}
-		tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp*")
-		if err != nil {
-			return fmt.Errorf("repos: export: %w", err)
-		}
-		_, werr := tmp.Write(b)
-		cerr := tmp.Close()
-		if werr == nil {
-			werr = cerr
-		}
-		if werr == nil {
-			werr = os.Chmod(tmp.Name(), 0o644)
-		}
-		if werr == nil {
-			werr = os.Rename(tmp.Name(), dst)
-		}
-		if werr != nil {
-			os.Remove(tmp.Name())
-			return fmt.Errorf("repos: export %s: %w", dst, werr)
+		if err := atomicfile.WriteFile(dst, b, 0o644); err != nil {
+			return fmt.Errorf("repos: export %s: %w", dst, err)
 		}
 	}
 	return nil

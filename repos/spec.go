@@ -1,6 +1,7 @@
 package repos
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,10 +114,13 @@ func (d *specDecoder) errorf(n *node, field, format string, args ...any) {
 }
 
 // ParseSpec decodes and validates repo-spec.json. file is used only in
-// error messages. Unknown keys, duplicate keys, JSON null and values of the
+// error messages. A leading UTF-8 byte order mark is skipped. Unknown keys, duplicate keys, JSON null and values of the
 // wrong type are errors; every error is a *SpecError (joined with
 // errors.Join when there are several).
 func ParseSpec(file string, data []byte) (*Spec, error) {
+	// A UTF-8 byte order mark (Windows editors write one) is not JSON but
+	// says nothing either: skip it, as the .repo reader does.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	d := &specDecoder{file: file, data: data}
 	root, err := parseJSON(data)
 	if err != nil {

@@ -20,20 +20,61 @@
 // Conflicts match provides; Obsoletes match package names (dnf's
 // obsoleteusesprovides=False) and only those of chosen packages count.
 // Rich dependencies use libsolv's reading: (A if B) is "A or not B",
-// (A unless B) is "A and not B", with else they are conditionals; a rich
-// Conflicts is the clause "not expr", so (A unless B) in Conflicts can be
-// met by installing B, as dnf does.
+// (A unless B) is "A and not B", (A if B else C) is "(A or not B) and
+// (B or C)", so with neither B nor C chosen either one may be installed
+// (the usual choice order picks among them). A rich Conflicts is the
+// clause "not expr", met by installing what makes expr false when that
+// is possible, as libsolv does: a conflict with (A unless B) installs B,
+// a conflict with (A if B) installs B (and keeps A out).
 //
-// Choices follow libsolv's policy_filter_unwanted: highest repository
-// priority, then best arch (noarch is always kept; i686 only when listed
-// in Policy.Arches), then the best version of each name, names in strcmp
-// order, candidates obsoleted by another candidate dropped, packages that
-// a chosen package recommends (and locked ones) first. A requested name
-// also matches the packages that obsolete it ("install f-old" gives f-new),
-// as dnf's install does. Requirements with a single candidate are
-// propagated before any choice is made. Weak dependencies (Recommends and
-// Supplements) are installed afterwards when they fit, never making a
-// request fail. One version per name, except installonly packages.
+// # Choice policy
+//
+// Where several packages can satisfy a dependency, the candidates are
+// ordered as libsolv's policy_filter_unwanted does (CHOOSE mode) and the
+// first that works is taken:
+//
+//   - libsolv, prune_to_highest_prio: the best repository priority
+//     (Policy.Priorities, from dnf's priority=);
+//   - libsolv, prune_to_best_arch: the best arch (Policy.Arches; noarch
+//     always kept; i686 only when listed);
+//   - libsolv, prune_to_best_version: the best version of each name,
+//     names in strcmp order, candidates obsoleted by another dropped;
+//   - libsolv, prune_to_recommended: those a chosen package recommends or
+//     that supplement the chosen set, if any (even with weak dependencies
+//     off: dnf install_weak_deps=False still prefers them);
+//   - libsolv, dislike_old_versions: a provider whose name has a newer
+//     version elsewhere (one that does not provide the dependency) goes
+//     back;
+//   - libsolv, sort_by_common_dep: of versioned provides of one name
+//     ("Y = 2", "Y <= 2", "Y < 2"), the highest version first;
+//   - libsolv, move_installed_to_front and prefer_suggested: names already
+//     installed, then candidates a chosen package suggests or whose
+//     Enhances the chosen set satisfies, go first;
+//   - this package: locked names (Request.Lock) first of all.
+//
+// libsolv drops what the prunings remove; the search keeps those
+// candidates behind the winners, to reach them only by backtracking.
+// Recommends are filled after the hard requirements, as libsolv's
+// resolve_weak does, each choosing among its candidates by the same
+// order (libsolv's CHOOSE mode there too), so that a candidate another
+// chosen package recommends wins. On top of libsolv come dnf's settings: best=False, dnf's
+// own default (a request takes the best version of what it names, and an
+// older one when the best cannot be installed, where best=True would
+// fail), weak dependencies (Policy.NoWeakDeps is install_weak_deps=False),
+// installonlypkgs (Policy.InstallOnly) and obsoletes=True (a requested
+// name also matches the packages that obsolete it: "install f-old" gives
+// f-new). Requirements with a single
+// candidate are propagated before any choice is made. Weak dependencies
+// (Recommends and Supplements) are installed afterwards when they fit,
+// never making a request fail. One version per name, except installonly
+// packages. Installed packages (Request.Installed) are kept as they are,
+// never upgraded: where libsolv and dnf would upgrade one, the resolver
+// takes another provider or reports the problem.
+//
+// TestLibsolvTestcases runs libsolv's own test suite through the solver:
+// every case of plain install and erase jobs, on an empty or an installed
+// system, with default or no weak dependencies, is compared with the
+// answer Debian's testsolv computes for it.
 //
 // # Search, not SAT
 //

@@ -48,7 +48,7 @@ type dnfAnswer struct {
 	out    string
 }
 
-func newDNFOracle(t *testing.T, repos []repoDir, extra ...string) *dnfOracle {
+func newDNFOracle(t testing.TB, repos []repoDir, extra ...string) *dnfOracle {
 	t.Helper()
 	testrepo.NeedTools(t, "dnf")
 	root := t.TempDir()

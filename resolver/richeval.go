@@ -101,10 +101,18 @@ func (s *solver) progress(r *Rich) []int32 {
 			return s.progress(r.Left)
 		}
 		if r.Else != nil {
-			return s.progress(r.Else)
+			// libsolv's clauses for (A if B else C) are (A or not B) and
+			// (B or C): with neither B nor C chosen, either one helps, and
+			// the choice among them is the usual one (names in order).
+			return appendNew(s.progress(r.Else), s.progress(r.Right))
 		}
 	case RichUnless:
 		if !s.satRich(r.Right, -1) {
+			if r.Else != nil {
+				// (A unless B else C) is (C if B else A): (A or B) and
+				// (C or not B).
+				return appendNew(s.progress(r.Left), s.progress(r.Right))
+			}
 			return s.progress(r.Left)
 		}
 		if r.Else != nil {
@@ -119,8 +127,8 @@ func (s *solver) progress(r *Rich) []int32 {
 }
 
 // negProgress lists the packages whose installation helps make a
-// satisfied r false. Only "unless" can be falsified by installing
-// something (its condition); everything else needs a package gone.
+// satisfied r false. Only conditionals can be falsified by installing
+// something (their condition); everything else needs a package gone.
 func (s *solver) negProgress(r *Rich) []int32 {
 	switch r.Op {
 	case RichAnd:
@@ -144,6 +152,10 @@ func (s *solver) negProgress(r *Rich) []int32 {
 		if r.Else != nil {
 			return appendNew(s.negProgress(r.Else), s.progress(r.Right))
 		}
+		// (A if B) is "A or not B": with B not chosen it holds, and
+		// installing B (then keeping A out) makes it false, as libsolv
+		// resolves a Conflicts on it.
+		return s.progress(r.Right)
 	case RichUnless:
 		if r.Else == nil {
 			// A and not B is falsified by installing B.

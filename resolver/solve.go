@@ -175,6 +175,7 @@ type solver struct {
 	files     map[string][]int32
 	byName    map[string][]int32
 	recIdx    map[string][]provEntry
+	sugIdx    map[string][]provEntry
 	supp      []int32 // packages with Supplements
 
 	lockedName map[string]bool
@@ -782,7 +783,7 @@ func (s *solver) run(base int) (bool, error) {
 			if choice == nil {
 				return true, nil
 			}
-			cands = s.order(cands)
+			cands = s.order(cands, true)
 			f := frame{m: s.mark(), cands: cands, why: s.reasonFor(choice)}
 			// Exhausting this frame will depend on whatever filtered its
 			// candidates and on its requirer.
@@ -862,7 +863,7 @@ func (s *solver) weak() error {
 				if st != stUnit && st != stMulti {
 					continue
 				}
-				ok, err := s.tryWeak(s.order(cands), s.reasonFor(&r))
+				ok, err := s.tryWeak(s.order(cands, true), s.reasonFor(&r))
 				if err != nil {
 					return err
 				}
@@ -888,7 +889,7 @@ func (s *solver) weak() error {
 			if len(s.nameSel[n]) > 0 {
 				continue
 			}
-			best := s.order(byName[n])[0]
+			best := s.order(byName[n], false)[0]
 			var by string
 			for _, d := range s.pkgs[best].Supplements {
 				if s.satWeak(d) {

@@ -207,7 +207,7 @@ func rdevSplit(rdev uint32) (major, minor uint32) {
 func fileMode(m uint32) (fs.FileMode, error) {
 	mode := fsmeta.FileMode(m)
 	if mode&fs.ModeIrregular != 0 {
-		return 0, fmt.Errorf("file type %#o unknown", m&sIFMT)
+		return 0, fmt.Errorf("file type %#o unknown", m&fsmeta.S_IFMT)
 	}
 	return mode, nil
 }

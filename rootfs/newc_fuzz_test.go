@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+
+	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
 // newcRecord writes one cpio newc member (test helper: the production code
@@ -38,24 +40,24 @@ func md5hex(b []byte) string {
 // a directory, a file, a hardlink pair, an absolute and a dotted symlink.
 func fuzzFiles() []hdrFile {
 	return []hdrFile{
-		{path: "/etc", mode: sIFDIR | 0o755, user: "root", group: "root"},
-		{path: "/etc/a", mode: sIFREG | 0o644, size: 6, digest: md5hex([]byte("hello\n")), user: "root", group: "root"},
-		{path: "/etc/h1", mode: sIFREG | 0o644, size: 3, digest: md5hex([]byte("hl\n")), ino: 7, user: "root", group: "root"},
-		{path: "/etc/h2", mode: sIFREG | 0o644, size: 3, digest: md5hex([]byte("hl\n")), ino: 7, user: "root", group: "root"},
-		{path: "/etc/abs", mode: sIFLNK | 0o777, linkto: "/etc/a", user: "root", group: "root"},
-		{path: "/etc/up", mode: sIFLNK | 0o777, linkto: "../../../../etc", user: "root", group: "root"},
-		{path: "/var/ghost", mode: sIFREG | 0o644, flags: fileGhost, user: "root", group: "root"},
+		{path: "/etc", mode: fsmeta.S_IFDIR | 0o755, user: "root", group: "root"},
+		{path: "/etc/a", mode: fsmeta.S_IFREG | 0o644, size: 6, digest: md5hex([]byte("hello\n")), user: "root", group: "root"},
+		{path: "/etc/h1", mode: fsmeta.S_IFREG | 0o644, size: 3, digest: md5hex([]byte("hl\n")), ino: 7, user: "root", group: "root"},
+		{path: "/etc/h2", mode: fsmeta.S_IFREG | 0o644, size: 3, digest: md5hex([]byte("hl\n")), ino: 7, user: "root", group: "root"},
+		{path: "/etc/abs", mode: fsmeta.S_IFLNK | 0o777, linkto: "/etc/a", user: "root", group: "root"},
+		{path: "/etc/up", mode: fsmeta.S_IFLNK | 0o777, linkto: "../../../../etc", user: "root", group: "root"},
+		{path: "/var/ghost", mode: fsmeta.S_IFREG | 0o644, flags: fileGhost, user: "root", group: "root"},
 	}
 }
 
 func validPayload() []byte {
 	var b bytes.Buffer
-	newcRecord(&b, "./etc", sIFDIR|0o755, nil, -1)
-	newcRecord(&b, "./etc/a", sIFREG|0o644, []byte("hello\n"), -1)
-	newcRecord(&b, "./etc/h1", sIFREG|0o644, nil, -1)
-	newcRecord(&b, "./etc/h2", sIFREG|0o644, []byte("hl\n"), -1)
-	newcRecord(&b, "./etc/abs", sIFLNK|0o777, []byte("/etc/a"), -1)
-	newcRecord(&b, "./etc/up", sIFLNK|0o777, []byte("../../../../etc"), -1)
+	newcRecord(&b, "./etc", fsmeta.S_IFDIR|0o755, nil, -1)
+	newcRecord(&b, "./etc/a", fsmeta.S_IFREG|0o644, []byte("hello\n"), -1)
+	newcRecord(&b, "./etc/h1", fsmeta.S_IFREG|0o644, nil, -1)
+	newcRecord(&b, "./etc/h2", fsmeta.S_IFREG|0o644, []byte("hl\n"), -1)
+	newcRecord(&b, "./etc/abs", fsmeta.S_IFLNK|0o777, []byte("/etc/a"), -1)
+	newcRecord(&b, "./etc/up", fsmeta.S_IFLNK|0o777, []byte("../../../../etc"), -1)
 	newcRecord(&b, cpioTrailer, 0, nil, -1)
 	return b.Bytes()
 }
@@ -63,8 +65,8 @@ func validPayload() []byte {
 func TestReadCpio(t *testing.T) {
 	lying := func(name string, data []byte, size int) []byte {
 		var b bytes.Buffer
-		newcRecord(&b, "./etc", sIFDIR|0o755, nil, -1)
-		newcRecord(&b, name, sIFREG|0o644, data, size)
+		newcRecord(&b, "./etc", fsmeta.S_IFDIR|0o755, nil, -1)
+		newcRecord(&b, name, fsmeta.S_IFREG|0o644, data, size)
 		newcRecord(&b, cpioTrailer, 0, nil, -1)
 		return b.Bytes()
 	}

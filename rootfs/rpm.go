@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,50 +14,60 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
-	rpmutils "github.com/sassoftware/go-rpmutils"
+	"github.com/vicroot/vicroot/internal/atomicfile"
+	"github.com/vicroot/vicroot/internal/fsmeta"
+	"github.com/vicroot/vicroot/internal/rpmhdr"
 )
 
-// Header tags read here beyond go-rpmutils' named constants.
+// Header tags (rpmtag.h, RPMTAG_*) read here.
 const (
-	tagPreun         = 1025
-	tagPostun        = 1026
-	tagPreunProg     = 1087
-	tagPostunProg    = 1088
-	tagPretrans      = 1151
-	tagPosttrans     = 1152
-	tagPretransProg  = 1153
-	tagPosttransProg = 1154
-	tagTriggerProg   = 1092
-	tagBuildTime     = 1006
-	tagFileTrigger   = 5066 // FILETRIGGERSCRIPTS
-	tagTransTrigger  = 5076 // TRANSFILETRIGGERSCRIPTS
-)
-
-// rpm's limits on a header (HEADER_TAGS_MAX, HEADER_DATA_MAX), checked
-// before go-rpmutils allocates what the header claims.
-const (
-	maxHeaderTags = 0xffff
-	maxHeaderData = 256 << 20
+	tagBuildTime         = 1006
+	tagFileSizes         = 1028
+	tagFileModes         = 1030
+	tagFileRdevs         = 1033
+	tagFileMtimes        = 1034
+	tagFileDigests       = 1035
+	tagFileLinktos       = 1036
+	tagFileFlags         = 1037
+	tagFileUserName      = 1039
+	tagFileGroupName     = 1040
+	tagPrein             = 1023
+	tagPostin            = 1024
+	tagPreun             = 1025
+	tagPostun            = 1026
+	tagOldFilenames      = 1027
+	tagTriggerScripts    = 1065
+	tagPreinProg         = 1085
+	tagPostinProg        = 1086
+	tagPreunProg         = 1087
+	tagPostunProg        = 1088
+	tagTriggerProg       = 1092
+	tagFileDevices       = 1095
+	tagFileInodes        = 1096
+	tagDirIndexes        = 1116
+	tagBasenames         = 1117
+	tagDirnames          = 1118
+	tagPayloadFormat     = 1124
+	tagPayloadCompressor = 1125
+	tagFileColors        = 1140
+	tagPretrans          = 1151
+	tagPosttrans         = 1152
+	tagPretransProg      = 1153
+	tagPosttransProg     = 1154
+	tagFileDigestAlgo    = 5011
+	tagFileCaps          = 5010
+	tagLongFileSizes     = 5008
+	tagFileTrigger       = 5066 // FILETRIGGERSCRIPTS
+	tagTransTrigger      = 5076 // TRANSFILETRIGGERSCRIPTS
 )
 
 const (
 	fileConfig    = 1 << 0
 	fileNoReplace = 1 << 4
 	fileGhost     = 1 << 6
-)
-
-// Unix file type bits as RPM headers and cpio carry them.
-const (
-	sIFMT   = 0o170000
-	sIFSOCK = 0o140000
-	sIFLNK  = 0o120000
-	sIFREG  = 0o100000
-	sIFBLK  = 0o060000
-	sIFDIR  = 0o040000
-	sIFCHR  = 0o020000
-	sIFIFO  = 0o010000
 )
 
 // hdrFile is one entry of the header's file list.
@@ -103,64 +112,10 @@ type decodedRPM struct {
 	scripts   []Scriptlet
 }
 
-// headerSpan validates the lead and both header intros of an RPM file and
-// returns where the payload starts. go-rpmutils trusts the intro counts for
-// its allocations and slices; checking them first turns a malformed header
-// into an error instead of a panic or a giant allocation.
-func headerSpan(r io.ReaderAt, size int64) (int64, error) {
-	var lead [96]byte
-	if _, err := r.ReadAt(lead[:], 0); err != nil {
-		return 0, fmt.Errorf("reading lead: %w", err)
-	}
-	if binary.BigEndian.Uint32(lead[:4]) != 0xedabeedb {
-		return 0, errors.New("not an RPM file (bad lead magic)")
-	}
-	off := int64(96)
-	for i, name := range []string{"signature header", "main header"} {
-		var intro [16]byte
-		if _, err := r.ReadAt(intro[:], off); err != nil {
-			return 0, fmt.Errorf("%s intro at offset %d: %w", name, off, err)
-		}
-		if intro[0] != 0x8e || intro[1] != 0xad || intro[2] != 0xe8 {
-			return 0, fmt.Errorf("%s at offset %d: bad magic", name, off)
-		}
-		nidx := binary.BigEndian.Uint32(intro[8:12])
-		hsize := binary.BigEndian.Uint32(intro[12:16])
-		if nidx == 0 || nidx > maxHeaderTags || hsize > maxHeaderData {
-			return 0, fmt.Errorf("%s at offset %d: %d tags, %d data bytes: out of range", name, off, nidx, hsize)
-		}
-		off += 16 + int64(nidx)*16 + int64(hsize)
-		if i == 0 {
-			off += (8 - off%8) % 8
-		}
-		if off > size {
-			return 0, fmt.Errorf("%s ends at %d, beyond the file's %d bytes", name, off, size)
-		}
-	}
-	return off, nil
-}
-
-// readHeader parses the headers with go-rpmutils, recovering from its
-// panics on malformed input.
-func readHeader(r io.ReaderAt, size int64) (hdr *rpmutils.RpmHeader, payloadOff int64, err error) {
-	payloadOff, err = headerSpan(r, size)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			hdr, err = nil, fmt.Errorf("malformed header: %v", p)
-		}
-	}()
-	hdr, err = rpmutils.ReadHeader(bufio.NewReader(io.NewSectionReader(r, 0, payloadOff)))
-	if err != nil {
-		return nil, 0, fmt.Errorf("header: %w", err)
-	}
-	return hdr, payloadOff, nil
-}
-
-func hdrString(h *rpmutils.RpmHeader, tag int) string {
-	s, err := h.GetStrings(tag)
+// hdrString returns the first value of a string tag ("" when absent or
+// unreadable).
+func hdrString(h *rpmhdr.Header, tag uint32) string {
+	s, _, err := h.Strings(tag)
 	if err != nil || len(s) == 0 {
 		return ""
 	}
@@ -168,24 +123,19 @@ func hdrString(h *rpmutils.RpmHeader, tag int) string {
 }
 
 // decodeHeader reads the package identity, file list and scriptlets.
-func decodeHeader(h *rpmutils.RpmHeader) (d *decodedRPM, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			d, err = nil, fmt.Errorf("malformed header: %v", p)
-		}
-	}()
-	d = &decodedRPM{}
-	nevra, err := h.GetNEVRA()
+func decodeHeader(h *rpmhdr.Header) (*decodedRPM, error) {
+	d := &decodedRPM{}
+	nv, err := h.NEVRA()
 	if err != nil {
 		return nil, fmt.Errorf("header: name/version: %w", err)
 	}
-	d.name = nevra.Name
-	d.nevra = nevra.Name + "-"
-	if nevra.Epoch != "" && nevra.Epoch != "0" {
-		d.nevra += nevra.Epoch + ":"
+	d.name = nv.Name
+	d.nevra = nv.Name + "-"
+	if nv.Epoch != 0 {
+		d.nevra += strconv.FormatUint(nv.Epoch, 10) + ":"
 	}
-	d.nevra += nevra.Version + "-" + nevra.Release + "." + nevra.Arch
-	if bt, err := h.GetUint64s(tagBuildTime); err == nil && len(bt) > 0 {
+	d.nevra += nv.Version + "-" + nv.Release + "." + nv.Arch
+	if bt, _, err := h.Uint64s(tagBuildTime); err == nil && len(bt) > 0 {
 		d.buildTime = int64(bt[0])
 	}
 	if d.files, err = decodeFiles(h); err != nil {
@@ -195,21 +145,27 @@ func decodeHeader(h *rpmutils.RpmHeader) (d *decodedRPM, err error) {
 	return d, nil
 }
 
-func decodeFiles(h *rpmutils.RpmHeader) ([]hdrFile, error) {
-	if !h.HasTag(rpmutils.BASENAMES) && !h.HasTag(rpmutils.OLDFILENAMES) {
+func decodeFiles(h *rpmhdr.Header) ([]hdrFile, error) {
+	if !h.Has(tagBasenames) && !h.Has(tagOldFilenames) {
 		return nil, nil
 	}
 	var paths []string
-	if h.HasTag(rpmutils.BASENAMES) {
-		base, err := h.GetStrings(rpmutils.BASENAMES)
+	if h.Has(tagBasenames) {
+		base, _, err := h.Strings(tagBasenames)
 		if err != nil {
 			return nil, fmt.Errorf("header: BASENAMES: %w", err)
 		}
-		dirs, err := h.GetStrings(rpmutils.DIRNAMES)
+		dirs, ok, err := h.Strings(tagDirnames)
+		if err == nil && !ok {
+			err = errors.New("missing")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("header: DIRNAMES: %w", err)
 		}
-		idx, err := h.GetUint32s(rpmutils.DIRINDEXES)
+		idx, ok, err := h.Uint32s(tagDirIndexes)
+		if err == nil && !ok {
+			err = errors.New("missing")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("header: DIRINDEXES: %w", err)
 		}
@@ -224,16 +180,19 @@ func decodeFiles(h *rpmutils.RpmHeader) ([]hdrFile, error) {
 		}
 	} else {
 		var err error
-		if paths, err = h.GetStrings(rpmutils.OLDFILENAMES); err != nil {
+		if paths, _, err = h.Strings(tagOldFilenames); err != nil {
 			return nil, fmt.Errorf("header: OLDFILENAMES: %w", err)
 		}
 	}
 	n := len(paths)
-	u32 := func(tag int, name string, optional bool) ([]uint32, error) {
-		if !h.HasTag(tag) && optional {
+	u32 := func(tag uint32, name string, optional bool) ([]uint32, error) {
+		v, ok, err := h.Uint32s(tag)
+		if !ok && optional {
 			return make([]uint32, n), nil
 		}
-		v, err := h.GetUint32s(tag)
+		if err == nil && !ok {
+			err = errors.New("missing")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("header: %s: %w", name, err)
 		}
@@ -242,11 +201,14 @@ func decodeFiles(h *rpmutils.RpmHeader) ([]hdrFile, error) {
 		}
 		return v, nil
 	}
-	strs := func(tag int, name string, optional bool) ([]string, error) {
-		if !h.HasTag(tag) && optional {
+	strs := func(tag uint32, name string, optional bool) ([]string, error) {
+		v, ok, err := h.Strings(tag)
+		if !ok && optional {
 			return make([]string, n), nil
 		}
-		v, err := h.GetStrings(tag)
+		if err == nil && !ok {
+			err = errors.New("missing")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("header: %s: %w", name, err)
 		}
@@ -257,10 +219,14 @@ func decodeFiles(h *rpmutils.RpmHeader) ([]hdrFile, error) {
 	}
 	var sizes []uint64
 	var err error
-	if h.HasTag(rpmutils.LONGFILESIZES) {
-		sizes, err = h.GetUint64s(rpmutils.LONGFILESIZES)
+	ok := false
+	if h.Has(tagLongFileSizes) {
+		sizes, ok, err = h.Uint64s(tagLongFileSizes)
 	} else {
-		sizes, err = h.GetUint64s(rpmutils.FILESIZES)
+		sizes, ok, err = h.Uint64s(tagFileSizes)
+	}
+	if err == nil && !ok {
+		err = errors.New("missing")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("header: FILESIZES: %w", err)
@@ -268,51 +234,51 @@ func decodeFiles(h *rpmutils.RpmHeader) ([]hdrFile, error) {
 	if len(sizes) != n {
 		return nil, fmt.Errorf("header: FILESIZES has %d entries for %d files", len(sizes), n)
 	}
-	modes, err := u32(rpmutils.FILEMODES, "FILEMODES", false)
+	modes, err := u32(tagFileModes, "FILEMODES", false)
 	if err != nil {
 		return nil, err
 	}
-	users, err := strs(rpmutils.FILEUSERNAME, "FILEUSERNAME", false)
+	users, err := strs(tagFileUserName, "FILEUSERNAME", false)
 	if err != nil {
 		return nil, err
 	}
-	groups, err := strs(rpmutils.FILEGROUPNAME, "FILEGROUPNAME", false)
+	groups, err := strs(tagFileGroupName, "FILEGROUPNAME", false)
 	if err != nil {
 		return nil, err
 	}
-	flags, err := u32(rpmutils.FILEFLAGS, "FILEFLAGS", true)
+	flags, err := u32(tagFileFlags, "FILEFLAGS", true)
 	if err != nil {
 		return nil, err
 	}
-	mtimes, err := u32(rpmutils.FILEMTIMES, "FILEMTIMES", true)
+	mtimes, err := u32(tagFileMtimes, "FILEMTIMES", true)
 	if err != nil {
 		return nil, err
 	}
-	digests, err := strs(rpmutils.FILEDIGESTS, "FILEDIGESTS", true)
+	digests, err := strs(tagFileDigests, "FILEDIGESTS", true)
 	if err != nil {
 		return nil, err
 	}
-	links, err := strs(rpmutils.FILELINKTOS, "FILELINKTOS", true)
+	links, err := strs(tagFileLinktos, "FILELINKTOS", true)
 	if err != nil {
 		return nil, err
 	}
-	rdevs, err := u32(rpmutils.FILERDEVS, "FILERDEVS", true)
+	rdevs, err := u32(tagFileRdevs, "FILERDEVS", true)
 	if err != nil {
 		return nil, err
 	}
-	devs, err := u32(rpmutils.FILEDEVICES, "FILEDEVICES", true)
+	devs, err := u32(tagFileDevices, "FILEDEVICES", true)
 	if err != nil {
 		return nil, err
 	}
-	inos, err := u32(rpmutils.FILEINODES, "FILEINODES", true)
+	inos, err := u32(tagFileInodes, "FILEINODES", true)
 	if err != nil {
 		return nil, err
 	}
-	colors, err := u32(rpmutils.FILECOLORS, "FILECOLORS", true)
+	colors, err := u32(tagFileColors, "FILECOLORS", true)
 	if err != nil {
 		return nil, err
 	}
-	caps, err := strs(rpmutils.FILECAPS, "FILECAPS", true)
+	caps, err := strs(tagFileCaps, "FILECAPS", true)
 	if err != nil {
 		return nil, err
 	}
@@ -334,24 +300,24 @@ func decodeFiles(h *rpmutils.RpmHeader) ([]hdrFile, error) {
 	return files, nil
 }
 
-func decodeScripts(h *rpmutils.RpmHeader) []Scriptlet {
+func decodeScripts(h *rpmhdr.Header) []Scriptlet {
 	var out []Scriptlet
 	for _, s := range []struct {
 		kind       string
-		body, prog int
+		body, prog uint32
 	}{
 		{"pretrans", tagPretrans, tagPretransProg},
-		{"pre", rpmutils.PREIN, rpmutils.PREINPROG},
-		{"post", rpmutils.POSTIN, rpmutils.POSTINPROG},
+		{"pre", tagPrein, tagPreinProg},
+		{"post", tagPostin, tagPostinProg},
 		{"preun", tagPreun, tagPreunProg},
 		{"postun", tagPostun, tagPostunProg},
 		{"posttrans", tagPosttrans, tagPosttransProg},
 	} {
-		if !h.HasTag(s.body) && !h.HasTag(s.prog) {
+		if !h.Has(s.body) && !h.Has(s.prog) {
 			continue
 		}
 		prog := ""
-		if p, err := h.GetStrings(s.prog); err == nil {
+		if p, _, err := h.Strings(s.prog); err == nil {
 			prog = strings.Join(p, " ")
 		}
 		if prog == "" {
@@ -359,8 +325,8 @@ func decodeScripts(h *rpmutils.RpmHeader) []Scriptlet {
 		}
 		out = append(out, Scriptlet{Kind: s.kind, Prog: prog, Body: hdrString(h, s.body)})
 	}
-	if bodies, err := h.GetStrings(rpmutils.TRIGGERSCRIPTS); err == nil {
-		progs, _ := h.GetStrings(tagTriggerProg)
+	if bodies, ok, err := h.Strings(tagTriggerScripts); err == nil && ok {
+		progs, _, _ := h.Strings(tagTriggerProg)
 		for i, b := range bodies {
 			p := "/bin/sh"
 			if i < len(progs) && progs[i] != "" {
@@ -369,8 +335,8 @@ func decodeScripts(h *rpmutils.RpmHeader) []Scriptlet {
 			out = append(out, Scriptlet{Kind: "trigger", Prog: p, Body: b})
 		}
 	}
-	for _, tag := range []int{tagFileTrigger, tagTransTrigger} {
-		if bodies, err := h.GetStrings(tag); err == nil {
+	for _, tag := range []uint32{tagFileTrigger, tagTransTrigger} {
+		if bodies, _, err := h.Strings(tag); err == nil {
 			for _, b := range bodies {
 				out = append(out, Scriptlet{Kind: "filetrigger", Prog: "/bin/sh", Body: b})
 			}
@@ -381,10 +347,10 @@ func decodeScripts(h *rpmutils.RpmHeader) []Scriptlet {
 
 // digestAlgo returns the hash of the header's FILEDIGESTALGO (PGP hash
 // algorithm ids; md5 when absent, as rpm assumes).
-func digestAlgo(h *rpmutils.RpmHeader) (func() hash.Hash, error) {
+func digestAlgo(h *rpmhdr.Header) (func() hash.Hash, error) {
 	algo := 1
-	if h.HasTag(rpmutils.FILEDIGESTALGO) {
-		v, err := h.GetUint32s(rpmutils.FILEDIGESTALGO)
+	if h.Has(tagFileDigestAlgo) {
+		v, _, err := h.Uint32s(tagFileDigestAlgo)
 		if err != nil || len(v) == 0 {
 			return nil, fmt.Errorf("header: FILEDIGESTALGO: unreadable")
 		}
@@ -412,17 +378,11 @@ func digestAlgo(h *rpmutils.RpmHeader) (func() hash.Hash, error) {
 // decodeRPM reads a package. cache, when not "", is the file that holds
 // (or is to hold) its decompressed payload.
 func decodeRPM(r io.ReaderAt, size int64, source, cache string) (_ *decodedRPM, err error) {
-	// go-rpmutils panics on some malformed headers wherever a tag is read
-	// (GetStrings with a lying count); nothing of it may escape a decode.
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("rootfs: %s: malformed header: %v", source, p)
-		}
-	}()
-	h, off, err := readHeader(r, size)
+	f, err := rpmhdr.ReadFile(io.NewSectionReader(r, 0, size), size)
 	if err != nil {
 		return nil, fmt.Errorf("rootfs: %s: %w", source, err)
 	}
+	h, off := f.Main, f.PayloadOffset
 	d, err := decodeHeader(h)
 	if err != nil {
 		return nil, fmt.Errorf("rootfs: %s: %w", source, err)
@@ -442,7 +402,7 @@ func decodeRPM(r io.ReaderAt, size int64, source, cache string) (_ *decodedRPM, 
 // fromCache decodes the payload kept in cache, on a copy of d so that a
 // damaged entry leaves d untouched for a fresh decode; a damaged entry is
 // removed.
-func (d *decodedRPM) fromCache(h *rpmutils.RpmHeader, cache string) (*decodedRPM, bool) {
+func (d *decodedRPM) fromCache(h *rpmhdr.Header, cache string) (*decodedRPM, bool) {
 	f, err := os.Open(cache)
 	if err != nil {
 		return nil, false
@@ -464,15 +424,15 @@ func (d *decodedRPM) fromCache(h *rpmutils.RpmHeader, cache string) (*decodedRPM
 	return cd, true
 }
 
-func (d *decodedRPM) readPayload(h *rpmutils.RpmHeader, payload io.Reader, cache string) error {
-	if f := hdrString(h, rpmutils.PAYLOADFORMAT); f != "" && f != "cpio" {
+func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache string) error {
+	if f := hdrString(h, tagPayloadFormat); f != "" && f != "cpio" {
 		return fmt.Errorf("payload format %q, want cpio", f)
 	}
 	newHash, err := digestAlgo(h)
 	if err != nil {
 		return err
 	}
-	zr, closeFn, err := payloadReader(payload, hdrString(h, rpmutils.PAYLOADCOMPRESSOR))
+	zr, closeFn, err := payloadReader(payload, hdrString(h, tagPayloadCompressor))
 	if err != nil {
 		return err
 	}
@@ -481,31 +441,25 @@ func (d *decodedRPM) readPayload(h *rpmutils.RpmHeader, payload io.Reader, cache
 		return d.readCpio(zr, newHash)
 	}
 	// Keep the decompressed payload as it is read; it enters the cache
-	// only once every file in it has matched its digest.
-	tmp, err := os.CreateTemp(filepath.Dir(cache), ".payload-*")
-	if err != nil {
-		if os.MkdirAll(filepath.Dir(cache), 0o755) != nil {
-			return d.readCpio(zr, newHash)
+	// only once every file in it has matched its digest. A cache that
+	// cannot be written costs only time: the package still decodes.
+	if os.MkdirAll(filepath.Dir(cache), 0o755) != nil {
+		return d.readCpio(zr, newHash)
+	}
+	ran := false
+	var derr error
+	atomicfile.Write(cache, 0o644, func(f *os.File) error {
+		ran = true
+		bw := bufio.NewWriterSize(f, 1<<20)
+		if derr = d.readCpio(io.TeeReader(zr, bw), newHash); derr != nil {
+			return derr
 		}
-		if tmp, err = os.CreateTemp(filepath.Dir(cache), ".payload-*"); err != nil {
-			return d.readCpio(zr, newHash)
-		}
+		return bw.Flush()
+	})
+	if !ran {
+		return d.readCpio(zr, newHash)
 	}
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	err = d.readCpio(io.TeeReader(zr, bw), newHash)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if rerr := os.Rename(tmp.Name(), cache); rerr == nil {
-			return nil
-		}
-	}
-	os.Remove(tmp.Name())
-	return err
+	return derr
 }
 
 // readCpio reads the decompressed payload: the content of every regular
@@ -516,10 +470,10 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash) error {
 	sizes := make([]int64, len(d.files))
 	for i, f := range d.files {
 		byPath[f.path] = i
-		switch f.mode & sIFMT {
-		case sIFREG:
+		switch f.mode & fsmeta.S_IFMT {
+		case fsmeta.S_IFREG:
 			sizes[i] = f.size
-		case sIFLNK:
+		case fsmeta.S_IFLNK:
 			sizes[i] = int64(len(f.linkto))
 		}
 	}
@@ -527,7 +481,7 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash) error {
 	// convention, in both cpio formats).
 	last := map[[2]uint32]int{}
 	for i, f := range d.files {
-		if f.mode&sIFMT == sIFREG && f.ino != 0 && f.flags&fileGhost == 0 {
+		if f.mode&fsmeta.S_IFMT == fsmeta.S_IFREG && f.ino != 0 && f.flags&fileGhost == 0 {
 			k := [2]uint32{f.dev, f.ino}
 			if j, ok := last[k]; ok {
 				sizes[j] = 0
@@ -564,7 +518,7 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash) error {
 			return fmt.Errorf("payload: %s is %%ghost but has an archive member", f.path)
 		}
 		f.seen = true
-		if f.mode&sIFMT != sIFREG {
+		if f.mode&fsmeta.S_IFMT != fsmeta.S_IFREG {
 			continue // metadata comes from the header; symlink targets too
 		}
 		if e.filesize != sizes[i] {
@@ -594,7 +548,7 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash) error {
 	// Give every member of a hardlink set the set's content.
 	for i := range d.files {
 		f := &d.files[i]
-		if f.mode&sIFMT == sIFREG && f.ino != 0 && f.flags&fileGhost == 0 {
+		if f.mode&fsmeta.S_IFMT == fsmeta.S_IFREG && f.ino != 0 && f.flags&fileGhost == 0 {
 			j := last[[2]uint32{f.dev, f.ino}]
 			if j != i {
 				f.data, f.sum = d.files[j].data, d.files[j].sum
@@ -603,7 +557,7 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash) error {
 	}
 	for i := range d.files {
 		f := &d.files[i]
-		if f.mode&sIFMT == sIFREG && f.flags&fileGhost == 0 && int64(len(f.data)) != f.size {
+		if f.mode&fsmeta.S_IFMT == fsmeta.S_IFREG && f.flags&fileGhost == 0 && int64(len(f.data)) != f.size {
 			return fmt.Errorf("payload: %s: got %d bytes, header says %d", f.path, len(f.data), f.size)
 		}
 	}

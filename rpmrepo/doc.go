@@ -22,6 +22,6 @@
 // key ignored with a warning, revoked or expired-at-signing subkeys
 // refused, and an unsigned package (or one signed only by an unknown key)
 // refused unless the repository has gpgcheck=0. The RPM lead and headers
-// are read by our own bounded parser (not go-rpmutils), so malformed input
+// are read by internal/rpmhdr, the bounded reader rootfs installs with too, so malformed input
 // is an error, never a panic.
 package rpmrepo

@@ -19,12 +19,14 @@ import (
 )
 
 // faultServer is a real HTTP server on 127.0.0.1 serving dir, with faults
-// injected per request: fault(path, n) names what the n-th request (from 0)
-// for path gets.
+// injected per request: fault(path, n, rangeHeader) names what the n-th
+// request (from 0) for path gets. A stalled handler holds until the client
+// goes away or the test ends.
 type faultServer struct {
 	*httptest.Server
 	dir   string
-	fault func(path string, n int) string
+	fault func(path string, n int, rng string) string
+	quit  chan struct{}
 
 	mu     sync.Mutex
 	count  map[string]int
@@ -32,24 +34,42 @@ type faultServer struct {
 }
 
 func newFaultServer(t *testing.T, dir string, fault func(string, int) string) *faultServer {
-	s := &faultServer{dir: dir, fault: fault, count: map[string]int{}}
+	if fault == nil {
+		return newRangeFaultServer(t, dir, nil)
+	}
+	return newRangeFaultServer(t, dir, func(p string, n int, _ string) string { return fault(p, n) })
+}
+
+func newRangeFaultServer(t *testing.T, dir string, fault func(string, int, string) string) *faultServer {
+	s := &faultServer{dir: dir, fault: fault, quit: make(chan struct{}), count: map[string]int{}}
 	s.Server = httptest.NewServer(s)
-	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(s.quit); s.Close() })
 	return s
+}
+
+func (s *faultServer) hold(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-s.quit:
+	}
 }
 
 func (s *faultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	n := s.count[r.URL.Path]
 	s.count[r.URL.Path]++
-	if r.Header.Get("Range") != "" {
-		s.ranges = append(s.ranges, r.URL.Path+" "+r.Header.Get("Range"))
+	rng := r.Header.Get("Range")
+	if rng != "" {
+		s.ranges = append(s.ranges, r.URL.Path+" "+rng)
 	}
 	s.mu.Unlock()
 	p := filepath.Join(s.dir, filepath.FromSlash(r.URL.Path))
 	mode := ""
 	if s.fault != nil {
-		mode = s.fault(r.URL.Path, n)
+		mode = s.fault(r.URL.Path, n, rng)
+	}
+	if stallFault(s, w, r, p, mode, rng) {
+		return
 	}
 	switch mode {
 	case "500":

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/vicroot/vicroot/internal/pgparmor"
 )
 
 // ErrKey is wrapped by every error about a key file that cannot be used.
@@ -123,43 +122,19 @@ func (kr *KeyRing) lookup(id uint64) []*Key {
 	return kr.byID[id]
 }
 
-const armorBegin = "-----BEGIN PGP "
-
 // parseKeyFile splits a key file into certificates.
 func parseKeyFile(data []byte, name string) ([]*Cert, error) {
 	var blobs [][]byte
-	if bytes.Contains(data, []byte(armorBegin)) {
-		rest := data
-		for {
-			i := bytes.Index(rest, []byte(armorBegin))
-			if i < 0 {
-				break
-			}
-			rest = rest[i:]
-			j := bytes.Index(rest[len(armorBegin):], []byte(armorBegin))
-			block := rest
-			if j >= 0 {
-				block = rest[:len(armorBegin)+j]
-			}
-			// A "-----BEGIN PGP ...-----" that is the END line's twin does
-			// not exist (END lines start "-----END"), so each slice is one
-			// block plus trailing text, which armor.Decode ignores.
-			b, err := armor.Decode(bytes.NewReader(block))
-			if err != nil {
-				return nil, fmt.Errorf("rpmrepo: %s: %w: armor: %v", name, ErrKey, err)
-			}
-			if b.Type != "PGP PUBLIC KEY BLOCK" {
+	if pgparmor.IsArmored(data) {
+		blocks, err := pgparmor.Split(data)
+		if err != nil {
+			return nil, fmt.Errorf("rpmrepo: %s: %w: %v", name, ErrKey, err)
+		}
+		for _, b := range blocks {
+			if b.Type != pgparmor.PublicKey {
 				return nil, fmt.Errorf("rpmrepo: %s: %w: armor block %q, want PGP PUBLIC KEY BLOCK", name, ErrKey, b.Type)
 			}
-			body, err := io.ReadAll(b.Body)
-			if err != nil {
-				return nil, fmt.Errorf("rpmrepo: %s: %w: armor: %v", name, ErrKey, err)
-			}
-			blobs = append(blobs, body)
-			if j < 0 {
-				break
-			}
-			rest = rest[len(armorBegin)+j:]
+			blobs = append(blobs, b.Body)
 		}
 	} else {
 		blobs = append(blobs, data)

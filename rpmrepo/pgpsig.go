@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"time"
 
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
@@ -57,6 +58,22 @@ func algoName(m map[byte]string, a byte) string {
 		return n
 	}
 	return fmt.Sprintf("algo%d", a)
+}
+
+// errSigUnsupported marks a well-formed signature packet this package
+// cannot check (an unknown algorithm).
+var errSigUnsupported = errors.New("unsupported")
+
+// parseFailure is the status of a signature packet that parsePGPSig
+// refused: UNSUPPORTED for an algorithm or version it cannot check, and
+// otherwise BAD, as rpm -Kv reports an invalid OpenPGP signature (not
+// NOKEY: nothing could even say which key made it).
+func parseFailure(err error) (SigStatus, string) {
+	var ue pgperrors.UnsupportedError
+	if errors.Is(err, errSigUnsupported) || errors.As(err, &ue) {
+		return SigUnsupported, err.Error()
+	}
+	return SigBad, "malformed OpenPGP signature: " + err.Error()
 }
 
 // parsePGPSig parses the single signature packet an RPM signature tag holds.
@@ -125,7 +142,7 @@ func parseV3Sig(b []byte) (*pgpSig, error) {
 	copy(s.left16[:], b[17:19])
 	h, ok := pgpHashes[s.HashAlgo]
 	if !ok {
-		return nil, fmt.Errorf("V3 signature: unsupported hash algorithm %s", algoName(pgpHashNames, s.HashAlgo))
+		return nil, fmt.Errorf("V3 signature: %w hash algorithm %s", errSigUnsupported, algoName(pgpHashNames, s.HashAlgo))
 	}
 	s.hash = h
 	var want int
@@ -135,7 +152,7 @@ func parseV3Sig(b []byte) (*pgpSig, error) {
 	case 17:
 		want = 2
 	default:
-		return nil, fmt.Errorf("V3 signature: unsupported public-key algorithm %s", algoName(pgpAlgoNames, s.PubAlgo))
+		return nil, fmt.Errorf("V3 signature: %w public-key algorithm %s", errSigUnsupported, algoName(pgpAlgoNames, s.PubAlgo))
 	}
 	rest := b[19:]
 	for i := 0; i < want; i++ {

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrMalformed is wrapped by every error about repodata that cannot be read.
@@ -68,7 +72,7 @@ func (p *primaryParser) run(name string, fn func(*Package) error) error {
 	var text []byte
 	fail := func(err error) error {
 		if pkg != nil {
-			return fmt.Errorf("rpmrepo: %s: package #%d (%s): %w: %v", name, n, pkg.Name, ErrMalformed, err)
+			return fmt.Errorf("rpmrepo: %s: package #%d (%s): %w: %v", name, n, printable(pkg.Name), ErrMalformed, err)
 		}
 		return fmt.Errorf("rpmrepo: %s: %w: %v", name, ErrMalformed, err)
 	}
@@ -127,6 +131,11 @@ func (p *primaryParser) run(name string, fn func(*Package) error) error {
 				pkg, pkgDepth, deps = nil, -1, nil
 			}
 		case tokStart:
+			if !seenRoot {
+				if err := p.checkRoot(); err != nil {
+					return fail(err)
+				}
+			}
 			seenRoot = true
 			d := len(p.stack) // depth of this element
 			if !s.selfClose {
@@ -410,6 +419,41 @@ func (p *primaryParser) entry() (Dep, error) {
 	return d, nil
 }
 
+// The namespaces of primary.xml (createrepo's).
+const (
+	nsCommon = "http://linux.duke.edu/metadata/common"
+	nsRPM    = "http://linux.duke.edu/metadata/rpm"
+)
+
+// checkRoot refuses a document that is not primary metadata: its root must
+// be <metadata>, in createrepo's namespace or in none (re-serialized
+// metadata), and the rpm: prefix, when declared, must be rpm's.
+func (p *primaryParser) checkRoot() error {
+	s := p.s
+	if string(localName(s.name)) != "metadata" {
+		return fmt.Errorf("root element <%s>, want <metadata>", s.name)
+	}
+	for _, a := range s.attrs {
+		var want string
+		switch string(a.name) {
+		case "xmlns":
+			want = nsCommon
+		case "xmlns:rpm":
+			want = nsRPM
+		default:
+			continue
+		}
+		v, err := s.attrValue(a.value)
+		if err != nil {
+			return err
+		}
+		if v != "" && v != want {
+			return fmt.Errorf("%s namespace %q, want %q", a.name, v, want)
+		}
+	}
+	return nil
+}
+
 func checkPackage(pkg *Package) error {
 	if pkg.Name == "" || pkg.Arch == "" || pkg.EVR.Version == "" {
 		return errors.New("missing name, arch or version")
@@ -417,7 +461,50 @@ func checkPackage(pkg *Package) error {
 	if pkg.Location == "" {
 		return errors.New("missing location href")
 	}
+	// These reach file names, the lock and the terminal: rpm allows
+	// neither white space nor control characters in them.
+	for _, f := range []struct{ what, v string }{
+		{"name", pkg.Name}, {"arch", pkg.Arch}, {"epoch", pkg.EVR.Epoch}, {"version", pkg.EVR.Version},
+		{"release", pkg.EVR.Release}, {"location", pkg.Location},
+	} {
+		if !utf8.ValidString(f.v) || strings.IndexFunc(f.v, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
+			return fmt.Errorf("%s %q holds white space, a control character or invalid UTF-8", f.what, f.v)
+		}
+	}
+	return checkLocation(pkg.Location)
+}
+
+// checkLocation refuses a relative location that climbs out of the
+// repository with "..", escaped or not. (A location that is a whole URL
+// names its own server; the checksum still binds its content.)
+func checkLocation(loc string) error {
+	if strings.Contains(loc, "://") {
+		return nil
+	}
+	depth := 0
+	for _, seg := range strings.Split(loc, "/") {
+		if u, err := url.PathUnescape(seg); err == nil {
+			seg = u
+		}
+		switch seg {
+		case "", ".":
+		case "..":
+			if depth--; depth < 0 {
+				return fmt.Errorf("location %q climbs outside the repository", loc)
+			}
+		default:
+			depth++
+		}
+	}
 	return nil
+}
+
+// printable quotes s when it holds anything a terminal would interpret.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 || !utf8.ValidString(s) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 func optIntBytes(b []byte, field string) (int64, error) {

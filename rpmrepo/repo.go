@@ -1,7 +1,6 @@
 package rpmrepo
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -15,8 +14,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/vicroot/vicroot/internal/pgparmor"
 )
 
 // ErrRepoSignature: repo_gpgcheck is on and repomd.xml.asc is missing or
@@ -38,12 +39,17 @@ type Options struct {
 	// KeyRing holds the keys of the repository's gpgkey list (resolved by
 	// the caller). Required when gpgcheck or repo_gpgcheck is on.
 	KeyRing *KeyRing
-	// Concurrency, Attempts and RequestTimeout tune the Fetcher (see there).
+	// Concurrency, Attempts, Backoff and RequestTimeout tune the Fetcher
+	// (see there).
 	Concurrency    int
 	Attempts       int
 	Backoff        time.Duration
 	RequestTimeout time.Duration
-	Logger         *slog.Logger
+	// Timeout is how long a server may stay silent (Fetcher.Timeout).
+	Timeout time.Duration
+	// Progress, when set, is told about each download.
+	Progress Progress
+	Logger   *slog.Logger
 }
 
 // Repo is an opened repository: its verified repomd.xml and the packages
@@ -82,7 +88,7 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 	r := &Repo{Config: cfg, opts: opts}
 	r.fetcher = &Fetcher{
 		Cache: opts.Cache, Client: opts.HTTPClient, Concurrency: opts.Concurrency, Attempts: opts.Attempts, Backoff: opts.Backoff,
-		RequestTimeout: opts.RequestTimeout, Offline: opts.Offline, Logger: opts.Logger,
+		RequestTimeout: opts.RequestTimeout, Timeout: opts.Timeout, Offline: opts.Offline, Progress: opts.Progress, Logger: opts.Logger,
 	}
 	bases := cfg.BaseURLs
 	if opts.Mirror != "" {
@@ -122,9 +128,12 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 	if opts.Offline {
 		b, err := opts.Cache.loadByName("repomd", key)
 		if err != nil {
-			return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml (from " + source + ")"}}
+			return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml (from " + describeSource(cfg, opts.Mirror) + ")"}}
 		}
 		md = b
+		// Whatever is wrong with it is wrong with the cache, not the
+		// server: say so, and how to replace it.
+		name += fmt.Sprintf(" (the cached copy %s, stored from %s; an online run fetches it again)", opts.Cache.namedPath("repomd", key), describeSource(cfg, opts.Mirror))
 		if len(bases) > 0 {
 			r.Base = bases[0]
 		}
@@ -143,7 +152,7 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 		if opts.Offline {
 			asc, err = opts.Cache.loadByName("repomd-asc", key)
 			if err != nil {
-				return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml.asc (from " + source + ")"}}
+				return nil, &MissingError{Items: []string{cfg.ID + ": repodata/repomd.xml.asc (from " + describeSource(cfg, opts.Mirror) + ")"}}
 			}
 		} else {
 			asc, _, err = r.fetcher.fetchBytes(ctx, []string{r.Base}, "repodata/repomd.xml.asc", 1<<20)
@@ -178,13 +187,32 @@ func Open(ctx context.Context, cfg *RepoConfig, opts Options) (*Repo, error) {
 	return r, nil
 }
 
+// describeSource says where a repository's repomd.xml comes from, for
+// messages: the mirror, else the base URLs, mirror list and metalink.
+func describeSource(cfg *RepoConfig, mirror string) string {
+	if mirror != "" {
+		return mirror
+	}
+	var parts []string
+	if len(cfg.BaseURLs) > 0 {
+		parts = append(parts, strings.Join(cfg.BaseURLs, " "))
+	}
+	if cfg.MirrorList != "" {
+		parts = append(parts, "mirrorlist "+cfg.MirrorList)
+	}
+	if cfg.Metalink != "" {
+		parts = append(parts, "metalink "+cfg.Metalink)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // parseMirrorList reads a yum mirror list: one base URL per line, "#"
 // comments.
 func parseMirrorList(b []byte) []string {
 	var out []string
 	for _, l := range strings.Split(string(b), "\n") {
 		l = strings.TrimSpace(l)
-		if l == "" || l[0] == '#' || !hasScheme(l) {
+		if l == "" || l[0] == '#' || !isBaseURL(l) {
 			continue
 		}
 		out = append(out, l)
@@ -204,11 +232,17 @@ func parseMetalink(b []byte) []string {
 	var out []string
 	for _, u := range ml.URLs {
 		u = strings.TrimSpace(u)
-		if base, ok := strings.CutSuffix(u, "repodata/repomd.xml"); ok && hasScheme(base) {
+		if base, ok := strings.CutSuffix(u, "repodata/repomd.xml"); ok && isBaseURL(base) {
 			out = append(out, base)
 		}
 	}
 	return out
+}
+
+// isBaseURL: u can be fetched from: a known scheme, and nothing a URL
+// may not hold unescaped (white space, control characters).
+func isBaseURL(u string) bool {
+	return hasScheme(u) && strings.IndexFunc(u, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError }) < 0
 }
 
 func without(list []string, s string) []string {
@@ -429,13 +463,14 @@ func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
 // the signature that verified.
 func VerifyDetached(data, sig []byte, kr *KeyRing) (*SigCheck, error) {
 	blob := sig
-	if bytes.Contains(sig, []byte(armorBegin)) {
-		b, err := armor.Decode(bytes.NewReader(sig))
+	if pgparmor.IsArmored(sig) {
+		blocks, err := pgparmor.Split(sig)
 		if err != nil {
-			return nil, fmt.Errorf("%w: armor: %v", ErrRepoSignature, err)
+			return nil, fmt.Errorf("%w: %v", ErrRepoSignature, err)
 		}
-		if blob, err = io.ReadAll(b.Body); err != nil {
-			return nil, fmt.Errorf("%w: armor: %v", ErrRepoSignature, err)
+		blob = blob[:0:0]
+		for _, b := range blocks {
+			blob = append(blob, b.Body...)
 		}
 	}
 	pkts, err := splitPackets(blob)
@@ -450,7 +485,7 @@ func VerifyDetached(data, sig []byte, kr *KeyRing) (*SigCheck, error) {
 		c := SigCheck{Header: true}
 		s, err := parsePGPSig(p.full)
 		if err != nil {
-			c.Status, c.Detail = SigUnsupported, err.Error()
+			c.Status, c.Detail = parseFailure(err)
 			v.Signatures = append(v.Signatures, c)
 			continue
 		}

@@ -14,6 +14,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/vicroot/vicroot/internal/rpmhdr"
 )
 
 // Errors VerifyRPM wraps; callers branch on them with errors.Is.
@@ -72,6 +74,9 @@ func (c SigCheck) String() string {
 		what = fmt.Sprintf("signature tag %d", c.Tag)
 	}
 	s := fmt.Sprintf("%s, key ID %s: %s", what, c.KeyID, c.Status)
+	if c.KeyID == "" {
+		s = fmt.Sprintf("%s: %s", what, c.Status)
+	}
 	if c.Detail != "" {
 		s += " (" + c.Detail + ")"
 	}
@@ -139,7 +144,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 			err = fmt.Errorf("rpmrepo: %s: %w: panic while reading: %v", name, ErrMalformedRPM, p)
 		}
 	}()
-	f, err := readRPMHeaders(r)
+	f, err := rpmhdr.ReadFile(r, -1)
 	if err != nil {
 		return v, fmt.Errorf("rpmrepo: %s: %w", name, err)
 	}
@@ -154,12 +159,12 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 		{sigTagSHA256Header, "Header SHA256", func(b []byte) []byte { s := sha256.Sum256(b); return s[:] }},
 		{sigTagSHA1Header, "Header SHA1", func(b []byte) []byte { s := sha1.Sum(b); return s[:] }},
 	} {
-		want, ok, err := f.sig.string1(d.tag)
+		want, ok, err := f.Sig.String(d.tag)
 		if err != nil {
 			return fail(fmt.Errorf("signature header: %w", err))
 		}
 		if ok {
-			got := hex.EncodeToString(d.sum(f.main.Raw))
+			got := hex.EncodeToString(d.sum(f.Main.Raw))
 			v.Digests = append(v.Digests, DigestCheck{Name: d.name, Want: strings.ToLower(want), Got: got, OK: strings.EqualFold(want, got)})
 		}
 	}
@@ -177,7 +182,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 		tag    uint32
 		header bool
 	}{{sigTagRSAHeader, true}, {sigTagDSAHeader, true}, {sigTagPGP, false}, {sigTagGPG, false}} {
-		blob, ok, err := f.sig.bin(t.tag)
+		blob, ok, err := f.Sig.Bin(t.tag)
 		if err != nil {
 			return fail(fmt.Errorf("signature header: %w", err))
 		}
@@ -187,7 +192,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 		c := SigCheck{Tag: int(t.tag), Header: t.header}
 		s, err := parsePGPSig(blob)
 		if err != nil {
-			c.Status, c.Detail = SigUnsupported, err.Error()
+			c.Status, c.Detail = parseFailure(err)
 			v.Signatures = append(v.Signatures, c)
 			continue
 		}
@@ -198,7 +203,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 			v.Signatures = append(v.Signatures, c)
 			continue
 		}
-		h.Write(f.main.Raw)
+		h.Write(f.Main.Raw)
 		v.Signatures = append(v.Signatures, c)
 		if t.header {
 			v.checkSig(len(v.Signatures)-1, s, h, kr)
@@ -210,17 +215,17 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 
 	// Payload: the legacy MD5 covers header+payload; the payload digest
 	// (in the signed main header) covers the compressed payload.
-	md5want, hasMD5, err := f.sig.bin(sigTagMD5)
+	md5want, hasMD5, err := f.Sig.Bin(sigTagMD5)
 	if err != nil {
 		return fail(fmt.Errorf("signature header: %w", err))
 	}
 	var md5h hash.Hash
 	if hasMD5 {
 		md5h = md5.New()
-		md5h.Write(f.main.Raw)
+		md5h.Write(f.Main.Raw)
 		sinks = append(sinks, md5h)
 	}
-	pdWant, hasPD, err := f.main.strings(tagPayloadDigest)
+	pdWant, hasPD, err := f.Main.Strings(tagPayloadDigest)
 	if err != nil {
 		return fail(fmt.Errorf("main header: %w", err))
 	}
@@ -231,7 +236,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 			return fail(fmt.Errorf("main header: %w: empty payload digest", ErrMalformedRPM))
 		}
 		algo := byte(8)
-		if a, ok, err := f.main.int32s(tagPayloadDigestAlg); err != nil {
+		if a, ok, err := f.Main.Int32s(tagPayloadDigestAlg); err != nil {
 			return fail(fmt.Errorf("main header: %w", err))
 		} else if ok && len(a) == 1 {
 			algo = byte(a[0])
@@ -256,9 +261,9 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 		got := md5h.Sum(nil)
 		v.Digests = append(v.Digests, DigestCheck{Name: "MD5", Want: hex.EncodeToString(md5want), Got: hex.EncodeToString(got), OK: bytes.Equal(md5want, got)})
 	}
-	if sz, ok, err := f.sig.int32s(sigTagSize); err == nil && ok && len(sz) == 1 {
+	if sz, ok, err := f.Sig.Int32s(sigTagSize); err == nil && ok && len(sz) == 1 {
 		want := int64(sz[0])
-		got := int64(len(f.main.Raw)) + size
+		got := int64(len(f.Main.Raw)) + size
 		if want != got {
 			v.Digests = append(v.Digests, DigestCheck{Name: "Size", Want: fmt.Sprint(want), Got: fmt.Sprint(got)})
 		}

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/vicroot/vicroot/pipeline"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
+	"github.com/vicroot/vicroot/rpmrepo"
 )
 
 // The flags several commands share are declared here, once, with one help
@@ -20,12 +22,14 @@ type fetchFlags struct {
 	mirrors []string
 	cache   string
 	offline bool
+	timeout time.Duration
 }
 
 func (ff *fetchFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&ff.mirrors, "mirror", nil, "REPOID=URL: fetch that repository from URL instead of its baseurl; the image's .repo files keep theirs (repeatable)")
 	f.StringVar(&ff.cache, "cache", defaultCacheDir(), "package cache directory")
 	f.BoolVar(&ff.offline, "offline", false, "use only the cache; list what is missing")
+	f.DurationVar(&ff.timeout, "timeout", rpmrepo.DefaultTimeout, "how long a server may stay silent before a download is retried (a mirror silent on every attempt fails)")
 }
 
 // apply sets the fetching options.
@@ -34,7 +38,7 @@ func (ff *fetchFlags) apply(opts *pipeline.Options) error {
 	if err != nil {
 		return err
 	}
-	opts.Mirrors, opts.CacheDir, opts.Offline = m, ff.cache, ff.offline
+	opts.Mirrors, opts.CacheDir, opts.Offline, opts.Timeout = m, ff.cache, ff.offline, ff.timeout
 	return nil
 }
 

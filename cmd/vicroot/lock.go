@@ -33,7 +33,10 @@ and fails if a locked package is gone.`,
 				return err
 			}
 			opts.Isolinux = isolinuxDir(isolinux)
+			prog := newProgress(cmd.ErrOrStderr())
+			opts.Progress = prog
 			lk, err := pipeline.Lock(cmd.Context(), opts)
+			prog.Close()
 			if err != nil {
 				return err
 			}

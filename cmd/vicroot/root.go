@@ -17,7 +17,7 @@ no host package manager.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCmd(), newReposCmd(), newInspectCmd(), newBuildCmd(), newResolveCmd(), newVerifyCmd(), newDiffCmd(), newLockCmd())
+	root.AddCommand(newVersionCmd(), newReposCmd(), newInspectCmd(), newBuildCmd(), newResolveCmd(), newVerifyCmd(), newDiffCmd(), newLockCmd(), newCheckCmd())
 	return root
 }
 

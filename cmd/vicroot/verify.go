@@ -38,7 +38,10 @@ differ, listing the differences by package and by file.`,
 				opts.Bin = pipeline.OSDir(bin)
 			}
 			opts.ToolVersion = vicrootVersion()
+			prog := newProgress(cmd.ErrOrStderr())
+			opts.Progress = prog
 			res, err := pipeline.Verify(cmd.Context(), args[0], opts)
+			prog.Close()
 			out := cmd.OutOrStdout()
 			if res != nil && !errors.Is(err, pipeline.ErrStaleSidecar) {
 				for _, w := range res.Stale {

@@ -11,13 +11,14 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs/internal/treemeta"
 	"github.com/vicroot/vicroot/internal/fsmeta"
+
+	"github.com/vicroot/vicroot/internal/atomicfile"
 )
 
 const sectorSize = 2048
@@ -81,27 +82,16 @@ type node struct {
 
 // Write writes the image of fsys to the file name: a temporary file beside
 // it, renamed into place when complete.
-func Write(ctx context.Context, name string, fsys fs.FS, opts Options) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+func Write(ctx context.Context, name string, fsys fs.FS, opts Options) error {
+	var werr error
+	err := atomicfile.Write(name, 0o644, func(f *os.File) error {
+		_, werr = WriteTo(ctx, f, fsys, opts)
+		return werr
+	})
+	if werr != nil {
+		return fmt.Errorf("%w (writing %s)", werr, name)
+	}
 	if err != nil {
-		return fmt.Errorf("iso: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := WriteTo(ctx, f, fsys, opts); err != nil {
-		return fmt.Errorf("%w (writing %s)", err, name)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("iso: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("iso: close %s: %w", f.Name(), err)
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
 		return fmt.Errorf("iso: %w", err)
 	}
 	return nil

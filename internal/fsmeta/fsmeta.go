@@ -34,20 +34,21 @@ func Of(fi fs.FileInfo) *Meta {
 	return nil
 }
 
-// Linux file type bits (the values of <sys/stat.h>, fixed by the cpio and
-// Rock Ridge formats rather than by the host).
+// Linux file type and mode bits (the values of <sys/stat.h>, fixed by the
+// cpio, RPM and Rock Ridge formats rather than by the host): the one set of
+// them in vicroot.
 const (
-	sIFMT   = 0o170000
-	sIFSOCK = 0o140000
-	sIFLNK  = 0o120000
-	sIFREG  = 0o100000
-	sIFBLK  = 0o060000
-	sIFDIR  = 0o040000
-	sIFCHR  = 0o020000
-	sIFIFO  = 0o010000
-	sISUID  = 0o4000
-	sISGID  = 0o2000
-	sISVTX  = 0o1000
+	S_IFMT   = 0o170000
+	S_IFSOCK = 0o140000
+	S_IFLNK  = 0o120000
+	S_IFREG  = 0o100000
+	S_IFBLK  = 0o060000
+	S_IFDIR  = 0o040000
+	S_IFCHR  = 0o020000
+	S_IFIFO  = 0o010000
+	S_ISUID  = 0o4000
+	S_ISGID  = 0o2000
+	S_ISVTX  = 0o1000
 )
 
 // UnixMode converts an fs.FileMode to st_mode bits.
@@ -55,28 +56,28 @@ func UnixMode(m fs.FileMode) uint32 {
 	r := uint32(m.Perm())
 	switch {
 	case m&fs.ModeDir != 0:
-		r |= sIFDIR
+		r |= S_IFDIR
 	case m&fs.ModeSymlink != 0:
-		r |= sIFLNK
+		r |= S_IFLNK
 	case m&fs.ModeNamedPipe != 0:
-		r |= sIFIFO
+		r |= S_IFIFO
 	case m&fs.ModeSocket != 0:
-		r |= sIFSOCK
+		r |= S_IFSOCK
 	case m&fs.ModeCharDevice != 0:
-		r |= sIFCHR
+		r |= S_IFCHR
 	case m&fs.ModeDevice != 0:
-		r |= sIFBLK
+		r |= S_IFBLK
 	default:
-		r |= sIFREG
+		r |= S_IFREG
 	}
 	if m&fs.ModeSetuid != 0 {
-		r |= sISUID
+		r |= S_ISUID
 	}
 	if m&fs.ModeSetgid != 0 {
-		r |= sISGID
+		r |= S_ISGID
 	}
 	if m&fs.ModeSticky != 0 {
-		r |= sISVTX
+		r |= S_ISVTX
 	}
 	return r
 }
@@ -85,30 +86,30 @@ func UnixMode(m fs.FileMode) uint32 {
 // them) to an fs.FileMode; an unknown file type gives fs.ModeIrregular.
 func FileMode(mode uint32) fs.FileMode {
 	m := fs.FileMode(mode & 0o777)
-	switch mode & sIFMT {
-	case sIFDIR:
+	switch mode & S_IFMT {
+	case S_IFDIR:
 		m |= fs.ModeDir
-	case sIFLNK:
+	case S_IFLNK:
 		m |= fs.ModeSymlink
-	case sIFIFO:
+	case S_IFIFO:
 		m |= fs.ModeNamedPipe
-	case sIFSOCK:
+	case S_IFSOCK:
 		m |= fs.ModeSocket
-	case sIFCHR:
+	case S_IFCHR:
 		m |= fs.ModeDevice | fs.ModeCharDevice
-	case sIFBLK:
+	case S_IFBLK:
 		m |= fs.ModeDevice
-	case sIFREG:
+	case S_IFREG:
 	default:
 		m |= fs.ModeIrregular
 	}
-	if mode&sISUID != 0 {
+	if mode&S_ISUID != 0 {
 		m |= fs.ModeSetuid
 	}
-	if mode&sISGID != 0 {
+	if mode&S_ISGID != 0 {
 		m |= fs.ModeSetgid
 	}
-	if mode&sISVTX != 0 {
+	if mode&S_ISVTX != 0 {
 		m |= fs.ModeSticky
 	}
 	return m

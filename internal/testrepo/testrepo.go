@@ -36,7 +36,13 @@
 // dlopen'ed extensions in /usr/lib/x86_64-linux-gnu/xtables, the bash script
 // iptables-apply), iproute2 (zstd payload; /sbin/ip), systemd-udev (udevadm,
 // /usr/lib/systemd/systemd-udevd, ata_id, scsi_id, 50-udev-default and
-// 60-persistent-storage rules), shadow (groupadd, useradd), linux-esx
+// 60-persistent-storage rules), udev (the same at the SysV paths
+// /sbin/udevd, /sbin/udevadm, /lib/udev, no /etc/systemd; Conflicts
+// systemd-udev), systemd (Debian 12's systemd as Photon's: PID 1 at
+// /usr/lib/systemd/systemd, systemd-shutdown, /usr/bin/systemctl, the
+// private libsystemd-shared and -core in their RUNPATH directory, every
+// target and slice unit and the power-off services, no udev and no .wants
+// links), shadow (groupadd, useradd), linux-esx
 // (/boot/vmlinuz-<kver>, System.map (Debian's placeholder), config,
 // linux-<kver>.cfg, photon.cfg symlink; /lib/modules/<kver>/kernel/**.ko.xz
 // for VIC's drivers, ext4 and their dependencies; modules.order, .builtin,
