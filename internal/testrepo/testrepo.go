@@ -68,6 +68,7 @@ package testrepo
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,4 +193,27 @@ func lastLines(s string, n int) string {
 		l = l[len(l)-n:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// PackageFiles lists the .rpm files of the built repository's two
+// repositories (photon and photon-updates) as they lie on disk: an oracle
+// for package counts that does not go through any of our parsers.
+func PackageFiles(t testing.TB, repo string) []string {
+	t.Helper()
+	var files []string
+	for _, r := range []string{"photon", "photon-updates"} {
+		err := filepath.WalkDir(filepath.Join(repo, r), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".rpm") {
+				files = append(files, p)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("testrepo: listing %s: %v", r, err)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatalf("testrepo: no .rpm files under %s", repo)
+	}
+	return files
 }
