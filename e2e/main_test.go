@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -203,21 +204,55 @@ var plainInit = []byte("# drivers only: vicroot computes /.tether\ndrivers=(nf_c
 // The seed's checks, automated: a containerVM boots vicroot's
 // bootstrap.iso, VIC's /bin/init runs, the drivers load, /.tether is filled
 // from the build-time list, haveged runs from /.tether with the seed's
-// command line, iptables lists the VIC chain.
+// command line, iptables lists the VIC chain; and the fourth check, NFS:
+// before the switch the definition's NFS drivers are loaded and nfs is in
+// /proc/filesystems. Each of VIC's init branches boots: /bin/init as PID 1
+// on a systemd-layout image, systemd as PID 1 (switched by systemctl
+// switch-root), and a SysV image.
 func TestBootstrapBoots(t *testing.T) {
 	repo := testrepo.Dir(t)
+	bootstrap := func(pkgs string) func(map[string]any) {
+		return func(spec map[string]any) {
+			spec["packages"].(map[string]any)["bootstrap"] = pkgs
+		}
+	}
 	for _, c := range []struct {
 		name    string
 		edit    func(map[string]any)
 		initSH  []byte
 		staging []byte
+		// inImage and notInImage are paths `vicroot inspect` must list or not.
+		inImage, notInImage []string
+		wants               []string // more lines ttyS1 must have
 	}{
 		// vicroot's own /.tether functions, and no bash in the image: the
 		// staging hook removes the bash that iptables-apply pulls in.
-		{"busybox-only", nil, plainInit, []byte("rm -f rootfs/usr/bin/bash rootfs/usr/bin/rbash\n")},
+		{name: "busybox-only", initSH: plainInit, staging: []byte("rm -f rootfs/usr/bin/bash rootfs/usr/bin/rbash\n"),
+			notInImage: []string{"./usr/bin/bash"},
+			wants:      []string{"(systemd branch, PID 1)", "vicroot: starting /usr/lib/systemd/systemd-udevd"}},
 		// The definition as it is: a legacy init.sh with VIC's
 		// install-entropy/install-iptables, run by bash.
-		{"legacy-bash", nil, nil, nil},
+		{name: "legacy-bash", wants: []string{"(systemd branch, PID 1)"}},
+		// systemd as PID 1 (VIC's photon-1.0-passthrough): vic.target
+		// starts tether.service, which runs /bin/init; the bootstrap leaves
+		// with systemctl switch-root.
+		{name: "systemd-pid1", initSH: plainInit,
+			edit: func(spec map[string]any) {
+				spec["init"] = "/lib/systemd/systemd"
+				bootstrap("iproute2 systemd-udev systemd")(spec)
+			},
+			inImage: []string{"./usr/lib/systemd/systemd", "./usr/bin/systemctl", "./etc/systemd/system/tether.service",
+				"./etc/systemd/system/vic.target.wants/tether.service", "./etc/systemd/system/default.target"},
+			notInImage: []string{"./etc/inittab"},
+			wants: []string{"(systemd branch, PID ", "vicroot: starting /usr/lib/systemd/systemd-udevd",
+				"vicroot: systemd is PID 1: systemctl switch-root"}},
+		// A SysV image (VIC's centos-6.9 layout): no /etc/systemd, udevd at
+		// /sbin/udevd; the SysV files are laid down and /bin/init boots as
+		// rdinit.
+		{name: "sysv", initSH: plainInit, edit: bootstrap("iproute2 udev"),
+			inImage:    []string{"./etc/rc.d/init.d/tether", "./etc/rc.d/rc1.d/S90tether", "./etc/inittab", "./usr/sbin/udevd"},
+			notInImage: []string{"./etc/systemd ", "./etc/systemd/system/tether.service"},
+			wants:      []string{"(sysv branch, PID 1)", "vicroot: starting /sbin/udevd"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			def := definition(t, repo, c.edit, c.initSH)
@@ -227,28 +262,64 @@ func TestBootstrapBoots(t *testing.T) {
 				}
 			}
 			isoPath := buildISO(t, repo, def, t.TempDir(), "--boot-arg", "panic=-1")
-			if c.staging != nil {
-				out, _, err := vicroot(t, nil, "inspect", isoPath)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if strings.Contains(out, "./usr/bin/bash ") {
-					t.Fatal("bash is still in the busybox-only image")
+			out, _, err := vicroot(t, nil, "inspect", isoPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range c.inImage {
+				if !strings.Contains(out, "\n"+p+" ") {
+					t.Errorf("the image lacks %s", p)
 				}
 			}
+			for _, p := range c.notInImage {
+				if strings.Contains(out, "\n"+p) {
+					t.Errorf("the image has %s", p)
+				}
+			}
+			if t.Failed() {
+				t.FailNow()
+			}
 			res := bootISO(t, isoPath, 240e9)
-			requireLines(t, "ttyS1", res.TTYS1,
+			requireLines(t, "ttyS1", res.TTYS1, append([]string{
 				"vicroot: /bin/init starting",
 				"vicroot: switching root to /mnt/containerfs",
 				"VICROOT-TETHER-OK",
 				"/.tether/lib64/ld-linux-x86-64.so.2 --library-path /.tether/lib64 /.tether/bin/haveged -w 1024 -v 1 -F",
 				"Chain VIC",
-			)
+			}, c.wants...)...)
 			for _, bad := range []string{"modprobe nf_conntrack failed", "modprobe xt_REDIRECT failed", "VICROOT-TETHER-FAIL", "bootstrap failed"} {
 				if strings.Contains(res.TTYS1, bad) {
 					t.Errorf("ttyS1 has %q", bad)
 				}
 			}
+			checkNFS(t, res.TTYS1, []string{"nfsv3", "lockd"})
+			if c.name == "systemd-pid1" && strings.Contains(res.TTYS1, "(systemd branch, PID 1)") {
+				t.Error("/bin/init ran as PID 1, not from systemd's tether.service")
+			}
 		})
+	}
+}
+
+// checkNFS is the seed's fourth check: before the switch, the NFS drivers
+// the definition names are loaded and the kernel offers the nfs
+// filesystem, as /bin/bootstrap logs /proc/modules and /proc/filesystems.
+func checkNFS(t *testing.T, ttyS1 string, drivers []string) {
+	t.Helper()
+	var mods, fss []string
+	for _, l := range strings.Split(strings.ReplaceAll(ttyS1, "\r", ""), "\n") {
+		if v, ok := strings.CutPrefix(l, "vicroot: modules loaded:"); ok {
+			mods = strings.Fields(v)
+		}
+		if v, ok := strings.CutPrefix(l, "vicroot: filesystems:"); ok {
+			fss = strings.Fields(v)
+		}
+	}
+	if !slices.Contains(fss, "nfs") {
+		t.Errorf("nfs is not in /proc/filesystems before the switch: %q", fss)
+	}
+	for _, d := range drivers {
+		if !slices.Contains(mods, d) {
+			t.Errorf("NFS driver %s is not loaded before the switch: %q", d, mods)
+		}
 	}
 }

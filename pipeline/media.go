@@ -3,8 +3,11 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -15,6 +18,7 @@ import (
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/repos"
+	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rpmrepo"
 	"github.com/vicroot/vicroot/vic"
@@ -36,6 +40,8 @@ type mediaInput struct {
 // holds, which the sidecars repeat.
 type image struct {
 	path, name, sha256 string
+	tmp                string // the ISO's temp file, until publish renames it
+	lock               *resolver.Lock
 	lockJSON, manifest []byte
 }
 
@@ -44,12 +50,15 @@ type image struct {
 // with ISOLINUX.
 func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	opts, boot := in.opts, in.root.boot
-	if err := bootLoader(ctx, boot, in.plan.syslinux, in.fetched, opts.Isolinux, in.src.def.Spec.Init, opts.BootArgs, version(opts.Version)); err != nil {
+	// rd.systemd.unit=vic.target when the init is systemd.
+	bootArgs := vic.InitBootArgs(in.root.tree, in.src.def.Spec.Init, opts.BootArgs)
+	if err := bootLoader(ctx, boot, in.plan.syslinux, in.fetched, opts.Isolinux, in.src.def.Spec.Init, bootArgs, version(opts.Version)); err != nil {
 		return nil, fmt.Errorf("boot loader: %w", err)
 	}
 	img := &image{}
 	var err error
-	if img.lockJSON, err = newLock(in.plan.locked(), in.src.repos, in.fetched).Marshal(); err != nil {
+	img.lock = newLock(in.plan.locked(), in.src.repos, in.fetched)
+	if img.lockJSON, err = img.lock.Marshal(); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	entries, err := treeManifest(in.root.tree)
@@ -64,6 +73,18 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	rec := Inputs{
 		Definition: in.src.def.Name, Version: version(opts.Version), SourceDateEpoch: in.epoch.Unix(),
 		TetherSHA256: in.layout.tetherSum, UnpackSHA256: in.layout.unpackSum, BootArgs: opts.BootArgs, NoWeakDeps: opts.NoWeakDeps,
+	}
+	if opts.Isolinux.FS != nil {
+		// --isolinux's files are recorded so verify can take them from
+		// the ISO.
+		if rec.IsolinuxSHA256, err = treeSHA256(boot, iso.IsolinuxBin, true); err != nil {
+			return nil, fmt.Errorf("records: %w", err)
+		}
+		if _, err := boot.Lstat(iso.LdlinuxC32); err == nil {
+			if rec.LdlinuxSHA256, err = treeSHA256(boot, iso.LdlinuxC32, false); err != nil {
+				return nil, fmt.Errorf("records: %w", err)
+			}
+		}
 	}
 	if err := records(boot, in.src.def, opts.GPGKeys, rec, img.lockJSON, img.manifest); err != nil {
 		return nil, fmt.Errorf("records: %w", err)
@@ -87,13 +108,42 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 		img.name = "bootstrap-" + in.src.def.Name + ".iso"
 	}
 	img.path = filepath.Join(opts.Out, img.name)
-	if err := iso.Write(ctx, img.path, boot, vic.ISOOptions(version(opts.Version), in.epoch)); err != nil {
+	// The ISO stays a temp file until its sidecars are written: publish
+	// renames them all.
+	if img.tmp, img.sha256, err = writeISOTemp(ctx, img.path, boot, vic.ISOOptions(version(opts.Version), in.epoch)); err != nil {
 		return nil, fmt.Errorf("iso: %s: %w", img.path, err)
 	}
-	if img.sha256, err = fileSHA256(img.path); err != nil {
-		return nil, fmt.Errorf("iso: %w", err)
-	}
 	return img, nil
+}
+
+// writeISOTemp writes the image of boot to a temp file beside name,
+// flushed to disk, and returns the temp file's name and the image's
+// SHA-256.
+func writeISOTemp(ctx context.Context, name string, boot fs.FS, o iso.Options) (tmp, sum string, err error) {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+	if err != nil {
+		return "", "", err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	h := sha256.New()
+	if _, err = iso.WriteTo(ctx, io.MultiWriter(f, h), boot, o); err != nil {
+		return "", "", err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return "", "", err
+	}
+	if err = f.Sync(); err != nil {
+		return "", "", err
+	}
+	if err = f.Close(); err != nil {
+		return "", "", err
+	}
+	return f.Name(), hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // bootLoader writes /boot/isolinux of the ISO: isolinux.bin (and
@@ -157,16 +207,43 @@ func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Packag
 	return boot.WriteFile(iso.BootMsgPath, vic.BootMsg(ver), 0o644)
 }
 
+// treeSHA256 is the SHA-256 of the file p of t; with bootInfo, of its
+// bytes 8–63 zeroed (ISOLINUX's boot-info table, which the ISO writer
+// fills in).
+func treeSHA256(t *rootfs.Tree, p string, bootInfo bool) (string, error) {
+	data, err := t.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	return bootFileSHA256(data, bootInfo), nil
+}
+
+// bootFileSHA256 is the SHA-256 of data; with bootInfo, of data with bytes
+// 8–63 zeroed.
+func bootFileSHA256(data []byte, bootInfo bool) string {
+	if bootInfo && len(data) >= 64 {
+		data = append([]byte(nil), data...)
+		clear(data[8:64])
+	}
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
 // Inputs is what an ISO records of its build besides the lock and the
 // definition: enough for `vicroot verify` to rebuild it.
 type Inputs struct {
-	Definition      string   `json:"definition"`
-	Version         string   `json:"version"`
-	SourceDateEpoch int64    `json:"source_date_epoch"`
-	TetherSHA256    string   `json:"tether_sha256"`
-	UnpackSHA256    string   `json:"unpack_sha256"`
-	BootArgs        []string `json:"boot_args,omitempty"`
-	NoWeakDeps      bool     `json:"no_weak_deps,omitempty"`
+	Definition      string `json:"definition"`
+	Version         string `json:"version"`
+	SourceDateEpoch int64  `json:"source_date_epoch"`
+	TetherSHA256    string `json:"tether_sha256"`
+	UnpackSHA256    string `json:"unpack_sha256"`
+	// IsolinuxSHA256 (of isolinux.bin with bytes 8–63 zeroed: the
+	// boot-info table) and LdlinuxSHA256 are set when the build took them
+	// from --isolinux.
+	IsolinuxSHA256 string   `json:"isolinux_sha256,omitempty"`
+	LdlinuxSHA256  string   `json:"ldlinux_sha256,omitempty"`
+	BootArgs       []string `json:"boot_args,omitempty"`
+	NoWeakDeps     bool     `json:"no_weak_deps,omitempty"`
 }
 
 // records writes /boot/vicroot/: the lock, the effective definition, the

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vicroot/vicroot/internal/fsmeta"
@@ -81,15 +84,213 @@ func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOu
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range []struct {
-		p    string
-		data []byte
-	}{{res.Lock, img.lockJSON}, {res.MTree, img.manifest}, {res.SPDX, spdx}, {res.Report, append(repJSON, '\n')}} {
-		if err := writeFileAtomic(w.p, w.data); err != nil {
-			return nil, err
-		}
+	lk := *img.lock
+	lk.ISOSHA256 = img.sha256
+	lockJSON, err := lk.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	outs := []output{
+		{res.Lock, lockJSON},
+		{res.MTree, mtreeNamingISO(img.manifest, img.sha256)},
+		{res.SPDX, spdx},
+		{res.Report, append(repJSON, '\n')},
+	}
+	if err := publish(img, outs); err != nil {
+		return nil, err
 	}
 	return res, nil
+}
+
+// output is one sidecar: its final name and content.
+type output struct {
+	p    string
+	data []byte
+}
+
+// mtreeISOComment starts the comment line by which a sidecar manifest
+// names its ISO's SHA-256 (the manifest inside the ISO has none).
+const mtreeISOComment = "# iso-sha256: "
+
+// mtreeNamingISO is the manifest with a comment line after "#mtree"
+// naming the ISO's SHA-256.
+func mtreeNamingISO(manifest []byte, sum string) []byte {
+	head, rest, _ := strings.Cut(string(manifest), "\n")
+	return []byte(head + "\n" + mtreeISOComment + sum + "\n" + rest)
+}
+
+// publish puts the ISO and its sidecars in place so that the out dir
+// holds, at every moment, the previous complete set, the new complete
+// set, or no ISO (issue 14): every file is written to a temp file and
+// flushed first; then the old ISO goes, the sidecars are renamed, and the
+// ISO is renamed last. On error the temp files are removed.
+func publish(img *image, outs []output) (err error) {
+	tmps := map[string]string{img.path: img.tmp}
+	defer func() {
+		if err != nil {
+			for _, t := range tmps {
+				os.Remove(t)
+			}
+		}
+	}()
+	for _, o := range outs {
+		t, err := writeTemp(o.p, o.data)
+		if err != nil {
+			return err
+		}
+		tmps[o.p] = t
+	}
+	dir := filepath.Dir(img.path)
+	testPause()
+	if err := os.Remove(img.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the previous %s: %w", img.path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	for _, o := range outs {
+		testPause()
+		if err := os.Rename(tmps[o.p], o.p); err != nil {
+			return err
+		}
+		delete(tmps, o.p)
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	testPause()
+	if err := os.Rename(img.tmp, img.path); err != nil {
+		return err
+	}
+	delete(tmps, img.path)
+	return syncDir(dir)
+}
+
+// writeTemp writes data to a temp file beside p, flushed to disk, and
+// returns its name.
+func writeTemp(p string, data []byte) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write %s: %w", p, err)
+	}
+	return f.Name(), nil
+}
+
+// syncDir flushes a directory's entries (renames, removals) to disk.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// SidecarSuffixes are the sidecars a build writes beside its ISO.
+var SidecarSuffixes = []string{".lock.json", ".mtree", ".spdx.json", ".report.json"}
+
+// StaleSidecars checks the sidecars beside isoPath (those present) against
+// the ISO's SHA-256 and describes each that names another ISO, or none.
+func StaleSidecars(isoPath string) ([]string, error) {
+	var out []string
+	sum := ""
+	for _, suf := range SidecarSuffixes {
+		p := isoPath + suf
+		f, err := os.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(io.LimitReader(f, 256<<20))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if sum == "" {
+			if sum, err = fileSHA256(isoPath); err != nil {
+				return nil, err
+			}
+		}
+		named := sidecarISOSum(suf, data)
+		switch {
+		case named == "":
+			out = append(out, fmt.Sprintf("stale sidecar %s: it names no ISO SHA-256 (not written with this ISO, or by an older vicroot)", p))
+		case named != sum:
+			out = append(out, fmt.Sprintf("stale sidecar %s: it belongs to an ISO with sha256 %s, but %s has sha256 %s", p, named, isoPath, sum))
+		}
+	}
+	return out, nil
+}
+
+// sidecarISOSum is the ISO SHA-256 a sidecar names ("" when none).
+func sidecarISOSum(suffix string, data []byte) string {
+	switch suffix {
+	case ".mtree":
+		for _, line := range strings.Split(string(data), "\n") {
+			if sum, ok := strings.CutPrefix(line, mtreeISOComment); ok {
+				return strings.TrimSpace(sum)
+			}
+			if line != "" && line[0] != '#' {
+				break
+			}
+		}
+	case ".lock.json":
+		var v struct {
+			ISOSHA256 string `json:"iso_sha256"`
+		}
+		if json.Unmarshal(data, &v) == nil {
+			return v.ISOSHA256
+		}
+	case ".report.json":
+		var v struct {
+			SHA256 string `json:"sha256"`
+		}
+		if json.Unmarshal(data, &v) == nil {
+			return v.SHA256
+		}
+	case ".spdx.json":
+		var v struct {
+			Packages []struct {
+				SPDXID    string         `json:"SPDXID"`
+				Checksums []spdxChecksum `json:"checksums"`
+			} `json:"packages"`
+		}
+		if json.Unmarshal(data, &v) == nil {
+			for _, p := range v.Packages {
+				if p.SPDXID != "SPDXRef-Image" {
+					continue
+				}
+				for _, c := range p.Checksums {
+					if c.Algorithm == "SHA256" {
+						return c.Value
+					}
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // newLock pins pkgs: NEVRA, checksum, repository, URL and, once fetched,
@@ -154,28 +355,29 @@ func readerSHA256(r io.Reader) (int64, string, error) {
 	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// testPause is the kill tests' hook: each call is one step of publishing
+// the outputs, numbered from 0, and with VICROOT_TEST_PAUSE=N the build
+// says so on stderr before step N and waits there to be killed.
+func testPause() {
+	n := pauseStep.Add(1) - 1
+	if os.Getenv("VICROOT_TEST_PAUSE") == strconv.FormatInt(n, 10) {
+		fmt.Fprintf(os.Stderr, "vicroot: test pause before publish step %d\n", n)
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
+}
+
+var pauseStep atomic.Int64
+
 // writeFileAtomic writes through a temp file in the same directory,
 // renamed into place, so an interrupted build leaves no half file.
 func writeFileAtomic(p string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
+	tmp, err := writeTemp(p, data)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
+	if err := os.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", p, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/repos"
@@ -22,6 +23,10 @@ import (
 
 // ErrDiffers is returned by Verify when the rebuilt image is not the same.
 var ErrDiffers = errors.New("the rebuilt image differs")
+
+// ErrStaleSidecar is returned by Verify when the ISO is identical to its
+// rebuild but a sidecar beside it belongs to another ISO.
+var ErrStaleSidecar = errors.New("stale sidecar")
 
 // Record is what an ISO written by vicroot records of its build.
 type Record struct {
@@ -93,11 +98,100 @@ func ReadRecord(ctx context.Context, isoPath string) (*Record, error) {
 	return rec, nil
 }
 
+// binFromISO is the tether and unpack the ISO's initramfs holds
+// (/bin/tether, /bin/unpack) as a --bin folder, each checked against the
+// digest the ISO records.
+func binFromISO(isoPath string, in Inputs) (Dir, error) {
+	img, f, err := openISO(isoPath)
+	if err != nil {
+		return Dir{}, err
+	}
+	defer f.Close()
+	r, err := img.Open(iso.InitrdPath)
+	if err != nil {
+		return Dir{}, fmt.Errorf("%s: %s: %w", isoPath, iso.InitrdPath, err)
+	}
+	dr, _, err := initramfs.Decompress(r)
+	if err != nil {
+		return Dir{}, fmt.Errorf("%s: %s: %w", isoPath, iso.InitrdPath, err)
+	}
+	defer dr.Close()
+	// /bin is usually a link to usr/bin: either path may hold them.
+	want := map[string]string{"bin/tether": "tether-linux", "bin/unpack": "unpack", "usr/bin/tether": "tether-linux", "usr/bin/unpack": "unpack"}
+	sums := map[string]string{"tether-linux": in.TetherSHA256, "unpack": in.UnpackSHA256}
+	found := map[string][]byte{}
+	cr := initramfs.NewReader(dr)
+	for {
+		h, err := cr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Dir{}, fmt.Errorf("%s: %s: %w", isoPath, iso.InitrdPath, err)
+		}
+		p := strings.TrimPrefix(h.Name, "./")
+		if _, ok := want[p]; !ok || h.Mode&0o170000 != 0o100000 {
+			continue
+		}
+		if found[p], err = io.ReadAll(io.LimitReader(cr, 256<<20)); err != nil {
+			return Dir{}, fmt.Errorf("%s: %s: %s: %w", isoPath, iso.InitrdPath, h.Name, err)
+		}
+	}
+	bin := fstest.MapFS{}
+	for _, p := range []string{"bin/tether", "bin/unpack", "usr/bin/tether", "usr/bin/unpack"} {
+		n, data := want[p], found[p]
+		if data == nil || bin[n] != nil {
+			continue
+		}
+		if got := bootFileSHA256(data, false); got != sums[n] {
+			return Dir{}, fmt.Errorf("%s: the initramfs's /%s has sha256 %s, but the ISO records %s of sha256 %s: the ISO was altered; give --bin the binaries it was built with",
+				isoPath, p, got, n, sums[n])
+		}
+		bin[n] = &fstest.MapFile{Data: data, Mode: 0o755}
+	}
+	for _, n := range []string{"tether-linux", "unpack"} {
+		if bin[n] == nil {
+			return Dir{}, fmt.Errorf("%s: the initramfs holds no /bin/%s for %s: give --bin", isoPath, strings.TrimSuffix(n, "-linux"), n)
+		}
+	}
+	return Dir{FS: bin, Name: isoPath + ":/" + iso.InitrdPath}, nil
+}
+
+// isolinuxFromISO is the ISOLINUX files the ISO holds as an --isolinux
+// folder, each checked against the digest the ISO records (isolinux.bin's
+// with the boot-info table, bytes 8–63, masked).
+func isolinuxFromISO(isoPath string, in Inputs) (Dir, error) {
+	img, f, err := openISO(isoPath)
+	if err != nil {
+		return Dir{}, err
+	}
+	defer f.Close()
+	dir := fstest.MapFS{}
+	for _, c := range []struct {
+		p, want  string
+		bootInfo bool
+	}{{iso.IsolinuxBin, in.IsolinuxSHA256, true}, {iso.LdlinuxC32, in.LdlinuxSHA256, false}} {
+		if c.want == "" {
+			continue
+		}
+		data, err := readISOFile(img, c.p)
+		if err != nil {
+			return Dir{}, fmt.Errorf("%s: %s: %w", isoPath, c.p, err)
+		}
+		if got := bootFileSHA256(data, c.bootInfo); got != c.want {
+			return Dir{}, fmt.Errorf("%s: /%s has sha256 %s, but the ISO records %s: the ISO was altered; give --isolinux the files it was built with", isoPath, c.p, got, c.want)
+		}
+		dir[path.Base(c.p)] = &fstest.MapFile{Data: data, Mode: 0o644}
+	}
+	return Dir{FS: dir, Name: isoPath + ":/" + iso.IsolinuxDir}, nil
+}
+
 // VerifyResult is the outcome of Verify.
 type VerifyResult struct {
 	Rebuilt    *Result
 	Same       bool
 	Difference *Difference
+	Stale      []string // sidecars beside the ISO that name another ISO
 }
 
 // Verify rebuilds an ISO from what it records (the definition, the lock,
@@ -131,6 +225,11 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 	if opts.Lock, err = resolver.ParseLock(rec.Lock, isoPath+":"+RecordDir+"/lock.json"); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
+	if opts.Bin.FS == nil {
+		if opts.Bin, err = binFromISO(isoPath, rec.Inputs); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+	}
 	for _, c := range []struct{ name, want string }{{"tether-linux", rec.Inputs.TetherSHA256}, {"unpack", rec.Inputs.UnpackSHA256}} {
 		_, got, err := readBin(opts.Bin, c.name)
 		if err != nil {
@@ -139,6 +238,11 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 		if got != c.want {
 			return nil, fmt.Errorf("verify: %s has sha256 %s, but %s was built with one of sha256 %s: give --bin the same binaries",
 				filepath.Join(opts.Bin.Name, c.name), got, isoPath, c.want)
+		}
+	}
+	if opts.Isolinux.FS == nil && rec.Inputs.IsolinuxSHA256 != "" {
+		if opts.Isolinux, err = isolinuxFromISO(isoPath, rec.Inputs); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
 		}
 	}
 	work, err := os.MkdirTemp("", "vicroot-verify-")
@@ -160,7 +264,13 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 		return nil, err
 	}
 	vr := &VerifyResult{Rebuilt: res, Same: orig == res.SHA256}
+	if vr.Stale, err = StaleSidecars(isoPath); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
 	if vr.Same {
+		if len(vr.Stale) > 0 {
+			return vr, fmt.Errorf("verify: %s is identical to its rebuild, but %s: %w", isoPath, strings.Join(vr.Stale, "; "), ErrStaleSidecar)
+		}
 		return vr, nil
 	}
 	if vr.Difference, err = Diff(ctx, isoPath, res.ISO); err != nil {

@@ -64,6 +64,30 @@ func TestEmbeddedSamples(t *testing.T) {
 			pin:     "C1DAC52D1664E8A4386DBA430946FCA2C105B9DE",
 			entropy: "/sbin/rngd", // the tether section names rngd as VIC's init.sh runs it
 		},
+		"centos-7": {
+			pm: "yum", kernel: "kernel", init: "/bin/init", releasever: "7",
+			base:      strings.Fields("filesystem coreutils bash module-init-tools systemd"),
+			bootstrap: strings.Fields("iptables udev rng-tools iptables util-linux-ng"), appliance: []string{},
+			drivers: []string{"nfs", "lockd"},
+			baseURLs: []string{"https://vault.centos.org/7.9.2009/os/x86_64/", "https://vault.centos.org/7.9.2009/updates/x86_64/",
+				"https://vault.centos.org/7.9.2009/extras/x86_64/"},
+			keyPath: "/etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7",
+			// "CentOS-7 Key (CentOS 7 Official Signing Key)", key ID F4A80EB5,
+			// as yum prints it on importing /etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7
+			// and www.centos.org/keys/ publishes it.
+			pin:     "6341AB2753D78A78A7C27BB124C6A8A7F4A80EB5",
+			entropy: "/sbin/rngd",
+		},
+		"photon-1.0-passthrough": {
+			pm: "tdnf", kernel: "linux", init: "/lib/systemd/systemd", releasever: "1.0",
+			base:      strings.Fields("filesystem coreutils kmod haveged iptables"),
+			bootstrap: strings.Fields("util-linux-ng grep which linux-tools iproute2"),
+			appliance: append([]string{"procps-ng", "util-linux-ng"}, photonAppliance[1:]...),
+			drivers:   []string{"nfsv3", "lockd"},
+			baseURLs: []string{"https://packages.vmware.com/photon/1.0/photon_release_1.0_x86_64/",
+				"https://packages.vmware.com/photon/1.0/photon_updates_1.0_x86_64/"},
+			keyPath: "/etc/pki/rpm-gpg/VMWARE-RPM-GPG-KEY", pin: vmwareFPR, entropy: "/usr/sbin/haveged",
+		},
 	}
 	sums, err := repos.Embedded()
 	if err != nil {
@@ -76,7 +100,7 @@ func TestEmbeddedSamples(t *testing.T) {
 			t.Errorf("summary %+v", s)
 		}
 	}
-	if !slices.Equal(names, []string{"centos-6.9", "photon-1.0", "photon-2.0"}) {
+	if !slices.Equal(names, []string{"centos-6.9", "centos-7", "photon-1.0", "photon-1.0-passthrough", "photon-2.0"}) {
 		t.Fatalf("embedded = %q", names)
 	}
 	for name, w := range cases {

@@ -18,8 +18,11 @@ import (
 // that the repositories no longer offer is an error (ErrLockedGone) naming
 // it, never a silent substitute.
 type Lock struct {
-	Version  int             `json:"version"`
-	Packages []LockedPackage `json:"packages"`
+	Version int `json:"version"`
+	// ISOSHA256 is set in the lock written beside an ISO: the SHA-256 of
+	// the ISO it belongs to, so that a stale lock can be told.
+	ISOSHA256 string          `json:"iso_sha256,omitempty"`
+	Packages  []LockedPackage `json:"packages"`
 }
 
 // LockedPackage is one pinned package. Resolve fills Name, NEVRA,

@@ -83,10 +83,22 @@ func BootstrapLayout(ctx context.Context, t FS, in BootstrapInput) (*TetherRepor
 		return nil, err
 	}
 	legacy := def.Init != nil && def.Init.Legacy
+	// VIC's two boot branches (initbranches.go): the branch from the tree
+	// as VIC chooses it, the bootstrap's way out chosen at run time.
+	etcSystemd, _ := t.Stat("etc/systemd")
+	branch := chooseBranch(etcSystemd != nil && etcSystemd.IsDir())
+	shell := "/bin/sh"
+	if legacy {
+		shell = "/bin/bash"
+	}
+	bootstrap, err := withRuntimeSwitch(BootstrapScript())
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range []struct {
 		p    string
 		data []byte
-	}{{"bin/tether", in.Tether}, {"bin/unpack", in.Unpack}, {"bin/init", InitScript(legacy)}, {"bin/bootstrap", BootstrapScript()}} {
+	}{{"bin/tether", in.Tether}, {"bin/unpack", in.Unpack}, {"bin/init", initEntry(branch, shell)}, {"bin/bootstrap", bootstrap}} {
 		if err := putFile(t, f.p, f.data, 0o755); err != nil {
 			return nil, err
 		}
@@ -97,11 +109,17 @@ func BootstrapLayout(ctx context.Context, t FS, in BootstrapInput) (*TetherRepor
 		}
 	}
 
-	// systemd, when the image has it (VIC: if rootfs/etc/systemd exists).
-	if fi, err := t.Stat("etc/systemd"); err == nil && fi.IsDir() {
+	// systemd, when the image has it (VIC: if rootfs/etc/systemd exists),
+	// else the SysV files; then the definition's init is checked.
+	if branch == branchSystemd {
 		if err := systemdLayout(t); err != nil {
 			return nil, err
 		}
+	} else if err := writeBootFiles(t, sysvFiles()); err != nil {
+		return nil, err
+	}
+	if _, err := checkInit(def.Spec.Init, branch, treeLookup(t)); err != nil {
+		return nil, err
 	}
 
 	// The /.tether plan and /bin/repoinit.
@@ -114,7 +132,7 @@ func BootstrapLayout(ctx context.Context, t FS, in BootstrapInput) (*TetherRepor
 		return nil, err
 	}
 	ri.Modprobe = kmodModprobe(t)
-	ri.Udevd = firstExisting(t, "/usr/lib/systemd/systemd-udevd", "/lib/systemd/systemd-udevd", "/sbin/udevd", "/usr/sbin/udevd")
+	ri.Udevd = firstExisting(t, udevdCandidates(branch)...)
 	ri.Udevadm = firstExisting(t, "/usr/bin/udevadm", "/bin/udevadm", "/sbin/udevadm", "/usr/sbin/udevadm")
 	if legacy {
 		ri.Legacy = def.InitSH
@@ -152,7 +170,7 @@ func systemdLayout(t FS) error {
 		p    string
 		data []byte
 	}{
-		{"etc/systemd/system/tether.service", TetherService()},
+		{"etc/systemd/system/tether.service", tetherService()},
 		{"etc/systemd/system/vic.target", VicTarget()},
 	}
 	for _, f := range files {

@@ -21,14 +21,14 @@ func asset(name string) []byte {
 	return b
 }
 
-// InitScript is /bin/init: the PID 1 script of the containerVM. For a
+// InitScript is /bin/init of an image with /etc/systemd (VIC's
+// systemd-init); BootstrapLayout picks the branch from the tree. For a
 // legacy definition, whose init.sh uses bash syntax, it runs under bash.
 func InitScript(legacy bool) []byte {
-	b := asset("init.sh")
 	if legacy {
-		b = bytes.Replace(b, []byte("#!/bin/sh\n"), []byte("#!/bin/bash\n"), 1)
+		return initEntry(branchSystemd, "/bin/bash")
 	}
-	return b
+	return initEntry(branchSystemd, "/bin/sh")
 }
 
 // BootstrapScript is /bin/bootstrap, sourced by /bin/init.
@@ -36,7 +36,7 @@ func BootstrapScript() []byte { return asset("bootstrap.sh") }
 
 // TetherService, VicTarget and NoDHCPNetwork are the systemd files VIC
 // installs when the image has /etc/systemd.
-func TetherService() []byte { return asset("tether.service") }
+func TetherService() []byte { return tetherService() }
 
 // VicTarget is /etc/systemd/system/vic.target.
 func VicTarget() []byte { return asset("vic.target") }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -37,7 +38,17 @@ that installed the path.`,
 			if err != nil {
 				return err
 			}
-			return mtree.Write(cmd.OutOrStdout(), entries)
+			if err := mtree.Write(cmd.OutOrStdout(), entries); err != nil {
+				return err
+			}
+			stale, err := pipeline.StaleSidecars(args[0])
+			if err != nil {
+				return err
+			}
+			for _, w := range stale {
+				fmt.Fprintln(cmd.ErrOrStderr(), "vicroot: warning:", w)
+			}
+			return nil
 		},
 	}
 }

@@ -27,10 +27,25 @@ func TestReposList(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 {
+	// The embedded definitions are the folders under repos/definitions.
+	dirs, err := os.ReadDir(filepath.Join("..", "..", "repos", "definitions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range dirs {
+		if d.IsDir() {
+			name := d.Name() + " "
+			if d.Name() == "photon-2.0" {
+				name = d.Name() + " (default) "
+			}
+			names = append(names, name)
+		}
+	}
+	if len(lines) != len(names) {
 		t.Fatalf("want one line per embedded definition, got:\n%s", out)
 	}
-	for i, want := range []string{"centos-6.9 ", "photon-1.0 ", "photon-2.0 (default) "} {
+	for i, want := range names {
 		if !strings.HasPrefix(lines[i], want) {
 			t.Errorf("line %d = %q, want prefix %q", i, lines[i], want)
 		}

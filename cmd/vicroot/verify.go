@@ -21,21 +21,33 @@ func newVerifyCmd() *cobra.Command {
 		Use:   "verify ISO",
 		Short: "Rebuild an ISO from what it records and compare byte for byte",
 		Long: `verify reads the definition, lock, epoch and version an ISO records under
-/boot/vicroot, rebuilds it with the given repositories, cache and --bin, and
-compares the two images. It exits 0 when they are identical and 3 when they
+/boot/vicroot, rebuilds it with the given repositories and cache, and compares the two
+images. The tether and unpack (and the ISOLINUX of a build with --isolinux)
+are taken from the ISO itself, checked against the digests it records,
+unless --bin (--isolinux) names other ones; only the packages are fetched. It exits 0 when they are identical and 3 when they
 differ, listing the differences by package and by file.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := fetch.apply(&opts); err != nil {
 				return err
 			}
-			opts.Bin, opts.Isolinux = pipeline.OSDir(bin), isolinuxDir(isolinux)
+			// Without --bin (and --isolinux), verify takes them from the
+			// ISO, checked against the digests it records.
+			opts.Isolinux = isolinuxDir(isolinux)
+			if bin != "" {
+				opts.Bin = pipeline.OSDir(bin)
+			}
 			opts.ToolVersion = vicrootVersion()
 			prog := newProgress(cmd.ErrOrStderr())
 			opts.Progress = prog
 			res, err := pipeline.Verify(cmd.Context(), args[0], opts)
 			prog.Close()
 			out := cmd.OutOrStdout()
+			if res != nil && !errors.Is(err, pipeline.ErrStaleSidecar) {
+				for _, w := range res.Stale {
+					fmt.Fprintln(cmd.ErrOrStderr(), "vicroot: warning:", w)
+				}
+			}
 			if errors.Is(err, pipeline.ErrDiffers) {
 				printDifference(out, res.Difference)
 				return &exitError{code: exitDiffers, err: err}
@@ -51,7 +63,7 @@ differ, listing the differences by package and by file.`,
 	fetch.register(f)
 	isolinuxFlag(f, &isolinux)
 	jobsFlag(f, &opts.Jobs)
-	f.StringVar(&bin, "bin", "bin", "directory holding the tether-linux and unpack the ISO was built with")
+	f.StringVar(&bin, "bin", "", "directory holding the tether-linux and unpack the ISO was built with (default: those in the ISO)")
 	return cmd
 }
 

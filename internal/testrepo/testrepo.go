@@ -36,7 +36,13 @@
 // dlopen'ed extensions in /usr/lib/x86_64-linux-gnu/xtables, the bash script
 // iptables-apply), iproute2 (zstd payload; /sbin/ip), systemd-udev (udevadm,
 // /usr/lib/systemd/systemd-udevd, ata_id, scsi_id, 50-udev-default and
-// 60-persistent-storage rules), shadow (groupadd, useradd), linux-esx
+// 60-persistent-storage rules), udev (the same at the SysV paths
+// /sbin/udevd, /sbin/udevadm, /lib/udev, no /etc/systemd; Conflicts
+// systemd-udev), systemd (Debian 12's systemd as Photon's: PID 1 at
+// /usr/lib/systemd/systemd, systemd-shutdown, /usr/bin/systemctl, the
+// private libsystemd-shared and -core in their RUNPATH directory, every
+// target and slice unit and the power-off services, no udev and no .wants
+// links), shadow (groupadd, useradd), linux-esx
 // (/boot/vmlinuz-<kver>, System.map (Debian's placeholder), config,
 // linux-<kver>.cfg, photon.cfg symlink; /lib/modules/<kver>/kernel/**.ko.xz
 // for VIC's drivers, ext4 and their dependencies; modules.order, .builtin,
@@ -62,6 +68,7 @@ package testrepo
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,4 +193,27 @@ func lastLines(s string, n int) string {
 		l = l[len(l)-n:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// PackageFiles lists the .rpm files of the built repository's two
+// repositories (photon and photon-updates) as they lie on disk: an oracle
+// for package counts that does not go through any of our parsers.
+func PackageFiles(t testing.TB, repo string) []string {
+	t.Helper()
+	var files []string
+	for _, r := range []string{"photon", "photon-updates"} {
+		err := filepath.WalkDir(filepath.Join(repo, r), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".rpm") {
+				files = append(files, p)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("testrepo: listing %s: %v", r, err)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatalf("testrepo: no .rpm files under %s", repo)
+	}
+	return files
 }

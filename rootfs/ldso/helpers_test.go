@@ -1,6 +1,7 @@
 package ldso_test
 
 import (
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -9,7 +10,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/vicroot/vicroot/internal/testrepo"
 )
 
 // hostLib is the host directory the test trees copy real libraries from.
@@ -258,3 +262,24 @@ func evalIn(t testing.TB, root, p string) string {
 }
 
 func fmtInt(n int64) string { return strconv.FormatInt(n, 10) }
+
+// need32BitExec skips the test when this kernel cannot execute 32-bit
+// programs (ia32 emulation off: "exec format error"), even under
+// VICROOT_REQUIRE_TOOLS=1: that is the machine, not a missing tool. A
+// missing loader is a missing tool (libc6-i386).
+func need32BitExec(t testing.TB, loader string) {
+	t.Helper()
+	if _, err := os.Stat(loader); err != nil {
+		if testrepo.Required() {
+			t.Fatalf("the i386 loader %s is missing (libc6-i386): %v", loader, err)
+		}
+		t.Skipf("the i386 loader %s is missing (libc6-i386)", loader)
+	}
+	err := exec.Command(loader, "--version").Run()
+	if errors.Is(err, syscall.ENOEXEC) {
+		t.Skipf("this kernel cannot execute 32-bit programs (%s: %v)", loader, err)
+	}
+	if err != nil {
+		t.Fatalf("%s --version: %v", loader, err)
+	}
+}

@@ -338,6 +338,7 @@ func TestResolveInvalidCandidate(t *testing.T) {
 func TestResolve32Bit(t *testing.T) {
 	testrepo.NeedRoot(t)
 	testrepo.NeedTools(t, "chroot")
+	need32BitExec(t, "/usr/lib32/ld-linux.so.2")
 	l := layout{
 		files: map[string]string{
 			"/usr/lib32/ld-linux.so.2": "/usr/lib32/ld-linux.so.2",
