@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/vicroot/vicroot/repos"
+	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rpmrepo"
 	"github.com/vicroot/vicroot/vic"
@@ -103,21 +105,26 @@ func openRepositories(ctx context.Context, def *repos.Definition, opts Options, 
 	return rs, nil
 }
 
-// keyRing is the keys a repository trusts: those its gpgkey list names,
-// and every --gpgkey. A pinned key without material is taken from the
-// release package that ships it, see pinnedKey.
+// keyRing is the keys a repository of this build trusts (KeyRing).
 func (rs *repoSet) keyRing(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpmrepo.Options) (*rpmrepo.KeyRing, error) {
+	return KeyRing(ctx, rs.keys, cfg, o)
+}
+
+// KeyRing is the keys a repository trusts: those of keys its gpgkey list
+// names, and every --gpgkey. A pinned key without material is taken from
+// the release package that ships it (ReleaseKey) and filled in.
+func KeyRing(ctx context.Context, keys []*repos.Key, cfg *rpmrepo.RepoConfig, o rpmrepo.Options) (*rpmrepo.KeyRing, error) {
 	var files []rpmrepo.KeyFile
 	names := map[string]bool{}
 	for _, u := range cfg.GPGKeys {
 		names[u] = true
 	}
-	for _, k := range rs.keys {
+	for _, k := range keys {
 		if k.Source != repos.KeyFromGPGKeyFlag && !names[k.URL] {
 			continue
 		}
 		if k.Armored == nil {
-			if err := rs.pinnedKey(ctx, cfg, o, k); err != nil {
+			if err := ReleaseKey(ctx, cfg, o, k); err != nil {
 				return nil, err
 			}
 		}
@@ -139,13 +146,15 @@ func keyName(k *repos.Key) string {
 	return k.URL
 }
 
-// pinnedKey gets the material of a key the definition pins but does not
-// ship (the embedded definitions): from the repository's package that
-// installs the key at its image path (photon-repos, centos-release). The
-// package is trusted only by its primary.xml checksum until the key's
+// ReleaseKey fills in the material of a key the definition pins but does
+// not ship (the embedded definitions): from the repository's package that
+// installs the key at its image path (photon-repos, centos-release,
+// pgdg-redhat-repo), newest version first, one at a time, so that a
+// repository that no longer serves an older release package still works.
+// The package is trusted only by its primary.xml checksum until the key's
 // fingerprint matches the pin; the package's own signature is then checked
 // like every other's when it is fetched for installation.
-func (rs *repoSet) pinnedKey(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpmrepo.Options, k *repos.Key) error {
+func ReleaseKey(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpmrepo.Options, k *repos.Key) error {
 	if k.ImagePath == "" {
 		return fmt.Errorf("key %s is pinned but has no image path to find it in a release package", k.URL)
 	}
@@ -158,36 +167,39 @@ func (rs *repoSet) pinnedKey(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpm
 	}
 	var cands []*rpmrepo.Package
 	for _, p := range r.Packages() {
-		for _, f := range p.Files {
-			if f == k.ImagePath {
-				cands = append(cands, p)
-				break
-			}
+		if slices.Contains(p.Files, k.ImagePath) {
+			cands = append(cands, p)
 		}
 	}
 	if len(cands) == 0 {
 		return fmt.Errorf("key %s: no package of repository %s ships %s, and the definition has no such file", k.URL, cfg.ID, k.ImagePath)
 	}
-	fetched, err := r.Fetch(ctx, cands)
-	if err != nil {
-		return err
-	}
-	for _, f := range fetched {
+	// The newest first: an older release package may ship an older key.
+	sort.SliceStable(cands, func(i, j int) bool { return resolver.CompareEVR(cands[i].EVR, cands[j].EVR) > 0 })
+	var errs []string
+	for _, p := range cands {
+		fetched, err := r.Fetch(ctx, []*rpmrepo.Package{p})
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
 		t := rootfs.New()
-		if _, err := t.InstallRPM(ctx, rootfs.RPMFile{Path: f.Path}, rootfs.InstallOptions{}); err != nil {
-			return err
+		if _, err := t.InstallRPM(ctx, rootfs.RPMFile{Path: fetched[0].Path}, rootfs.InstallOptions{}); err != nil {
+			errs = append(errs, err.Error())
+			continue
 		}
 		data, err := t.ReadFile(strings.TrimPrefix(path.Clean(k.ImagePath), "/"))
 		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s does not ship %s", p.NEVRA(), k.ImagePath))
 			continue
 		}
 		if _, err := k.Verify(data); err != nil {
-			return fmt.Errorf("key %s from %s: %w", k.ImagePath, f.Package.NEVRA(), err)
+			return fmt.Errorf("key %s from %s: %w", k.ImagePath, p.NEVRA(), err)
 		}
 		k.Armored = data
 		return nil
 	}
-	return fmt.Errorf("key %s: the packages listing it do not ship it", k.ImagePath)
+	return fmt.Errorf("key %s: no release package listing it could be read: %s", k.ImagePath, strings.Join(errs, "; "))
 }
 
 func (rs *repoSet) loadFiles(ctx context.Context) error {
