@@ -1,4 +1,4 @@
-package rootfs
+package hook
 
 import (
 	"errors"
@@ -11,7 +11,11 @@ import (
 	"strings"
 
 	"github.com/vicroot/vicroot/internal/fsmeta"
+	"github.com/vicroot/vicroot/rootfs/sysconf"
 )
+
+// permBits are the mode bits chmod, cp -p and install set.
+const permBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
 // flags splits leading options ("-rf", "-m 755", "--force") from operands.
 // withArg lists the short options that take a value.
@@ -420,7 +424,7 @@ func (h *hookRun) copy(fsys fs.FS, from, to string, recursive, preserve, keepLin
 			return err
 		}
 	default:
-		return fmt.Errorf("%s: cannot copy a %s", from, typeName(mode))
+		return fmt.Errorf("%s: cannot copy a file of mode %v", from, mode)
 	}
 	if preserve {
 		m := fsmetaOf(fi)
@@ -533,9 +537,7 @@ func (h *hookRun) chmod(args []string) error {
 
 // owner parses USER[:GROUP] with names from the tree's own account files.
 func (h *hookRun) owner(spec string, uid, gid uint32) (uint32, uint32, error) {
-	h.t.mu.RLock()
-	ids := h.t.loadIDs()
-	h.t.mu.RUnlock()
+	users, groups := sysconf.IDs(h.t)
 	u, g, hasG := strings.Cut(spec, ":")
 	if !hasG {
 		u, g, hasG = strings.Cut(spec, ".")
@@ -551,12 +553,12 @@ func (h *hookRun) owner(spec string, uid, gid uint32) (uint32, uint32, error) {
 	}
 	var err error
 	if u != "" {
-		if uid, err = look(u, ids.users); err != nil {
+		if uid, err = look(u, users); err != nil {
 			return 0, 0, err
 		}
 	}
 	if hasG && g != "" {
-		if gid, err = look(g, ids.groups); err != nil {
+		if gid, err = look(g, groups); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -617,10 +619,7 @@ func (h *hookRun) touch(args []string) error {
 			}
 			continue
 		}
-		h.t.mu.RLock()
-		tm := h.t.defTime
-		h.t.mu.RUnlock()
-		if err := h.t.Chtimes(p, tm); err != nil {
+		if err := h.t.Chtimes(p, h.t.DefaultTime()); err != nil {
 			return err
 		}
 	}
@@ -744,7 +743,7 @@ func (h *hookRun) install(args []string) error {
 		return err
 	}
 	if has(o, "D") {
-		if err := h.t.MkdirAll(parentOf(dst), 0o755); err != nil {
+		if err := h.t.MkdirAll(path.Dir(dst), 0o755); err != nil {
 			return err
 		}
 	}
@@ -812,13 +811,14 @@ func (h *hookRun) readlink(args []string) error {
 		return err
 	}
 	if has(o, "fe") {
-		h.t.mu.RLock()
-		l, err := h.t.lookupPath(p, true)
-		h.t.mu.RUnlock()
-		if err != nil || (l.n == nil && has(o, "e")) {
+		real, err := h.t.Realpath(p, true)
+		if err == nil && has(o, "e") {
+			_, err = h.t.Lstat(real)
+		}
+		if err != nil {
 			return fmt.Errorf("%s: cannot canonicalize", rest[0])
 		}
-		_, err = fmt.Fprintln(h.stdout, h.root+"/"+strings.TrimPrefix(l.path(), "."))
+		_, err = fmt.Fprintln(h.stdout, h.root+"/"+strings.TrimPrefix(real, "."))
 		return err
 	}
 	target, err := h.t.ReadLink(p)
