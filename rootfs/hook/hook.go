@@ -41,14 +41,54 @@ const hookPrelude = `rootfs_dir() { echo "$1/rootfs"; }
 bootfs_dir() { echo "$1/bootfs"; }
 `
 
-// Applets are the commands a hook may run; anything else is an error.
-var applets = map[string]func(h *hookRun, args []string) error{
-	"mkdir": (*hookRun).mkdir, "ln": (*hookRun).ln, "rm": (*hookRun).rm,
-	"cp": (*hookRun).cp, "mv": (*hookRun).mv, "chmod": (*hookRun).chmod,
-	"chown": (*hookRun).chown, "touch": (*hookRun).touch, "mknod": (*hookRun).mknod,
-	"cat": (*hookRun).cat, "sed": (*hookRun).sed, "install": (*hookRun).install,
-	"basename": (*hookRun).basename, "dirname": (*hookRun).dirname,
-	"readlink": (*hookRun).readlink,
+// applet is one command a hook may run: how its arguments are parsed and
+// what it does. Options are parsed, and the operand count checked, once
+// for all applets in exec; run sees the result.
+type applet struct {
+	// withArg lists the short options that take a value.
+	withArg string
+	// raw applets get their arguments unparsed (basename, dirname).
+	raw bool
+	// min and max bound the operand count (max 0: no bound).
+	min, max int
+	run      func(h *hookRun, o opts, operands []string) error
+}
+
+// applets are the commands a hook may run; anything else is an error.
+var applets = map[string]applet{
+	"basename": {raw: true, min: 1, run: (*hookRun).basename},
+	"cat":      {run: (*hookRun).cat},
+	"chmod":    {min: 2, run: (*hookRun).chmod},
+	"chown":    {min: 2, run: (*hookRun).chown},
+	"cp":       {min: 2, run: (*hookRun).cp},
+	"dirname":  {raw: true, min: 1, run: (*hookRun).dirname},
+	"install":  {withArg: "mogt", run: (*hookRun).install},
+	"ln":       {min: 1, run: (*hookRun).ln},
+	"mkdir":    {withArg: "m", run: (*hookRun).mkdir},
+	"mknod":    {withArg: "m", min: 2, run: (*hookRun).mknod},
+	"mv":       {min: 2, run: (*hookRun).mv},
+	"readlink": {min: 1, max: 1, run: (*hookRun).readlink},
+	"rm":       {run: (*hookRun).rm},
+	"sed":      {withArg: "e", run: (*hookRun).sed},
+	"touch":    {run: (*hookRun).touch},
+}
+
+// call parses args as a's options and operands and runs it.
+func (a applet) call(h *hookRun, args []string) error {
+	o, rest := opts{}, args
+	if !a.raw {
+		var err error
+		if o, rest, err = parseFlags(args, a.withArg); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(rest) < a.min:
+		return errors.New("missing operand")
+	case a.max > 0 && len(rest) > a.max:
+		return fmt.Errorf("extra operand %q", rest[a.max])
+	}
+	return a.run(h, o, rest)
 }
 
 // Error is a hook failure with the script's name and line.
@@ -144,12 +184,12 @@ func Run(ctx context.Context, t rootfs.FS, name string, script []byte, env Env) 
 func (h *hookRun) exec(ctx context.Context, args []string) error {
 	hc := interp.HandlerCtx(ctx)
 	h.dir, h.stdout, h.stderr, h.stdin = hc.Dir, hc.Stdout, hc.Stderr, hc.Stdin
-	fn, ok := applets[path.Base(args[0])]
+	a, ok := applets[path.Base(args[0])]
 	if !ok || strings.Contains(args[0], "/") && !strings.HasPrefix(args[0], "/bin/") && !strings.HasPrefix(args[0], "/usr/bin/") {
 		h.fail = &Error{Script: h.script, Line: hc.Pos.Line(), Err: fmt.Errorf("%w: %s", ErrUnknownCommand, args[0])}
 		return h.fail
 	}
-	if err := fn(h, args[1:]); err != nil {
+	if err := a.call(h, args[1:]); err != nil {
 		fmt.Fprintf(h.stderr, "%s: %v\n", args[0], err)
 		h.fail = &Error{Script: h.script, Line: hc.Pos.Line(), Err: fmt.Errorf("%s: %w", strings.Join(args, " "), err)}
 		return interp.NewExitStatus(1)
