@@ -56,6 +56,10 @@ type InstallOptions struct {
 	// checked like fresh ones (every file against the header's digest):
 	// a damaged entry is removed and the package decoded afresh.
 	PayloadCache string
+	// SpillDir is where the content of big files goes when there is no
+	// payload cache to reference (default os.TempDir()): an unlinked
+	// file, so the tree holds no more than inlineMax of a file in memory.
+	SpillDir string
 }
 
 // PackageRecord is the tree's file database entry of one installed package.
@@ -144,7 +148,7 @@ func (in *Installer) Install(ctx context.Context, files []RPMFile, opts InstallO
 				return
 			}
 			go func() {
-				d, err := decodeFile(f, opts.PayloadCache)
+				d, err := decodeFile(f, opts.PayloadCache, opts.SpillDir)
 				results[i] <- decodeResult{d, err}
 			}()
 		}
@@ -170,13 +174,13 @@ func (in *Installer) Install(ctx context.Context, files []RPMFile, opts InstallO
 	return recs, nil
 }
 
-func decodeFile(f RPMFile, cacheDir string) (*decodedRPM, error) {
+func decodeFile(f RPMFile, cacheDir, spillDir string) (*decodedRPM, error) {
 	cache := ""
 	if cacheDir != "" && f.Key != "" {
 		cache = filepath.Join(cacheDir, strings.ReplaceAll(f.Key, ":", "-")+".cpio")
 	}
 	if f.R != nil {
-		return decodeRPM(f.R, f.Size, f.name(), cache)
+		return decodeRPM(f.R, f.Size, f.name(), cache, spillDir)
 	}
 	fh, err := os.Open(f.Path)
 	if err != nil {
@@ -187,7 +191,7 @@ func decodeFile(f RPMFile, cacheDir string) (*decodedRPM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rootfs: %w", err)
 	}
-	return decodeRPM(fh, st.Size(), f.Path, cache)
+	return decodeRPM(fh, st.Size(), f.Path, cache, spillDir)
 }
 
 func rdevSplit(rdev uint32) (major, minor uint32) {
@@ -465,7 +469,11 @@ func (in *Installer) applyFile(d *decodedRPM, f *hdrFile, ids idMap, links map[[
 	}
 	switch {
 	case mode.IsRegular():
-		if err := in.fs.WriteContent(name, rootfs.BytesSum(f.data, f.sum), mode); err != nil {
+		c, err := f.content()
+		if err != nil {
+			return "", err
+		}
+		if err := in.fs.WriteContent(name, c, mode); err != nil {
 			return "", err
 		}
 		if f.ino != 0 {

@@ -143,6 +143,21 @@ func (c *newcReader) readData() ([]byte, error) {
 	return buf, nil
 }
 
+// copyData copies exactly the current member's data to w, in chunks: a
+// big file never sits in memory whole.
+func (c *newcReader) copyData(w io.Writer) error {
+	n, err := io.CopyN(w, c.r, c.remain)
+	c.off += n
+	c.remain -= n
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("cpio data at offset %d: %w", c.off, err)
+	}
+	return nil
+}
+
 func parseHex(b []byte) (uint32, error) {
 	v, err := strconv.ParseUint(string(b), 16, 32)
 	if err != nil {

@@ -90,7 +90,7 @@ func TestReadCpio(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d := &decodedRPM{name: "p", nevra: "p-1-1.noarch", files: fuzzFiles()}
-			err := d.readCpio(bytes.NewReader(c.payload), md5.New)
+			err := d.readCpio(bytes.NewReader(c.payload), md5.New, nil)
 			if c.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -113,7 +113,7 @@ func FuzzNewc(f *testing.F) {
 	f.Add(validPayload()[:120])
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		d := &decodedRPM{name: "p", nevra: "p-1-1.noarch", files: fuzzFiles()}
-		if err := d.readCpio(bytes.NewReader(payload), md5.New); err != nil {
+		if err := d.readCpio(bytes.NewReader(payload), md5.New, nil); err != nil {
 			return
 		}
 		tr := rootfs.New()
