@@ -455,7 +455,7 @@ func (d *decodedRPM) fromCache(h *rpmhdr.Header, cache string) (*decodedRPM, boo
 	return cd, true
 }
 
-func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache, spillDir string) error {
+func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache, spillDir string) (err error) {
 	if f := hdrString(h, tagPayloadFormat); f != "" && f != "cpio" {
 		return fmt.Errorf("payload format %q, want cpio", f)
 	}
@@ -469,6 +469,11 @@ func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache, spi
 	}
 	defer closeFn()
 	spill := &bigStore{spilling: true, spillDir: spillDir}
+	defer func() {
+		if err != nil && spill.spill != nil {
+			spill.spill.Close()
+		}
+	}()
 	if cache == "" {
 		return d.readCpio(zr, newHash, spill)
 	}
