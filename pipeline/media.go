@@ -17,6 +17,7 @@ import (
 
 	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
+	"github.com/vicroot/vicroot/internal/atomicfile"
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
@@ -119,7 +120,7 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	return img, nil
 }
 
-// spilled is the initramfs written to an unlinked file, which the boot
+// spilled is the initramfs written to an unnamed file, which the boot
 // tree references until the ISO is written: an image's initramfs is as big
 // as its files, so it stays out of the heap.
 type spilled struct {
@@ -127,13 +128,12 @@ type spilled struct {
 	content rootfs.Content
 }
 
-// spillInitramfs writes the initramfs of tree to an unlinked file in dir.
+// spillInitramfs writes the initramfs of tree to an unnamed file in dir.
 func spillInitramfs(ctx context.Context, dir string, tree fs.FS, epoch time.Time) (_ *spilled, err error) {
-	f, err := os.CreateTemp(dir, ".initramfs.tmp*")
+	f, err := atomicfile.Unnamed(dir)
 	if err != nil {
 		return nil, err
 	}
-	os.Remove(f.Name())
 	defer func() {
 		if err != nil {
 			f.Close()

@@ -536,13 +536,12 @@ type bigStore struct {
 // writer returns where the next big file's bytes go and their offset there.
 func (b *bigStore) writer() (io.Writer, io.ReaderAt, int64, error) {
 	if b.spill == nil {
-		f, err := os.CreateTemp(b.spillDir, "vicroot-spill-*")
+		// Unnamed: the open file is the store, and nothing is left
+		// behind when the process ends.
+		f, err := atomicfile.Unnamed(b.spillDir)
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("spill file: %w", err)
 		}
-		// Unlinked at once: the open file is the store, and nothing is
-		// left behind when the process ends.
-		os.Remove(f.Name())
 		b.spill, b.w = f, bufio.NewWriterSize(f, 1<<20)
 	}
 	return b.w, b.spill, b.size, nil
