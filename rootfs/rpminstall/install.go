@@ -184,12 +184,12 @@ func decodeFile(f RPMFile, cacheDir, spillDir string) (*decodedRPM, error) {
 	}
 	fh, err := os.Open(f.Path)
 	if err != nil {
-		return nil, fmt.Errorf("rootfs: %w", err)
+		return nil, fmt.Errorf("rpminstall: %w", err)
 	}
 	defer fh.Close()
 	st, err := fh.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("rootfs: %w", err)
+		return nil, fmt.Errorf("rpminstall: %w", err)
 	}
 	return decodeRPM(fh, st.Size(), f.Path, cache, spillDir)
 }
@@ -216,7 +216,7 @@ func (in *Installer) apply(d *decodedRPM, opts InstallOptions) (*PackageRecord, 
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if old, ok := in.pkgs[d.name]; ok {
-		return nil, fmt.Errorf("rootfs: %s: %s is already installed (erase it first)", d.nevra, old.NEVRA)
+		return nil, fmt.Errorf("rpminstall: %s: %s is already installed (erase it first)", d.nevra, old.NEVRA)
 	}
 	rep := in.pkgReport(d.nevra)
 	if opts.Scriptlets {
@@ -240,7 +240,7 @@ func (in *Installer) apply(d *decodedRPM, opts InstallOptions) (*PackageRecord, 
 		}
 		p, err := in.applyFile(d, f, ids, links, warn)
 		if err != nil {
-			return nil, fmt.Errorf("rootfs: %s: %s: %w", d.nevra, f.path, err)
+			return nil, fmt.Errorf("rpminstall: %s: %s: %w", d.nevra, f.path, err)
 		}
 		if p != "" {
 			rec.Files = append(rec.Files, p)
@@ -579,7 +579,7 @@ func (in *Installer) Erase(name string) error {
 	defer in.mu.Unlock()
 	rec, ok := in.pkgs[name]
 	if !ok {
-		return fmt.Errorf("rootfs: erase %s: package is not installed", name)
+		return fmt.Errorf("rpminstall: erase %s: package is not installed", name)
 	}
 	paths := append([]string(nil), rec.Files...)
 	// Deepest first, so directories are empty by the time they come up.

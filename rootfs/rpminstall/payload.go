@@ -32,7 +32,7 @@ func Payload(ctx context.Context, f RPMFile) (fstest.MapFS, error) {
 		}
 		data, err := io.ReadAll(c.Reader())
 		if err != nil {
-			return nil, fmt.Errorf("rootfs: %s: %s: %w", d.source, h.path, err)
+			return nil, fmt.Errorf("rpminstall: %s: %s: %w", d.source, h.path, err)
 		}
 		out[h.path[1:]] = &fstest.MapFile{Data: data, Mode: mode.Perm()}
 	}

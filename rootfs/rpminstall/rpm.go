@@ -389,12 +389,12 @@ func digestAlgo(h *rpmhdr.Header) (func() hash.Hash, error) {
 func decodeRPM(r io.ReaderAt, size int64, source, cache, spillDir string) (_ *decodedRPM, err error) {
 	f, err := rpmhdr.ReadFile(io.NewSectionReader(r, 0, size), size)
 	if err != nil {
-		return nil, fmt.Errorf("rootfs: %s: %w", source, err)
+		return nil, fmt.Errorf("rpminstall: %s: %w", source, err)
 	}
 	h, off := f.Main, f.PayloadOffset
 	d, err := decodeHeader(h)
 	if err != nil {
-		return nil, fmt.Errorf("rootfs: %s: %w", source, err)
+		return nil, fmt.Errorf("rpminstall: %s: %w", source, err)
 	}
 	d.source = source
 	if cache != "" {
@@ -403,7 +403,7 @@ func decodeRPM(r io.ReaderAt, size int64, source, cache, spillDir string) (_ *de
 		}
 		cd, err := decodeHeader(h)
 		if err != nil {
-			return nil, fmt.Errorf("rootfs: %s: %w", source, err)
+			return nil, fmt.Errorf("rpminstall: %s: %w", source, err)
 		}
 		cd.source = source
 		err = cd.readPayload(h, io.NewSectionReader(r, off, size-off), cache, spillDir)
@@ -411,12 +411,12 @@ func decodeRPM(r io.ReaderAt, size int64, source, cache, spillDir string) (_ *de
 			return cd, nil
 		}
 		if !errors.Is(err, errNoCache) {
-			return nil, fmt.Errorf("rootfs: %s (%s): %w", source, d.nevra, err)
+			return nil, fmt.Errorf("rpminstall: %s (%s): %w", source, d.nevra, err)
 		}
 		// The cache could not be written: decode again, spilling.
 	}
 	if err := d.readPayload(h, io.NewSectionReader(r, off, size-off), "", spillDir); err != nil {
-		return nil, fmt.Errorf("rootfs: %s (%s): %w", source, d.nevra, err)
+		return nil, fmt.Errorf("rpminstall: %s (%s): %w", source, d.nevra, err)
 	}
 	return d, nil
 }
