@@ -101,9 +101,9 @@ func Write(ctx context.Context, name string, fsys fs.FS, opts Options) error {
 // Only metadata is held in memory (and the boot file, to patch it).
 //
 // Rock Ridge owners and modes come from the tree (the *fsmeta.Meta of each
-// FileInfo, else the host's stat data): build the ISO tree with Tree or
-// VICLayout, whose entries are root's, rather than os.DirFS of a temporary
-// folder, or the builder's uid ends up in the image.
+// FileInfo, else the host's stat data): build the ISO tree in memory (the
+// pipeline uses the in-memory tree of package rootfs) rather than as
+// os.DirFS of a temporary folder, or the builder's uid ends up in the image.
 func WriteTo(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) (int64, error) {
 	if opts.Epoch.IsZero() {
 		return 0, errors.New("iso: Options.Epoch (SOURCE_DATE_EPOCH) is required")
