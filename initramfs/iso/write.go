@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs/internal/treemeta"
+	"github.com/vicroot/vicroot/initramfs/internal/wcount"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 
 	"github.com/vicroot/vicroot/internal/atomicfile"
@@ -128,14 +129,14 @@ func WriteTo(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) (int64,
 		return 0, err
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
-	cw := &countWriter{w: bw}
+	cw := &wcount.Writer{W: bw}
 	if err := l.write(cw); err != nil {
-		return cw.n, err
+		return cw.N, err
 	}
 	if err := bw.Flush(); err != nil {
-		return cw.n, fmt.Errorf("iso: write: %w", err)
+		return cw.N, fmt.Errorf("iso: write: %w", err)
 	}
-	return cw.n, nil
+	return cw.N, nil
 }
 
 type layout struct {
@@ -412,7 +413,7 @@ func (l *layout) rrEntries(n *node, names [][]byte) [][]byte {
 }
 
 // write emits the image.
-func (l *layout) write(w *countWriter) error {
+func (l *layout) write(w *wcount.Writer) error {
 	pvd := l.pvd()
 	system := make([]byte, 16*sectorSize)
 	if l.opts.HybridMBR != nil {
@@ -481,10 +482,10 @@ func (l *layout) write(w *countWriter) error {
 			return err
 		}
 	}
-	if w.n != int64(l.volumeSize)*sectorSize {
-		return fmt.Errorf("iso: internal error: wrote %d bytes, planned %d sectors", w.n, l.volumeSize)
+	if w.N != int64(l.volumeSize)*sectorSize {
+		return fmt.Errorf("iso: internal error: wrote %d bytes, planned %d sectors", w.N, l.volumeSize)
 	}
-	if _, err := w.Write(make([]byte, l.totalSize()-w.n)); err != nil {
+	if _, err := w.Write(make([]byte, l.totalSize()-w.N)); err != nil {
 		return fmt.Errorf("iso: write: %w", err)
 	}
 	return nil
@@ -669,15 +670,4 @@ func (l *layout) pvd() []byte {
 	b[881] = 1
 	padField(b[883:1395], "")
 	return b
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n += int64(n)
-	return n, err
 }
