@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -37,16 +36,6 @@ func (c Compression) String() string {
 		return compressionNames[c]
 	}
 	return fmt.Sprintf("Compression(%d)", int(c))
-}
-
-// ParseCompression parses "gzip", "xz", "zstd" or "none".
-func ParseCompression(s string) (Compression, error) {
-	for i, n := range compressionNames {
-		if strings.EqualFold(s, n) {
-			return Compression(i), nil
-		}
-	}
-	return 0, fmt.Errorf("initramfs: unknown compression %q (want gzip, xz, zstd or none)", s)
 }
 
 // Compress returns a writer that compresses to w; Close flushes it (and

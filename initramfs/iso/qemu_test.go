@@ -117,7 +117,7 @@ func bootQEMU(t *testing.T, busybox []byte, kernel string, c initramfs.Compressi
 	img := filepath.Join(t.TempDir(), "bootstrap.iso")
 	opts := vic.ISOOptions("v1.5.8-0-9489f63", epoch)
 	opts.HybridMBR = mbr
-	if err := iso.Write(context.Background(), img, bootfs, opts); err != nil {
+	if err := writeImage(context.Background(), img, bootfs, opts); err != nil {
 		t.Fatal(err)
 	}
 	media := []string{"-cdrom", img}

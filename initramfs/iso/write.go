@@ -9,7 +9,6 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -18,8 +17,6 @@ import (
 	"github.com/vicroot/vicroot/initramfs/internal/treemeta"
 	"github.com/vicroot/vicroot/initramfs/internal/wcount"
 	"github.com/vicroot/vicroot/internal/fsmeta"
-
-	"github.com/vicroot/vicroot/internal/atomicfile"
 )
 
 const sectorSize = 2048
@@ -79,23 +76,6 @@ type node struct {
 	self     suArea // system use of the "." record (directories)
 	parentSU suArea // of the ".." record
 	su       suArea // of the record in the parent directory
-}
-
-// Write writes the image of fsys to the file name: a temporary file beside
-// it, renamed into place when complete.
-func Write(ctx context.Context, name string, fsys fs.FS, opts Options) error {
-	var werr error
-	err := atomicfile.Write(name, 0o644, func(f *os.File) error {
-		_, werr = WriteTo(ctx, f, fsys, opts)
-		return werr
-	})
-	if werr != nil {
-		return fmt.Errorf("%w (writing %s)", werr, name)
-	}
-	if err != nil {
-		return fmt.Errorf("iso: %w", err)
-	}
-	return nil
 }
 
 // WriteTo streams the image of fsys to w and returns the bytes written.

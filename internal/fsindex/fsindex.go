@@ -52,9 +52,6 @@ func New(ra io.ReaderAt, root Node) *FS {
 	return &FS{ra: ra, root: &root}
 }
 
-// Root returns the root directory's node, to change its metadata.
-func (f *FS) Root() *Node { return f.root }
-
 // Add puts n at name (an fs.FS name), replacing what was there (a directory
 // replacing a directory keeps its entries). Missing parents are created as
 // copies of parent (made a directory); a parent that is not a directory is
