@@ -247,3 +247,54 @@ func FuzzOpenFS(f *testing.F) {
 		})
 	})
 }
+
+// rpm's stripped records ("07070X", a file index, padding to 4 bytes
+// before and after the 14-byte header as rpm's cpio writer puts it) are
+// read by NewPayloadReader with the sizes from the RPM header, and refused
+// by NewReader.
+func TestPayloadReaderStripped(t *testing.T) {
+	var b bytes.Buffer
+	stripped := func(idx int, data string) {
+		fmt.Fprintf(&b, "07070X%08x", idx)
+		for b.Len()%4 != 0 {
+			b.WriteByte(0)
+		}
+		b.WriteString(data)
+		for b.Len()%4 != 0 {
+			b.WriteByte(0)
+		}
+	}
+	stripped(1, "second")
+	stripped(0, "first!!")
+	fmt.Fprintf(&b, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 11, 0)
+	b.WriteString("TRAILER!!!\x00")
+	for b.Len()%4 != 0 {
+		b.WriteByte(0)
+	}
+	archive := b.Bytes()
+	r := initramfs.NewPayloadReader(bytes.NewReader(archive), []int64{7, 6})
+	var got []string
+	for {
+		h, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d:%s", h.Index, data))
+	}
+	if strings.Join(got, " ") != "1:second 0:first!!" {
+		t.Errorf("read %q", got)
+	}
+	if _, err := initramfs.NewReader(bytes.NewReader(archive)).Next(); err == nil {
+		t.Error("NewReader read a stripped record")
+	}
+	if _, err := initramfs.NewPayloadReader(bytes.NewReader(archive), []int64{7}).Next(); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("index past the header's files: %v", err)
+	}
+}
