@@ -28,9 +28,31 @@ const MaxArchiveSize = 16 << 30
 // them, so the tree can be packed again. Regular files are read from the
 // archive when opened; metadata is held in memory.
 type FS struct {
-	*fsindex.FS
+	tree  *fsindex.FS
 	close func() error
 }
+
+var _ interface {
+	fs.StatFS
+	fs.ReadDirFS
+	fs.ReadLinkFS
+} = (*FS)(nil)
+
+// Open opens name, following symlinks inside the tree (fs.FS). A regular
+// file is also an io.ReaderAt and io.Seeker.
+func (f *FS) Open(name string) (fs.File, error) { return f.tree.Open(name) }
+
+// Stat returns the FileInfo of name, following symlinks (fs.StatFS).
+func (f *FS) Stat(name string) (fs.FileInfo, error) { return f.tree.Stat(name) }
+
+// Lstat returns the FileInfo of name itself (fs.ReadLinkFS).
+func (f *FS) Lstat(name string) (fs.FileInfo, error) { return f.tree.Lstat(name) }
+
+// ReadLink returns the target of the symlink name (fs.ReadLinkFS).
+func (f *FS) ReadLink(name string) (string, error) { return f.tree.ReadLink(name) }
+
+// ReadDir lists the directory name, sorted by name (fs.ReadDirFS).
+func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) { return f.tree.ReadDir(name) }
 
 // Close releases the archive (and the temporary file holding a
 // decompressed one).
@@ -57,7 +79,7 @@ func OpenFS(ctx context.Context, ra io.ReaderAt, size int64) (*FS, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &FS{FS: t}, nil
+		return &FS{tree: t}, nil
 	}
 	dr, c, err := Decompress(io.NewSectionReader(ra, 0, size))
 	if err != nil {
@@ -85,7 +107,7 @@ func OpenFS(ctx context.Context, ra io.ReaderAt, size int64) (*FS, error) {
 		tmp.Close()
 		return nil, err
 	}
-	return &FS{FS: t, close: tmp.Close}, nil
+	return &FS{tree: t, close: tmp.Close}, nil
 }
 
 type ctxReader struct {

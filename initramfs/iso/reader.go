@@ -32,8 +32,8 @@ const (
 // tree is read and checked by Open, so a damaged or truncated image fails
 // there, naming what is cut; file contents are read when opened.
 type Image struct {
-	*fsindex.FS
-	r io.ReaderAt
+	tree *fsindex.FS
+	r    io.ReaderAt
 
 	SystemID, VolumeID, VolumeSetID  string
 	Publisher, Preparer, Application string
@@ -443,6 +443,28 @@ func decodeSL(b []byte) (string, error) {
 	return t, nil
 }
 
+var _ interface {
+	fs.StatFS
+	fs.ReadDirFS
+	fs.ReadLinkFS
+} = (*Image)(nil)
+
+// Open opens name, following symlinks inside the tree (fs.FS). A regular
+// file is also an io.ReaderAt and io.Seeker.
+func (im *Image) Open(name string) (fs.File, error) { return im.tree.Open(name) }
+
+// Stat returns the FileInfo of name, following symlinks (fs.StatFS).
+func (im *Image) Stat(name string) (fs.FileInfo, error) { return im.tree.Stat(name) }
+
+// Lstat returns the FileInfo of name itself (fs.ReadLinkFS).
+func (im *Image) Lstat(name string) (fs.FileInfo, error) { return im.tree.Lstat(name) }
+
+// ReadLink returns the target of the symlink name (fs.ReadLinkFS).
+func (im *Image) ReadLink(name string) (string, error) { return im.tree.ReadLink(name) }
+
+// ReadDir lists the directory name, sorted by name (fs.ReadDirFS).
+func (im *Image) ReadDir(name string) ([]fs.DirEntry, error) { return im.tree.ReadDir(name) }
+
 // index reads every directory of the image into the tree, checking that
 // each extent lies inside the image.
 func (im *Image) index() error {
@@ -456,7 +478,7 @@ func (im *Image) index() error {
 			rootEnt = e
 		}
 	}
-	im.FS = fsindex.New(im.r, indexNode(rootEnt))
+	im.tree = fsindex.New(im.r, indexNode(rootEnt))
 	seen := map[uint32]bool{im.root.lba: true}
 	var walk func(dir rawRecord, prefix string, depth int) error
 	walk = func(dir rawRecord, prefix string, depth int) error {
@@ -485,7 +507,7 @@ func (im *Image) index() error {
 			if e.Mode.IsRegular() && im.size >= 0 && int64(e.LBA)*sectorSize+e.Size > im.size {
 				return fmt.Errorf("iso: /%s: its %d bytes at sector %d run past the end of the %d-byte image (it is cut short)", p, e.Size, e.LBA, im.size)
 			}
-			if err := im.FS.Add(p, indexNode(e), indexNode(rootEnt)); err != nil {
+			if err := im.tree.Add(p, indexNode(e), indexNode(rootEnt)); err != nil {
 				return fmt.Errorf("iso: %w", err)
 			}
 			if r.flags&2 != 0 {
