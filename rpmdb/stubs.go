@@ -1,0 +1,14 @@
+package rpmdb
+
+import "errors"
+
+func writeSQLite(blobs [][]byte) ([]File, error) { return nil, errors.New("rpmdb: sqlite not yet") }
+
+// ReadSQLite reads rpmdb.sqlite.
+func ReadSQLite(name string, data []byte) ([]Installed, error) {
+	return nil, errors.New("rpmdb: sqlite not yet")
+}
+
+func pubkeyBlobs(k []byte, o Options) ([][]byte, error) {
+	return nil, errors.New("rpmdb: keys not yet")
+}
