@@ -201,11 +201,11 @@ func writeHash(name string, recs []kv) []byte {
 	p := f.pages[0]
 	setMeta(p, hashMagic, uint32(len(f.pages)-1), pHashMeta)
 	le := binary.LittleEndian
-	le.PutUint32(p[72:], nb-1)              // max_bucket
-	le.PutUint32(p[76:], nb-1)              // high_mask
-	le.PutUint32(p[80:], nb/2-1)            // low_mask
-	le.PutUint32(p[84:], 0)                 // ffactor
-	le.PutUint32(p[88:], uint32(len(recs))) // nelem
+	le.PutUint32(p[72:], nb-1)                                // max_bucket
+	le.PutUint32(p[76:], nb-1)                                // high_mask
+	le.PutUint32(p[80:], nb/2-1)                              // low_mask
+	le.PutUint32(p[84:], 0)                                   // ffactor
+	le.PutUint32(p[88:], uint32(len(recs)))                   // nelem
 	le.PutUint32(p[92:], hashFunc([]byte("%$sniglet^&\x00"))) // h_charkey: sizeof(CHARKEY), NUL included
 	for i := 0; 1<<i <= nb; i++ {
 		le.PutUint32(p[96+4*i:], 1) // spares: buckets are pages 1..nb
