@@ -355,3 +355,36 @@ func setInstallTime(t *testing.T, blob []byte, v uint32) []byte {
 	copy(out[8+16*len(h.Entries())+int(e.Offset):], be32(v))
 	return out
 }
+
+func TestWriteSQLite(t *testing.T) {
+	testrepo.NeedTools(t, "rpm", "sqlite3")
+	files, _ := repoRPMs(t)
+	files = uniqueNames(t, files)
+	pkgs := loadPackages(t, files)
+	db, err := Write(SQLite, pkgs, Options{InstallTime: 1700000000, Color: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeDir(t, db)
+	file := filepath.Join(dir, "rpmdb.sqlite")
+	if out := run(t, "sqlite3", file, "PRAGMA integrity_check"); strings.TrimSpace(out) != "ok" {
+		t.Fatalf("integrity_check: %s", out)
+	}
+	if out := run(t, "sqlite3", file, "PRAGMA foreign_key_check"); strings.TrimSpace(out) != "" {
+		t.Fatalf("foreign_key_check: %s", out)
+	}
+	blobs, _ := Blobs(pkgs, Options{InstallTime: 1700000000, Color: 3})
+	var want []Installed
+	for i, b := range blobs {
+		in, err := installed("x", uint32(i+1), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, in)
+	}
+	got := rpmQA(t, dir, "--define", "_db_backend sqlite")
+	if strings.Join(got, "\n") != strings.Join(nevras(want), "\n") {
+		t.Fatalf("rpm -qa:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(nevras(want), "\n"))
+	}
+	checkQueries(t, dir, []string{"--define", "_db_backend sqlite"}, files)
+}

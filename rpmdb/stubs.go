@@ -2,8 +2,6 @@ package rpmdb
 
 import "errors"
 
-func writeSQLite(blobs [][]byte) ([]File, error) { return nil, errors.New("rpmdb: sqlite not yet") }
-
 // ReadSQLite reads rpmdb.sqlite.
 func ReadSQLite(name string, data []byte) ([]Installed, error) {
 	return nil, errors.New("rpmdb: sqlite not yet")
