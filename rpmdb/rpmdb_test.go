@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/vicroot/vicroot/internal/rpmhdr"
 	"github.com/vicroot/vicroot/internal/testrepo"
@@ -387,4 +388,59 @@ func TestWriteSQLite(t *testing.T) {
 		t.Fatalf("rpm -qa:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(nevras(want), "\n"))
 	}
 	checkQueries(t, dir, []string{"--define", "_db_backend sqlite"}, files)
+}
+
+func TestReadSQLiteFixture(t *testing.T) {
+	ins, err := ReadSQLite("rpmdb.sqlite", fixture(t, "cbl-mariner-2.0/rpmdb.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := nevras(ins), expectedQA(t, "cbl-mariner-2.0/rpm-qa.tsv")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got %d: %v\nwant %d: %v", len(got), got, len(want), want)
+	}
+}
+
+// TestReadBack reads back what Write wrote, in both formats: the same
+// blobs, in order.
+func TestReadBack(t *testing.T) {
+	files, _ := repoRPMs(t)
+	pkgs := loadPackages(t, uniqueNames(t, files))
+	o := Options{InstallTime: 1700000000, Color: 3}
+	blobs, err := Blobs(pkgs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Format{BDB, SQLite} {
+		db, err := Write(f, pkgs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins, err := Read(mapFS(db), f)
+		if err != nil {
+			t.Fatalf("%v: %v", f, err)
+		}
+		if len(ins) != len(blobs) {
+			t.Fatalf("%v: read %d headers, wrote %d", f, len(ins), len(blobs))
+		}
+		for i, in := range ins {
+			if in.Num != uint32(i+1) || !bytes.Equal(in.Blob, blobs[i]) {
+				t.Errorf("%v: header %d (num %d) differs", f, i+1, in.Num)
+			}
+		}
+		again, _ := Write(f, pkgs, o)
+		for i := range db {
+			if !bytes.Equal(db[i].Data, again[i].Data) {
+				t.Errorf("%v: %s differs between two writes", f, db[i].Name)
+			}
+		}
+	}
+}
+
+func mapFS(files []File) fstest.MapFS {
+	m := fstest.MapFS{}
+	for _, f := range files {
+		m[f.Name] = &fstest.MapFile{Data: f.Data}
+	}
+	return m
 }
