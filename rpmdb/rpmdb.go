@@ -142,9 +142,37 @@ func installed(file string, num uint32, blob []byte) (Installed, error) {
 	if err != nil {
 		return Installed{}, err
 	}
-	n, err := h.NEVRA()
+	n, err := nevra(h)
 	if err != nil {
 		return Installed{}, fmt.Errorf("%s: %v", what, err)
 	}
 	return Installed{Num: num, Blob: blob, Header: h, NEVRA: n}, nil
+}
+
+// nevra is rpmhdr's NEVRA with the arch optional: gpg-pubkey entries have
+// none (Arch is then "").
+func nevra(h *rpmhdr.Header) (rpmhdr.NEVRA, error) {
+	if h.Has(rpmhdr.TagArch) {
+		return h.NEVRA()
+	}
+	var s [3]string
+	for i, tag := range []uint32{rpmhdr.TagName, rpmhdr.TagVersion, rpmhdr.TagRelease} {
+		v, ok, err := h.String(tag)
+		if err == nil && !ok {
+			err = fmt.Errorf("tag %d missing", tag)
+		}
+		if err != nil {
+			return rpmhdr.NEVRA{}, err
+		}
+		s[i] = v
+	}
+	n := rpmhdr.NEVRA{Name: s[0], Version: s[1], Release: s[2]}
+	epoch, _, err := h.Uint64s(rpmhdr.TagEpoch)
+	if err != nil {
+		return rpmhdr.NEVRA{}, err
+	}
+	if len(epoch) > 0 {
+		n.Epoch = epoch[0]
+	}
+	return n, nil
 }

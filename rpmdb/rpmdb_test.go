@@ -64,7 +64,11 @@ func nevras(ins []Installed) []string {
 		if in.Header.Has(rpmhdr.TagEpoch) {
 			e = fmt.Sprint(in.NEVRA.Epoch)
 		}
-		out = append(out, nevraString(in.NEVRA.Name, e, in.NEVRA.Version, in.NEVRA.Release, in.NEVRA.Arch))
+		a := in.NEVRA.Arch
+		if a == "" {
+			a = "(none)"
+		}
+		out = append(out, nevraString(in.NEVRA.Name, e, in.NEVRA.Version, in.NEVRA.Release, a))
 	}
 	sort.Strings(out)
 	return out
@@ -168,10 +172,10 @@ func rpmQA(t *testing.T, dbdir string, extra ...string) []string {
 
 func TestWriteBDB(t *testing.T) {
 	testrepo.NeedTools(t, "rpm", "db5.3_verify")
-	files, _ := repoRPMs(t)
+	files, key := repoRPMs(t)
 	files = uniqueNames(t, files)
 	pkgs := loadPackages(t, files)
-	db, err := Write(BDB, pkgs, Options{InstallTime: 1700000000, Color: 3})
+	db, err := Write(BDB, pkgs, Options{InstallTime: 1700000000, Color: 3, Keys: [][]byte{key}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +188,14 @@ func TestWriteBDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := nevras(ins)
-	if len(want) != len(pkgs) {
-		t.Fatalf("read back %d headers, wrote %d", len(want), len(pkgs))
+	keys := 0
+	for _, n := range want {
+		if strings.HasPrefix(n, "gpg-pubkey-") {
+			keys++
+		}
+	}
+	if len(want) != len(pkgs)+1 || keys != 1 {
+		t.Fatalf("read back %d headers (%v), wrote %d and a key", len(want), want, len(pkgs))
 	}
 	got := rpmQA(t, dir, "--define", "_db_backend bdb_ro")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -359,10 +369,11 @@ func setInstallTime(t *testing.T, blob []byte, v uint32) []byte {
 
 func TestWriteSQLite(t *testing.T) {
 	testrepo.NeedTools(t, "rpm", "sqlite3")
-	files, _ := repoRPMs(t)
+	files, key := repoRPMs(t)
 	files = uniqueNames(t, files)
 	pkgs := loadPackages(t, files)
-	db, err := Write(SQLite, pkgs, Options{InstallTime: 1700000000, Color: 3})
+	o := Options{InstallTime: 1700000000, Color: 3, Keys: [][]byte{key}, RPMVersion: "4.18.0"}
+	db, err := Write(SQLite, pkgs, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +385,10 @@ func TestWriteSQLite(t *testing.T) {
 	if out := run(t, "sqlite3", file, "PRAGMA foreign_key_check"); strings.TrimSpace(out) != "" {
 		t.Fatalf("foreign_key_check: %s", out)
 	}
-	blobs, _ := Blobs(pkgs, Options{InstallTime: 1700000000, Color: 3})
+	blobs, _ := Blobs(pkgs, o)
+	if len(blobs) != len(pkgs)+1 {
+		t.Fatalf("%d blobs for %d packages and a key", len(blobs), len(pkgs))
+	}
 	var want []Installed
 	for i, b := range blobs {
 		in, err := installed("x", uint32(i+1), b)
@@ -443,4 +457,34 @@ func mapFS(files []File) fstest.MapFS {
 		m[f.Name] = &fstest.MapFile{Data: f.Data}
 	}
 	return m
+}
+
+// TestPubkeyAsRPMImports compares our gpg-pubkey header with the one rpm
+// 4.18 stores on `rpm --import` (rpm 4.16+'s layout; install times set
+// equal).
+func TestPubkeyAsRPMImports(t *testing.T) {
+	testrepo.NeedTools(t, "rpm", "sqlite3")
+	_, key := repoRPMs(t)
+	dir := t.TempDir()
+	kf := filepath.Join(dir, "KEY")
+	os.WriteFile(kf, key, 0o644)
+	dbdir := filepath.Join(dir, "db")
+	run(t, "rpm", "--dbpath", dbdir, "--define", "_db_backend sqlite", "--import", kf)
+	out := run(t, "sqlite3", filepath.Join(dbdir, "rpmdb.sqlite"), "select hex(blob) from Packages")
+	var want []byte
+	if _, err := fmt.Sscanf(strings.TrimSpace(out), "%X", &want); err != nil {
+		t.Fatal(err)
+	}
+	h, err := parseBlob(want, "rpm's gpg-pubkey")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid, _, _ := h.Uint32s(tagInstallTID)
+	blobs, err := pubkeyBlobs(key, Options{InstallTime: tid[0], RPMVersion: "4.18.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blobs) != 1 || !bytes.Equal(blobs[0], want) {
+		t.Fatalf("ours differs from rpm's: %s", blobDiff(blobs[0], want))
+	}
 }
