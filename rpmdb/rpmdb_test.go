@@ -558,3 +558,51 @@ func BenchmarkWriteTestRepo(b *testing.B) { benchWrite(b, 0) }
 // BenchmarkWrite1000 writes a database of 1,000 headers (the test
 // repository's, repeated).
 func BenchmarkWrite1000(b *testing.B) { benchWrite(b, 1000) }
+
+// TestVerifyTree extracts the packages into a tree with GNU cpio, writes
+// the database into its /var/lib/rpm, and has rpm 4.18 verify every file
+// of every package against it (`rpm --root TREE -Va`): nothing may be
+// reported, in either format.
+func TestVerifyTree(t *testing.T) {
+	testrepo.NeedTools(t, "rpm", "rpm2cpio", "cpio")
+	testrepo.NeedRoot(t)
+	files, key := repoRPMs(t)
+	files = uniqueNames(t, files)
+	// filesystem first, as rpm orders it: its /bin symlink must exist
+	// before other packages' files go through it.
+	sort.SliceStable(files, func(i, j int) bool {
+		return strings.Contains(filepath.Base(files[i]), "filesystem-") && !strings.Contains(filepath.Base(files[j]), "filesystem-")
+	})
+	tree := t.TempDir()
+	for _, f := range files {
+		cmd := exec.Command("sh", "-c", `rpm2cpio "$1" | cpio -idm --quiet`, "sh", f)
+		cmd.Dir = tree
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", f, err, out)
+		}
+	}
+	pkgs := loadPackages(t, files)
+	for _, c := range []struct {
+		f       Format
+		backend string
+	}{{BDB, "bdb_ro"}, {SQLite, "sqlite"}} {
+		dbdir := filepath.Join(tree, "var/lib/rpm")
+		os.RemoveAll(dbdir)
+		os.MkdirAll(dbdir, 0o755)
+		db, err := Write(c.f, pkgs, Options{InstallTime: 1700000000, Color: 3, Keys: [][]byte{key}, RPMVersion: "4.18.0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range db {
+			if err := os.WriteFile(filepath.Join(dbdir, f.Name), f.Data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command("rpm", "--root", tree, "--dbpath", "/var/lib/rpm", "--define", "_db_backend "+c.backend, "-Va", "--nodeps", "--noscripts")
+		out, err := cmd.CombinedOutput()
+		if err != nil || len(out) > 0 {
+			owners, _ := exec.Command("rpm", "--root", tree, "--dbpath", "/var/lib/rpm", "--define", "_db_backend "+c.backend, "-qf", "/bin", "--qf", "%{NAME} [%{FILENAMES} %{FILEMODES:octal}\n]").CombinedOutput()
+			t.Errorf("%v: rpm -Va: %v\n%s\n%s", c.f, err, out, owners)
+		}
+	}
+}
