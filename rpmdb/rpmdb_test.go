@@ -606,3 +606,119 @@ func TestVerifyTree(t *testing.T) {
 		}
 	}
 }
+
+// sqliteTriples dumps every index table of an rpmdb.sqlite with sqlite3 as
+// "Index NEVRA hex(key) idx" lines, header numbers mapped to NEVRAs.
+func sqliteTriples(t *testing.T, file string, keep map[string]bool) []string {
+	names := map[string]string{}
+	for _, l := range strings.Fields(run(t, "sqlite3", file, "select hnum || ':' || hex(blob) from Packages")) {
+		num, hexb, _ := strings.Cut(l, ":")
+		var b []byte
+		fmt.Sscanf(hexb, "%X", &b)
+		in, err := installed(file, 1, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names[num] = nevras([]Installed{in})[0]
+	}
+	var out []string
+	for _, ix := range indexes {
+		for _, l := range strings.Fields(run(t, "sqlite3", file, fmt.Sprintf("select hex(key) || ':' || hnum || ':' || idx from '%s'", ix.name))) {
+			f := strings.Split(l, ":")
+			if n := names[f[1]]; keep[n] {
+				out = append(out, fmt.Sprintf("%s %s %s %s", ix.name, n, f[0], f[2]))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestIndexesAsRPMBuildsThem compares every index of our databases, key by
+// key and item by item, with the index tables rpm 4.18 fills on a
+// --justdb install of the same packages (rpm's tag2index is the one rpm
+// 4.14 runs for Berkeley DB, but for the empty-key fixup of its BDB
+// backend, undone here).
+func TestIndexesAsRPMBuildsThem(t *testing.T) {
+	testrepo.NeedTools(t, "rpm", "sqlite3")
+	files, _ := repoRPMs(t)
+	files = uniqueNames(t, files)
+	root := t.TempDir()
+	dbdir := filepath.Join(root, "db")
+	cmd := exec.Command("rpm", append([]string{"--dbpath", dbdir, "--define", "_db_backend sqlite", "--nodeps", "--justdb", "--noscripts", "--nosignature", "-i"}, files...)...)
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rpm -i: %v\n%s", err, out)
+	}
+	keep := map[string]bool{}
+	for _, n := range rpmQA(t, dbdir, "--define", "_db_backend sqlite") {
+		keep[n] = true
+	}
+	want := sqliteTriples(t, filepath.Join(dbdir, "rpmdb.sqlite"), keep)
+	if len(want) < 1000 {
+		t.Fatalf("only %d index items from rpm", len(want))
+	}
+	o := Options{InstallTime: 1700000000, Color: 3}
+	pkgs := loadPackages(t, files)
+
+	db, err := Write(SQLite, pkgs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sqliteTriples(t, filepath.Join(writeDir(t, db), "rpmdb.sqlite"), keep)
+	compareLines(t, "sqlite", got, want)
+
+	db, err = Write(BDB, pkgs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, _ := Blobs(pkgs, o)
+	names := map[uint32]string{}
+	for i, b := range blobs {
+		in, _ := installed("x", uint32(i+1), b)
+		names[uint32(i+1)] = nevras([]Installed{in})[0]
+	}
+	got = nil
+	for _, f := range db[1:] {
+		idx, err := ReadBDBIndex(f.Name, f.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, items := range idx {
+			if k == "\x00" {
+				k = ""
+			}
+			for _, it := range items {
+				if n := names[it[0]]; keep[n] {
+					got = append(got, fmt.Sprintf("%s %s %X %d", f.Name, n, k, it[1]))
+				}
+			}
+		}
+	}
+	sort.Strings(got)
+	compareLines(t, "bdb", got, want)
+}
+
+func compareLines(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	g, w := map[string]int{}, map[string]int{}
+	for _, l := range got {
+		g[l]++
+	}
+	for _, l := range want {
+		w[l]++
+	}
+	bad := 0
+	for l, n := range w {
+		if g[l] != n && bad < 10 {
+			t.Errorf("%s: %q: ours %d, rpm's %d", what, l, g[l], n)
+			bad++
+		}
+	}
+	for l, n := range g {
+		if w[l] == 0 && bad < 20 {
+			t.Errorf("%s: %q: ours %d, rpm has none", what, l, n)
+			bad++
+		}
+	}
+}
