@@ -145,10 +145,15 @@ func defCmp(a, b []byte) int { return bytes.Compare(a, b) }
 
 type kv struct{ k, v []byte }
 
+// hashLoad is how many records a bucket gets on average; at 100 (about
+// 2 KiB of on-page items for header records) a bucket rarely needs a
+// second page. Tests raise it to exercise bucket chains.
+var hashLoad = uint32(100)
+
 // writeHash writes a DB_HASH file holding recs.
 func writeHash(name string, recs []kv) []byte {
 	nb := uint32(2)
-	for nb*100 < uint32(len(recs)) {
+	for nb*hashLoad < uint32(len(recs)) {
 		nb *= 2
 	}
 	f := &bdbFile{}

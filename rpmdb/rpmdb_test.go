@@ -722,3 +722,54 @@ func compareLines(t *testing.T, what string, got, want []string) {
 		}
 	}
 }
+
+// TestLarge writes 1,000 headers (the test repository's, repeated) so that
+// btrees grow interior levels, index values and SQLite rows overflow, and,
+// with a raised bucket load, hash buckets chain to second pages; libdb's
+// verifier, sqlite's integrity check and rpm's -qa must all accept it.
+func TestLarge(t *testing.T) {
+	testrepo.NeedTools(t, "rpm", "db5.3_verify", "sqlite3")
+	files, key := repoRPMs(t)
+	pkgs := loadPackages(t, uniqueNames(t, files))
+	for len(pkgs) < 1000 {
+		pkgs = append(pkgs, pkgs...)
+	}
+	pkgs = pkgs[:1000]
+	o := Options{InstallTime: 1700000000, Color: 3, Keys: [][]byte{key}}
+	blobs, err := Blobs(pkgs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Installed
+	for i, b := range blobs {
+		in, _ := installed("x", uint32(i+1), b)
+		want = append(want, in)
+	}
+	for _, load := range []uint32{100, 1000} {
+		old := hashLoad
+		hashLoad = load
+		db, err := Write(BDB, pkgs, o)
+		hashLoad = old
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := writeDir(t, db)
+		for _, f := range db {
+			run(t, "db5.3_verify", "-q", filepath.Join(dir, f.Name))
+		}
+		if got := rpmQA(t, dir, "--define", "_db_backend bdb_ro"); strings.Join(got, "\n") != strings.Join(nevras(want), "\n") {
+			t.Fatalf("bdb (load %d): rpm -qa lists %d packages, want %d", load, len(got), len(want))
+		}
+	}
+	db, err := Write(SQLite, pkgs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeDir(t, db)
+	if out := run(t, "sqlite3", filepath.Join(dir, "rpmdb.sqlite"), "PRAGMA integrity_check"); strings.TrimSpace(out) != "ok" {
+		t.Fatalf("integrity_check: %s", out)
+	}
+	if got := rpmQA(t, dir, "--define", "_db_backend sqlite"); strings.Join(got, "\n") != strings.Join(nevras(want), "\n") {
+		t.Fatalf("sqlite: rpm -qa lists %d packages, want %d", len(got), len(want))
+	}
+}
