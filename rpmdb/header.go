@@ -41,9 +41,9 @@ const (
 	tagSupplName     = 5052
 	tagEnhanceName   = 5055
 	tagFTrigName     = 5069
-	tagFTrigIndex    = 5072
+	tagFTrigIndex    = 5070
 	tagTFTrigName    = 5079
-	tagTFTrigIndex   = 5082
+	tagTFTrigIndex   = 5080
 	tagFileSigs      = 5090
 	tagFileSigLen    = 5091
 	tagVeritySigs    = 5092

@@ -642,7 +642,65 @@ func sqliteTriples(t *testing.T, file string, keep map[string]bool) []string {
 func TestIndexesAsRPMBuildsThem(t *testing.T) {
 	testrepo.NeedTools(t, "rpm", "sqlite3")
 	files, _ := repoRPMs(t)
-	files = uniqueNames(t, files)
+	compareIndexes(t, uniqueNames(t, files), 1000)
+}
+
+// TestRichIndexes builds a package with rich dependencies, install-only
+// prerequisites, repeated triggers and file triggers with rpmbuild and
+// compares its index items with rpm's.
+func TestRichIndexes(t *testing.T) {
+	testrepo.NeedTools(t, "rpm", "rpmbuild", "sqlite3")
+	top := t.TempDir()
+	spec := filepath.Join(top, "rich.spec")
+	os.WriteFile(spec, []byte(`Name: rich
+Version: 1
+Release: 1
+Summary: rich dependencies
+License: MIT
+BuildArch: noarch
+Requires: (a and (b >= 2 or c))
+Requires: (d if e else f)
+Requires: (g or (h and x))
+Requires(pre): prereq-install-only
+Requires(pre,postun): prereq-both
+Requires: rpmlib(RichDependencies) <= 4.12.0-1
+Recommends: (i or j)
+Suggests: (k with l)
+Supplements: (m unless n)
+Enhances: (o and p)
+Conflicts: (q and r)
+Obsoletes: old-rich < 1
+Provides: rich-api = 1
+%description
+rich
+%files
+%triggerin -- foo
+true
+%triggerun -- foo
+true
+%triggerin -- bar
+true
+%filetriggerin -- /usr/lib
+true
+%transfiletriggerin -- /etc
+true
+%filetriggerun -- /usr/lib
+true
+`), 0o644)
+	out, err := exec.Command("rpmbuild", "--define", "_topdir "+top, "--define", "_rpmdir "+top, "-bb", spec).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rpmbuild: %v\n%s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(top, "noarch", "rich-*.rpm"))
+	if len(files) != 1 {
+		t.Fatalf("rpmbuild made %v", files)
+	}
+	compareIndexes(t, files, 10)
+}
+
+// compareIndexes compares the index items of both our formats with rpm's
+// for files; rpm must produce at least min items.
+func compareIndexes(t *testing.T, files []string, min int) {
 	root := t.TempDir()
 	dbdir := filepath.Join(root, "db")
 	cmd := exec.Command("rpm", append([]string{"--dbpath", dbdir, "--define", "_db_backend sqlite", "--nodeps", "--justdb", "--noscripts", "--nosignature", "-i"}, files...)...)
@@ -655,7 +713,7 @@ func TestIndexesAsRPMBuildsThem(t *testing.T) {
 		keep[n] = true
 	}
 	want := sqliteTriples(t, filepath.Join(dbdir, "rpmdb.sqlite"), keep)
-	if len(want) < 1000 {
+	if len(want) < min {
 		t.Fatalf("only %d index items from rpm", len(want))
 	}
 	o := Options{InstallTime: 1700000000, Color: 3}
