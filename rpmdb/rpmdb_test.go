@@ -831,3 +831,64 @@ func TestLarge(t *testing.T) {
 		t.Fatalf("sqlite: rpm -qa lists %d packages, want %d", len(got), len(want))
 	}
 }
+
+// TestLibdbWritesOurFiles has libdb itself (db5.3_load into the existing
+// files) add hundreds of records to our Packages and Basenames, growing
+// hash buckets and splitting btree pages as a later `tdnf install` in the
+// image would; db5.3_verify must still accept both, and our readers must
+// find every record.
+func TestLibdbWritesOurFiles(t *testing.T) {
+	testrepo.NeedTools(t, "rpm", "db5.3_verify", "db5.3_load")
+	files, _ := repoRPMs(t)
+	pkgs := loadPackages(t, uniqueNames(t, files))
+	db, err := Write(BDB, pkgs, Options{InstallTime: 1700000000, Color: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeDir(t, db)
+	for _, c := range []struct{ file, typ string }{{"Packages", "hash"}, {"Basenames", "btree"}} {
+		var in strings.Builder
+		fmt.Fprintf(&in, "VERSION=3\nformat=bytevalue\ntype=%s\nHEADER=END\n", c.typ)
+		for i := 0; i < 400; i++ {
+			k := le32(uint32(100000 + i))
+			if c.typ == "btree" {
+				k = []byte(fmt.Sprintf("zz-added-%04d", i))
+			}
+			fmt.Fprintf(&in, " %x\n %x\n", k, bytes.Repeat([]byte{byte(i)}, 8*(1+i%20)))
+		}
+		in.WriteString("DATA=END\n")
+		cmd := exec.Command("db5.3_load", filepath.Join(dir, c.file))
+		cmd.Stdin = strings.NewReader(in.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("db5.3_load %s: %v\n%s", c.file, err, out)
+		}
+		run(t, "db5.3_verify", "-q", filepath.Join(dir, c.file))
+	}
+	// The added Packages records are not headers: read only ours back.
+	r, err := openBDB("Packages", mustRead(t, filepath.Join(dir, "Packages")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := r.all()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(pkgs)+1+400 {
+		t.Fatalf("%d records after libdb added 400 to %d", len(recs), len(pkgs)+1)
+	}
+	idx, err := ReadBDBIndex("Basenames", mustRead(t, filepath.Join(dir, "Basenames")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx["zz-added-0399"]) != 20 {
+		t.Fatalf("Basenames after libdb's inserts: %v", idx["zz-added-0399"])
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
