@@ -892,3 +892,31 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// TestEmpty: a database of no packages is valid and lists nothing.
+func TestEmpty(t *testing.T) {
+	testrepo.NeedTools(t, "rpm", "db5.3_verify", "sqlite3")
+	for _, c := range []struct {
+		f       Format
+		backend string
+	}{{BDB, "bdb_ro"}, {SQLite, "sqlite"}} {
+		db, err := Write(c.f, nil, Options{InstallTime: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := writeDir(t, db)
+		for _, f := range db {
+			if c.f == BDB {
+				run(t, "db5.3_verify", "-q", filepath.Join(dir, f.Name))
+			} else if out := run(t, "sqlite3", filepath.Join(dir, f.Name), "PRAGMA integrity_check"); strings.TrimSpace(out) != "ok" {
+				t.Fatalf("integrity_check: %s", out)
+			}
+		}
+		if got := rpmQA(t, dir, "--define", "_db_backend "+c.backend); len(got) != 0 {
+			t.Errorf("%v: rpm -qa lists %v", c.f, got)
+		}
+		if ins, err := Read(mapFS(db), c.f); err != nil || len(ins) != 0 {
+			t.Errorf("%v: read back %d, %v", c.f, len(ins), err)
+		}
+	}
+}
