@@ -920,3 +920,30 @@ func TestEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuildDB has rpm 4.18 rebuild our BDB into its own SQLite database
+// (`rpm --rebuilddb`, which checks every header's digests and, with the
+// gpg-pubkey entry present, its signature): no complaint, and the rebuilt
+// database lists the same packages.
+func TestRebuildDB(t *testing.T) {
+	testrepo.NeedTools(t, "rpm")
+	files, key := repoRPMs(t)
+	pkgs := loadPackages(t, uniqueNames(t, files))
+	db, err := Write(BDB, pkgs, Options{InstallTime: 1700000000, Color: 3, Keys: [][]byte{key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeDir(t, db)
+	want := rpmQA(t, dir, "--define", "_db_backend bdb_ro")
+	out, err := exec.Command("rpm", "--dbpath", dir, "--define", "_db_backend sqlite", "--rebuilddb").CombinedOutput()
+	// rpm announces the conversion; anything else is a complaint.
+	if err != nil || strings.TrimSpace(string(out)) != "warning: Converting database from bdb_ro to sqlite backend" {
+		t.Fatalf("rpm --rebuilddb: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rpmdb.sqlite")); err != nil {
+		t.Fatalf("no rpmdb.sqlite after --rebuilddb: %v", err)
+	}
+	if got := rpmQA(t, dir, "--define", "_db_backend sqlite"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("after --rebuilddb: %v, want %v", got, want)
+	}
+}
