@@ -41,7 +41,7 @@
 // transaction id come from Options, never from the clock, so the same
 // input gives the same bytes. Options.Keys adds one gpg-pubkey entry per
 // armored public key block, before the packages, as `rpm --import` (and
-// tdnf's key import) makes them; RPMVersion chooses rpm 4.14's or 4.16+'s
+// tdnf's key import) makes them; RPMVersion chooses rpm 4.14's or 4.15+'s
 // layout of that entry.
 //
 // Detect decides the format from the image's tree (an fs.FS rooted at the

@@ -127,15 +127,15 @@ func parseKey(body []byte) (*pgpKey, error) {
 	return k, nil
 }
 
-// rpmAtLeast416 reports whether an rpm version string is 4.16 or newer.
-func rpmAtLeast416(v string) bool {
+// rpmAtLeast reports whether an rpm version string is 4.minor or newer.
+func rpmAtLeast(v string, minor int) bool {
 	f := strings.SplitN(v, ".", 3)
 	if len(f) < 2 {
 		return false
 	}
 	maj, _ := strconv.Atoi(f[0])
 	mnr, _ := strconv.Atoi(f[1])
-	return maj > 4 || (maj == 4 && mnr >= 16)
+	return maj > 4 || (maj == 4 && mnr >= minor)
 }
 
 // hdrTag is one tag of a header being built.
@@ -146,23 +146,25 @@ type hdrTag struct {
 }
 
 // pubkeyHeader builds the header rpm's makePubkeyHeader (lib/rpmts.c)
-// builds: 4.14's for rpm < 4.16, 4.16+'s otherwise (a "USERID public key"
-// summary, a third provide by long key id, SHA256HEADER).
+// builds: 4.14's for rpm < 4.15, 4.15+'s otherwise (a "USERID public key"
+// summary, a third provide by long key id, SHA256HEADER); the armored
+// description's "Version:" line carries " (NSS-3)" before rpm 4.18.
 func pubkeyHeader(k *pgpKey, o Options) []byte {
 	ver := o.RPMVersion
 	if ver == "" {
 		ver = "4.14.2"
 	}
-	modern := rpmAtLeast416(ver)
+	modern := rpmAtLeast(ver, 15)
 	signid := fmt.Sprintf("%016x", k.keyID)
 	short := signid[8:]
 	rel := fmt.Sprintf("%x", k.created)
-	if modern {
-		rel = fmt.Sprintf("%08x", k.created)
-	}
 	evr := fmt.Sprintf("%d:%s-%s", k.version, signid, rel)
 	enc := rpmBase64(k.raw)
-	desc := armorPubkey(k.raw, ver)
+	vline := ver
+	if !rpmAtLeast(ver, 18) {
+		vline += " (NSS-3)"
+	}
+	desc := armorPubkey(k.raw, vline)
 	summary := "gpg(" + k.userID + ")"
 	provides := []string{"gpg(" + k.userID + ")", "gpg(" + short + ")"}
 	versions := []string{evr, evr}
@@ -175,7 +177,6 @@ func pubkeyHeader(k *pgpKey, o Options) []byte {
 		sid := fmt.Sprintf("%016x", s.keyID)
 		srel := fmt.Sprintf("%x", s.created)
 		if modern {
-			srel = fmt.Sprintf("%08x", s.created)
 			sevr := fmt.Sprintf("%d:%s-%s", k.version, sid, srel)
 			provides = append(provides, "gpg("+sid[8:]+")", "gpg("+sid+")")
 			versions = append(versions, sevr, sevr)
@@ -303,7 +304,7 @@ func rpmBase64(b []byte) string {
 }
 
 // armorPubkey is rpm's pgpArmorWrap of a public key block, with rpm's
-// "Version:" line.
+// "Version: rpm-…" line.
 func armorPubkey(b []byte, ver string) string {
 	crc := crc24(b)
 	c := base64.StdEncoding.EncodeToString([]byte{byte(crc >> 16), byte(crc >> 8), byte(crc)})

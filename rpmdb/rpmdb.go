@@ -55,9 +55,10 @@ type Options struct {
 	// with `rpm --import`; each certificate becomes one gpg-pubkey entry,
 	// stored before the packages.
 	Keys [][]byte
-	// RPMVersion is the RPMVERSION tag of gpg-pubkey entries and the
-	// "Version:" line of their armored description ("4.14.2" for Photon
-	// 2.0); empty means "4.14.2".
+	// RPMVersion is the image's rpm version: the RPMVERSION tag of
+	// gpg-pubkey entries and their armored description's "Version:" line,
+	// and which rpm's layout they follow (4.14's before 4.15). Empty means
+	// "4.14.2", Photon 2.0's.
 	RPMVersion string
 }
 
