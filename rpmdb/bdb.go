@@ -8,7 +8,7 @@ import (
 	"sort"
 )
 
-// Berkeley DB on-disk constants (libdb 5.3's db_page.h, btree.h, hash.h).
+// Berkeley DB on-disk constants, as libdb 5.3 defines them.
 const (
 	bdbPageSize = 4096
 	pageHdrSize = 26
@@ -30,7 +30,7 @@ const (
 	bOverflow = 3
 
 	// hashBig: a hash item larger than this goes to overflow pages
-	// (hash.h ISBIG: a quarter page).
+	// (libdb's ISBIG: a quarter page).
 	hashBig = bdbPageSize / 4
 	// btreeOvfl: a btree key or data item larger than this goes to
 	// overflow pages (B_MINKEY_TO_OVFLSIZE with minkey 2).

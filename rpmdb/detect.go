@@ -18,7 +18,7 @@ var rpmUsers = []string{"usr/bin/rpm", "bin/rpm", "usr/bin/tdnf", "bin/tdnf"}
 var librpmGlobs = []string{"usr/lib/librpm.so*", "usr/lib64/librpm.so*", "lib/librpm.so*", "lib64/librpm.so*", "usr/lib/*/librpm.so*", "lib/*/librpm.so*"}
 
 // macroFiles returns the rpm macro files of a tree in rpm's load order
-// (rpmrc.c's macrofiles: /usr/lib/rpm/macros, macros.d, then /etc/rpm).
+// (rpm's macrofiles: /usr/lib/rpm/macros, macros.d, then /etc/rpm).
 func macroFiles(fsys fs.FS) []string {
 	out := []string{"usr/lib/rpm/macros"}
 	for _, g := range []string{"usr/lib/rpm/macros.d/macros.*", "etc/rpm/macros.*"} {

@@ -12,7 +12,7 @@
 //     Dirnames, Installtid, Sigmd5, Sha1header, Filetriggername,
 //     Transfiletriggername, Recommendname, Suggestname, Supplementname,
 //     Enhancename), each a DB_BTREE from key to an array of (header number,
-//     tag index) pairs, as rpm's lib/backend/db3.c writes them. 4 KiB
+//     tag index) pairs, as rpm 4.14's BDB backend writes them. 4 KiB
 //     pages; headers and index values larger than libdb's limits go to
 //     overflow pages.
 //   - SQLite: "rpmdb.sqlite" in rpm 4.16+'s schema (Packages(hnum, blob),

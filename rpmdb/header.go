@@ -9,7 +9,7 @@ import (
 	"github.com/vicroot/vicroot/internal/rpmhdr"
 )
 
-// Tags this package reads or adds (rpmtag.h).
+// Tags this package reads or adds (rpm's tag numbers).
 const (
 	tagImmutable     = 63
 	tagDSAHeader     = 267
@@ -50,7 +50,7 @@ const (
 	tagVerityAlgo    = 5093
 )
 
-// sigXlate is how rpm (lib/package.c, headerMergeLegacySigs) copies
+// sigXlate is how rpm (headerMergeLegacySigs) copies
 // signature-header tags into the header it installs: signature tag,
 // header tag, the type it must have and the count it must have (0: any).
 var sigXlate = []struct {

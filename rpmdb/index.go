@@ -7,7 +7,7 @@ import (
 	"github.com/vicroot/vicroot/internal/rpmhdr"
 )
 
-// indexes are the index databases rpm 4.14 keeps (lib/rpmdb.c dbiTags),
+// indexes are the index databases rpm 4.14 keeps (its dbiTags),
 // in its order, with the header tag each indexes.
 var indexes = []struct {
 	name string
@@ -42,14 +42,14 @@ type indexKey struct {
 	items []indexItem
 }
 
-// dependency flags that make a requirement install-only (rpmds.h).
+// dependency flags that make a requirement install-only (rpm's RPMSENSE_*).
 const (
 	senseInstallOnly = (1<<9 | 1<<10 | 1<<24 | 1<<26 | 1<<7 | 1<<5)
 	senseEraseOnly   = (1<<11 | 1<<12)
 )
 
 // indexEntries returns, for one index tag of one header, the keys rpm's
-// tag2index (lib/rpmdb.c) adds, each with its tag index. Keys are the raw
+// tag2index adds, each with its tag index. Keys are the raw
 // values: strings without their NUL, integers in little-endian order (the
 // native order of the machines VIC's images run on).
 func indexEntries(h *rpmhdr.Header, tag uint32) ([]string, []uint32, error) {

@@ -20,7 +20,7 @@ import (
 	"github.com/vicroot/vicroot/internal/rpmhdr"
 )
 
-// Tags of a gpg-pubkey header (rpmtag.h).
+// Tags of a gpg-pubkey header (rpm's tag numbers).
 const (
 	tagPubkeys        = 266
 	tagSummary        = 1004
@@ -145,7 +145,7 @@ type hdrTag struct {
 	ints     []uint32
 }
 
-// pubkeyHeader builds the header rpm's makePubkeyHeader (lib/rpmts.c)
+// pubkeyHeader builds the header rpm's makePubkeyHeader
 // builds: 4.14's for rpm < 4.15, 4.15+'s otherwise (a "USERID public key"
 // summary, a third provide by long key id, SHA256HEADER); the armored
 // description's "Version:" line carries " (NSS-3)" before rpm 4.18.

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// richNames returns the extra index keys rpm (lib/rpmdb.c, updateRichDep)
+// richNames returns the extra index keys rpm (updateRichDep)
 // adds for a rich dependency: every simple name inside it, those under an
 // if/unless condition prefixed with '!', sorted and without duplicates,
 // rpmlib() names left out. A string that does not parse gives none, as in

@@ -430,7 +430,7 @@ func (f *sqFile) buildIndex(recs [][]byte) (uint32, error) {
 }
 
 // sqIndexTable is one rpm index table: name, key type, and which b-tree
-// indexes rpm creates on it (sqlite.c init_index: key for string tags,
+// indexes rpm creates on it (its SQLite backend's init_index: key for string tags,
 // hnum for array tags).
 type sqIndexTable struct {
 	name        string
