@@ -339,8 +339,24 @@ func ReadBDBIndex(name string, data []byte) (map[string][][2]uint32, error) {
 	return out, nil
 }
 
-// Read reads the installed headers of the database in dir (a /var/lib/rpm),
-// in the given format.
+// ReadDir reads the database in fsys (a /var/lib/rpm), whichever format
+// it holds: rpmdb.sqlite when present, else Packages; None and no headers
+// when it holds neither.
+func ReadDir(fsys fs.FS) (Format, []Installed, error) {
+	for _, c := range []struct {
+		name string
+		f    Format
+	}{{"rpmdb.sqlite", SQLite}, {"Packages", BDB}} {
+		if _, err := fs.Stat(fsys, c.name); err == nil {
+			ins, err := Read(fsys, c.f)
+			return c.f, ins, err
+		}
+	}
+	return None, nil, nil
+}
+
+// Read reads the installed headers of the database in fsys (a
+// /var/lib/rpm), in the given format.
 func Read(fsys fs.FS, f Format) ([]Installed, error) {
 	switch f {
 	case BDB:

@@ -51,7 +51,8 @@
 // and an error naming what it found when rpm is present but the format
 // cannot be determined.
 //
-// Read, ReadBDB and ReadSQLite parse a database back into its installed
-// headers, ReadBDBIndex one BDB index; every reader rejects malformed input
+// ReadDir (whichever format a /var/lib/rpm holds), Read, ReadBDB and
+// ReadSQLite parse a database back into its installed headers, ReadBDBIndex
+// one BDB index; every reader rejects malformed input
 // with an error naming the file and what is wrong, and never panics.
 package rpmdb

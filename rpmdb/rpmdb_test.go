@@ -433,9 +433,9 @@ func TestReadBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ins, err := Read(mapFS(db), f)
-		if err != nil {
-			t.Fatalf("%v: %v", f, err)
+		got, ins, err := ReadDir(mapFS(db))
+		if err != nil || got != f {
+			t.Fatalf("%v: ReadDir says %v, %v", f, got, err)
 		}
 		if len(ins) != len(blobs) {
 			t.Fatalf("%v: read %d headers, wrote %d", f, len(ins), len(blobs))
