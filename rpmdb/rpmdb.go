@@ -1,6 +1,7 @@
 package rpmdb
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/vicroot/vicroot/internal/rpmhdr"
@@ -109,7 +110,7 @@ func Blobs(pkgs []Package, o Options) ([][]byte, error) {
 	}
 	for i, p := range pkgs {
 		name := fmt.Sprintf("rpmdb: package %d", i+1)
-		if h, err := rpmhdr.Read(bytesReader(p.Main), rpmhdr.MaxData, int64(len(p.Main)), "main header"); err == nil {
+		if h, err := rpmhdr.Read(bytes.NewReader(p.Main), rpmhdr.MaxData, int64(len(p.Main)), "main header"); err == nil {
 			if n, err := h.NEVRA(); err == nil {
 				name = fmt.Sprintf("rpmdb: %s-%s-%s.%s", n.Name, n.Version, n.Release, n.Arch)
 			}
