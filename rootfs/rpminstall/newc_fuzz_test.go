@@ -16,6 +16,9 @@ import (
 
 // newcRecord writes one cpio newc member (test helper: the production code
 // only reads cpio).
+// cpioTrailer names the record that ends an archive.
+const cpioTrailer = "TRAILER!!!"
+
 func newcRecord(b *bytes.Buffer, name string, mode uint32, data []byte, sizeField int) {
 	if sizeField < 0 {
 		sizeField = len(data)
@@ -83,8 +86,8 @@ func TestReadCpio(t *testing.T) {
 		{"dot-dot name", lying("./../../etc/a", []byte("hello\n"), -1), "not in the header's file list"},
 		{"wrong content", lying("./etc/a", []byte("HELLO\n"), -1), "digest mismatch"},
 		{"missing files", lying("./etc/a", []byte("hello\n"), -1), "not in the archive"},
-		{"bad magic", []byte("070707" + strings.Repeat("0", 200)), "bad magic"},
-		{"zero name size", []byte("070701" + strings.Repeat("0", 104)), "name size 0"},
+		{"bad magic", []byte("070707" + strings.Repeat("0", 200)), "magic \"070707\""},
+		{"zero name size", []byte("070701" + strings.Repeat("0", 104)), "namesize 0"},
 		{"stripped index out of range", []byte("07070X000000ff"), "out of range"},
 	}
 	for _, c := range cases {

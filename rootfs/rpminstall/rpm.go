@@ -17,7 +17,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/internal/atomicfile"
+	"github.com/vicroot/vicroot/internal/decompress"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/rpmhdr"
 	"github.com/vicroot/vicroot/rootfs"
@@ -463,11 +465,11 @@ func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache, spi
 	if err != nil {
 		return err
 	}
-	zr, closeFn, err := payloadReader(payload, hdrString(h, tagPayloadCompressor))
+	zr, err := payloadReader(payload, hdrString(h, tagPayloadCompressor))
 	if err != nil {
 		return err
 	}
-	defer closeFn()
+	defer zr.Close()
 	spill := &bigStore{spilling: true, spillDir: spillDir}
 	defer func() {
 		if err != nil && spill.spill != nil {
@@ -510,6 +512,21 @@ func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache, spi
 		d.setStore(f)
 	}
 	return nil
+}
+
+// payloadReader returns the decompressed cpio stream of an RPM payload,
+// by the header's PAYLOADCOMPRESSOR (sniffed when the tag says none, as
+// rpm reads such payloads through its gzip layer).
+func payloadReader(r io.Reader, compressor string) (io.ReadCloser, error) {
+	f, err := decompress.ByRPMCompressor(compressor)
+	if err != nil {
+		return nil, err
+	}
+	if f == decompress.None {
+		zr, _, err := decompress.Sniff(r, decompress.Options{})
+		return zr, err
+	}
+	return decompress.NewReader(bufio.NewReaderSize(r, 64<<10), f, decompress.Options{})
 }
 
 // inlineMax is the largest file content the tree holds in memory; bigger
@@ -619,25 +636,25 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash, big *bigSt
 			last[k] = i
 		}
 	}
-	c := &newcReader{r: bufio.NewReaderSize(zr, 256<<10), sizes: sizes}
+	c := initramfs.NewPayloadReader(zr, sizes)
 	for {
-		e, err := c.next()
-		if err == errTrailer {
+		e, err := c.Next()
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return fmt.Errorf("payload: %w", err)
 		}
-		i := e.index
+		i := e.Index
 		if i < 0 {
-			name := e.name
+			name := e.Name
 			name = strings.TrimPrefix(name, ".")
 			if !strings.HasPrefix(name, "/") {
 				name = "/" + name
 			}
 			var ok bool
 			if i, ok = byPath[name]; !ok {
-				return fmt.Errorf("payload: member %q is not in the header's file list", e.name)
+				return fmt.Errorf("payload: member %q is not in the header's file list", e.Name)
 			}
 		}
 		f := &d.files[i]
@@ -651,8 +668,8 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash, big *bigSt
 		if f.mode&fsmeta.S_IFMT != fsmeta.S_IFREG {
 			continue // metadata comes from the header; symlink targets too
 		}
-		if e.filesize != sizes[i] {
-			return fmt.Errorf("payload: %s: archive says %d bytes, header %d", f.path, e.filesize, sizes[i])
+		if e.Size != sizes[i] {
+			return fmt.Errorf("payload: %s: archive says %d bytes, header %d", f.path, e.Size, sizes[i])
 		}
 		if sizes[i] == 0 {
 			continue
@@ -666,16 +683,21 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash, big *bigSt
 					return err
 				}
 			} else {
-				f.off, f.inStream = c.off, true
+				f.off, f.inStream = c.Offset(), true
 			}
-			if err := c.copyData(io.MultiWriter(hh, sh, w)); err != nil {
+			if _, err := io.CopyN(io.MultiWriter(hh, sh, w), c, sizes[i]); err != nil {
 				return fmt.Errorf("payload: %s: %w", f.path, err)
 			}
 			if big.spilling {
 				big.size += sizes[i]
 			}
 		} else {
-			data, err := c.readData()
+			// The size is the verified header's; io.ReadAll grows the
+			// buffer with what the archive really holds.
+			data, err := io.ReadAll(c)
+			if err == nil && int64(len(data)) != sizes[i] {
+				err = io.ErrUnexpectedEOF
+			}
 			if err != nil {
 				return fmt.Errorf("payload: %s: %w", f.path, err)
 			}
