@@ -608,6 +608,10 @@ func (f *hdrFile) content() (rootfs.Content, error) {
 	return rootfs.BytesSum(f.data, f.sum), nil
 }
 
+// emptySHA256 is the SHA-256 of no bytes, the content digest of every
+// empty file.
+var emptySHA256 = sha256.Sum256(nil)
+
 // readCpio reads the decompressed payload: the content of every regular
 // file, matched to the header's file list by name (or index, in rpm's
 // stripped format) and checked against the header's size and digest.
@@ -672,6 +676,16 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash, big *bigSt
 			return fmt.Errorf("payload: %s: archive says %d bytes, header %d", f.path, e.Size, sizes[i])
 		}
 		if sizes[i] == 0 {
+			if f.size == 0 {
+				// An empty file: checked and summed like any other (its
+				// SHA-256 is that of no bytes, not all zeros). The other
+				// members of a hardlink set, also carrying no data here,
+				// get the set's content below.
+				if got := hex.EncodeToString(newHash().Sum(nil)); f.digest != "" && got != f.digest {
+					return fmt.Errorf("payload: %s: digest mismatch: header %s, content %s (empty)", f.path, f.digest, got)
+				}
+				f.sum = emptySHA256
+			}
 			continue
 		}
 		hh, sh := newHash(), sha256.New()
