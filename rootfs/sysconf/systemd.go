@@ -1,7 +1,6 @@
 package sysconf
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -35,8 +34,14 @@ type unitFile struct {
 }
 
 // findUnit locates a unit file by name in the unit directories (the first
-// directory holding it wins, as in systemd), following symlinks.
+// directory holding it wins, as in systemd), following symlinks, and reads
+// its [Install] section. The values of WantedBy=, RequiredBy=, Alias= and Also= must be unit
+// names, and DefaultInstance= an instance name, as systemctl requires: a
+// "/" or ".." in one would place a link outside /etc/systemd/system.
 func (sys *System) findUnit(name string) (*unitFile, error) {
+	if !validUnitName(name) {
+		return nil, fmt.Errorf("%q is not a unit name", name)
+	}
 	for _, d := range unitDirs {
 		fi, err := sys.fs.Stat(d + "/" + name)
 		if err != nil || !fi.Mode().IsRegular() {
@@ -48,9 +53,8 @@ func (sys *System) findUnit(name string) (*unitFile, error) {
 			return nil, err
 		}
 		section := ""
-		sc := bufio.NewScanner(strings.NewReader(string(data)))
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
+		for i, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
 			if line == "" || line[0] == '#' || line[0] == ';' {
 				continue
 			}
@@ -66,7 +70,21 @@ func (sys *System) findUnit(name string) (*unitFile, error) {
 				continue
 			}
 			vals := strings.Fields(v)
-			switch strings.TrimSpace(k) {
+			k = strings.TrimSpace(k)
+			switch k {
+			case "WantedBy", "RequiredBy", "Alias", "Also":
+				for _, n := range vals {
+					if !validUnitName(n) {
+						return nil, fmt.Errorf("%s line %d: %s=%s: not a unit name", u.path, i+1, k, n)
+					}
+				}
+			case "DefaultInstance":
+				// systemctl ignores it in a unit that is not a template.
+				if inst := strings.TrimSpace(v); inst != "" && strings.Contains(name, "@.") && !validUnitChars(inst, false) {
+					return nil, fmt.Errorf("%s line %d: DefaultInstance=%s: not an instance name", u.path, i+1, inst)
+				}
+			}
+			switch k {
 			case "WantedBy":
 				u.wantedBy = append(u.wantedBy, vals...)
 			case "RequiredBy":
@@ -82,7 +100,48 @@ func (sys *System) findUnit(name string) (*unitFile, error) {
 		u.hasInst = len(u.wantedBy)+len(u.required)+len(u.alias)+len(u.also) > 0
 		return u, nil
 	}
-	return nil, fmt.Errorf("unit %s not found", name)
+	return nil, fmt.Errorf("unit %s %w", name, errNoUnit)
+}
+
+// errNoUnit says a unit file is in none of the unit directories.
+var errNoUnit = errors.New("not found")
+
+// unitTypes are the suffixes of systemd's unit types.
+var unitTypes = []string{".service", ".socket", ".target", ".device", ".mount", ".automount", ".swap", ".timer", ".path", ".slice", ".scope"}
+
+// validUnitName reports whether n is a unit name as systemd's
+// unit_name_is_valid accepts it: a known type suffix after a non-empty
+// prefix of letters, digits and ":-_.\\", with at most one "@" (a
+// template or instance) that does not begin it, under 256 bytes.
+func validUnitName(n string) bool {
+	if len(n) >= 256 {
+		return false
+	}
+	for _, t := range unitTypes {
+		if prefix, ok := strings.CutSuffix(n, t); ok {
+			at := strings.IndexByte(prefix, '@')
+			if at == 0 || strings.Count(prefix, "@") > 1 {
+				return false
+			}
+			return prefix != "" && validUnitChars(prefix, true)
+		}
+	}
+	return false
+}
+
+// validUnitChars reports whether s holds only the characters of a unit
+// name (with "@" when at), or "%", which starts a specifier systemctl
+// expands and vicroot leaves as it is.
+func validUnitChars(s string, at bool) bool {
+	for _, c := range []byte(s) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte(":-_.\\%", c) >= 0:
+		case c == '@' && at:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // unitLinks returns the links enabling u creates: link path -> target.
@@ -113,16 +172,21 @@ func unitLinks(u *unitFile) map[string]string {
 func (sys *System) Enable(units ...string) error {
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
-	return sys.enable(units, map[string]bool{})
+	return sys.enable(units, map[string]bool{}, false)
 }
 
-func (sys *System) enable(units []string, seen map[string]bool) error {
+// enable enables units; also says they are the Also= units of another,
+// which systemctl skips when they do not exist.
+func (sys *System) enable(units []string, seen map[string]bool, also bool) error {
 	for _, name := range units {
 		if seen[name] {
 			continue
 		}
 		seen[name] = true
 		u, err := sys.findUnit(name)
+		if also && errors.Is(err, errNoUnit) {
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("sysconf: enable: %w", err)
 		}
@@ -132,8 +196,8 @@ func (sys *System) enable(units []string, seen map[string]bool) error {
 				return fmt.Errorf("sysconf: enable %s: %w", name, err)
 			}
 		}
-		if err := sys.enable(u.also, seen); err != nil {
-			return err
+		if err := sys.enable(u.also, seen, true); err != nil {
+			return fmt.Errorf("%w (Also= of %s)", err, u.path)
 		}
 	}
 	return nil
@@ -164,16 +228,20 @@ func (sys *System) placeLink(name, target string) error {
 func (sys *System) Disable(units ...string) error {
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
-	return sys.disable(units, map[string]bool{})
+	return sys.disable(units, map[string]bool{}, false)
 }
 
-func (sys *System) disable(units []string, seen map[string]bool) error {
+// disable disables units; also is as for enable.
+func (sys *System) disable(units []string, seen map[string]bool, also bool) error {
 	for _, name := range units {
 		if seen[name] {
 			continue
 		}
 		seen[name] = true
 		u, err := sys.findUnit(name)
+		if also && errors.Is(err, errNoUnit) {
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("sysconf: disable: %w", err)
 		}
@@ -184,8 +252,8 @@ func (sys *System) disable(units []string, seen map[string]bool) error {
 			names[a] = true
 		}
 		sys.removeLinks("etc/systemd/system", names, "/"+u.path)
-		if err := sys.disable(u.also, seen); err != nil {
-			return err
+		if err := sys.disable(u.also, seen, true); err != nil {
+			return fmt.Errorf("%w (Also= of %s)", err, u.path)
 		}
 	}
 	return nil
@@ -295,7 +363,10 @@ func (sys *System) PresetAll() ([]string, error) {
 	var enabled, disabled []string
 	for _, name := range sortedBoolKeys(names) {
 		u, err := sys.findUnit(name)
-		if err != nil || !u.hasInst {
+		if err != nil {
+			return nil, fmt.Errorf("sysconf: preset-all: %w", err)
+		}
+		if !u.hasInst {
 			continue
 		}
 		on := true
@@ -311,10 +382,10 @@ func (sys *System) PresetAll() ([]string, error) {
 			disabled = append(disabled, name)
 		}
 	}
-	if err := sys.disable(disabled, map[string]bool{}); err != nil {
+	if err := sys.disable(disabled, map[string]bool{}, false); err != nil {
 		return nil, err
 	}
-	if err := sys.enable(enabled, map[string]bool{}); err != nil {
+	if err := sys.enable(enabled, map[string]bool{}, false); err != nil {
 		return nil, err
 	}
 	return enabled, nil
