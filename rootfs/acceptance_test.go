@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/internal/treesnap"
 	"github.com/vicroot/vicroot/rootfs/hook"
 	"github.com/vicroot/vicroot/rootfs/rpminstall"
 )
@@ -186,7 +187,7 @@ func TestTreeMatchesDNF(t *testing.T) {
 		t.Logf("%s set: tree install took %v", set.name, time.Since(start))
 		// dnf puts its cachedir inside the install root too.
 		cacheIn := strings.TrimPrefix(o.cache, "/")
-		diffs := diffSnapshots(diskSnapshot(t, o.root), treeSnapshot(t, tr), func(p string) string {
+		diffs := treesnap.Diff(treesnap.Disk(t, o.root), treesnap.FS(t, tr.Tree), func(p string) string {
 			if strings.HasPrefix(cacheIn+"/", p+"/") || strings.HasPrefix(p, cacheIn+"/") {
 				return "dnf's cachedir, which it creates inside the install root"
 			}
@@ -194,9 +195,9 @@ func TestTreeMatchesDNF(t *testing.T) {
 		})
 		if len(diffs) > 0 {
 			t.Errorf("%s set (%d packages so far):", set.name, len(done))
-			reportDiffs(t, diffs)
+			treesnap.Report(t, diffs)
 		}
-		t.Logf("%s set: %d packages, %d paths compared", set.name, len(done), len(treeSnapshot(t, tr)))
+		t.Logf("%s set: %d packages, %d paths compared", set.name, len(done), len(treesnap.FS(t, tr.Tree)))
 	}
 }
 

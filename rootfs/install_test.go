@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/internal/treesnap"
 	"github.com/vicroot/vicroot/rootfs/rpminstall"
 )
 
@@ -74,7 +75,7 @@ func TestInstallFixturesMatchRPM(t *testing.T) {
 			root := t.TempDir()
 			rpmInstall(t, root, paths...)
 			tr := installAll(t, paths...)
-			reportDiffs(t, diffSnapshots(diskSnapshot(t, root), treeSnapshot(t, tr), skipRPMDB))
+			treesnap.Report(t, treesnap.Diff(treesnap.Disk(t, root), treesnap.FS(t, tr.Tree), skipRPMDB))
 		})
 	}
 }
@@ -231,7 +232,7 @@ func TestInstallPayloadsMatchRPM(t *testing.T) {
 			root := t.TempDir()
 			rpmInstall(t, root, files...)
 			tr := installAll(t, files...)
-			reportDiffs(t, diffSnapshots(diskSnapshot(t, root), treeSnapshot(t, tr), skipRPMDB))
+			treesnap.Report(t, treesnap.Diff(treesnap.Disk(t, root), treesnap.FS(t, tr.Tree), skipRPMDB))
 			rep := tr.Report()
 			var warns []string
 			for _, p := range rep.Packages {
@@ -250,7 +251,7 @@ func TestInstallPayloadsMatchRPM(t *testing.T) {
 		root := t.TempDir()
 		rpmInstall(t, root, files...)
 		tr := installAll(t, files...)
-		reportDiffs(t, diffSnapshots(diskSnapshot(t, root), treeSnapshot(t, tr), skipRPMDB))
+		treesnap.Report(t, treesnap.Diff(treesnap.Disk(t, root), treesnap.FS(t, tr.Tree), skipRPMDB))
 	})
 }
 
@@ -271,16 +272,16 @@ func TestInstallConflictNamesBothPackages(t *testing.T) {
 func TestEraseKeepsSharedFiles(t *testing.T) {
 	pk := testPackages(t)
 	tr := installAll(t, pk["base"], pk["pay-xz"], pk["pay-zstd"])
-	before := treeSnapshot(t, tr)
+	before := treesnap.FS(t, tr.Tree)
 	if err := tr.Erase("pay-zstd"); err != nil {
 		t.Fatal(err)
 	}
 	// pay-xz ships the same files: nothing may change.
-	reportDiffs(t, diffSnapshots(before, treeSnapshot(t, tr), nil))
+	treesnap.Report(t, treesnap.Diff(before, treesnap.FS(t, tr.Tree), nil))
 	if err := tr.Erase("pay-xz"); err != nil {
 		t.Fatal(err)
 	}
-	after := treeSnapshot(t, tr)
+	after := treesnap.FS(t, tr.Tree)
 	for _, gone := range []string{"usr/bin/tool", "usr/share/p/h1", "usr/share/p/empty", "etc/p.conf", "dev/pnull", "usr/lib/libp.so.1"} {
 		if _, ok := after[gone]; ok {
 			t.Errorf("%s still there after erasing both owners", gone)
@@ -300,7 +301,7 @@ func TestEraseKeepsSharedFiles(t *testing.T) {
 func TestInstallIndependentOfWorkers(t *testing.T) {
 	pk := testPackages(t)
 	files := []string{pk["base"], pk["pay-gzip"], pk["pay-bzip2"], pk["pay-xz"], pk["pay-lzma"], pk["pay-zstd"], pk["pay-none"]}
-	var first map[string]entry
+	var first map[string]treesnap.Entry
 	for _, w := range []int{1, 3, 8} {
 		tr := newRoot()
 		var in []rpminstall.RPMFile
@@ -310,12 +311,12 @@ func TestInstallIndependentOfWorkers(t *testing.T) {
 		if _, err := tr.Install(context.Background(), in, rpminstall.InstallOptions{Workers: w}); err != nil {
 			t.Fatal(err)
 		}
-		snap := treeSnapshot(t, tr)
+		snap := treesnap.FS(t, tr.Tree)
 		if first == nil {
 			first = snap
 			continue
 		}
-		reportDiffs(t, diffSnapshots(first, snap, nil))
+		treesnap.Report(t, treesnap.Diff(first, snap, nil))
 	}
 }
 
@@ -354,6 +355,6 @@ func TestEraseMatchesRPM(t *testing.T) {
 			t.Fatalf("rpm -e %s: %v\n%s", name, err, out)
 		}
 		must(t, tr.Erase(name))
-		reportDiffs(t, diffSnapshots(diskSnapshot(t, root), treeSnapshot(t, tr), skipRPMDB))
+		treesnap.Report(t, treesnap.Diff(treesnap.Disk(t, root), treesnap.FS(t, tr.Tree), skipRPMDB))
 	}
 }

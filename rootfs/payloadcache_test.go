@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/internal/treesnap"
 	"github.com/vicroot/vicroot/rootfs/rpminstall"
 )
 
@@ -19,13 +20,13 @@ func TestPayloadCache(t *testing.T) {
 	for _, n := range []string{"filesystem-1.1-1.ph2.x86_64.rpm", "glibc-2.36-1.ph2.x86_64.rpm", "bash-5.2.15-1.ph2.x86_64.rpm", "iproute2-6.1.0-1.ph2.x86_64.rpm"} {
 		files = append(files, rpminstall.RPMFile{Path: filepath.Join(repo, "photon", n), Key: "sha256:" + n})
 	}
-	install := func(cache string) map[string]entry {
+	install := func(cache string) map[string]treesnap.Entry {
 		t.Helper()
 		tr := newRoot()
 		if _, err := tr.Install(context.Background(), files, rpminstall.InstallOptions{PayloadCache: cache}); err != nil {
 			t.Fatal(err)
 		}
-		return treeSnapshot(t, tr)
+		return treesnap.FS(t, tr.Tree)
 	}
 	want := install("")
 	cache := t.TempDir()

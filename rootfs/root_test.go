@@ -28,3 +28,5 @@ func newRoot() *root {
 func (r *root) RunHook(ctx context.Context, name string, script []byte, env hook.Env) error {
 	return hook.Run(ctx, r.Tree, name, script, env)
 }
+
+const sourceDateEpoch = 1700000000

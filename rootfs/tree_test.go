@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/internal/fsmeta"
+	"github.com/vicroot/vicroot/internal/treesnap"
 )
 
 func sampleTree(t *testing.T) *root {
@@ -78,7 +79,7 @@ func TestTreeResolution(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		if got := typeOf(fi.Mode()); got != c.want {
+		if got := treesnap.TypeOf(fi.Mode()); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 	}
@@ -90,7 +91,7 @@ func TestTreeResolution(t *testing.T) {
 		t.Errorf("hardlink: nlink %d, inodes %d/%d", m.Nlink, m.Inode, fsmeta.Of(fi2).Inode)
 	}
 	fi, _ = tr.Lstat("dev/sda")
-	if m := fsmeta.Of(fi); m.Major != 8 || m.Minor != 0 || typeOf(fi.Mode()) != "blockdev" {
+	if m := fsmeta.Of(fi); m.Major != 8 || m.Minor != 0 || treesnap.TypeOf(fi.Mode()) != "blockdev" {
 		t.Errorf("dev/sda: %v %d,%d", fi.Mode(), m.Major, m.Minor)
 	}
 }

@@ -1,4 +1,4 @@
-package rootfs_test
+package sysconf_test
 
 import (
 	"context"
@@ -11,10 +11,9 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/internal/treesnap"
 	"github.com/vicroot/vicroot/rootfs/hook"
 )
-
-const sourceDateEpoch = 1700000000
 
 // accountFiles are compared with the real tools' output, with the backups
 // shadow-utils leaves.
@@ -141,8 +140,8 @@ func TestAccountsMatchShadowUtils(t *testing.T) {
 			// Home directories: existence, mode and owner. Their content is
 			// not compared: useradd --prefix copies the HOST's /etc/skel,
 			// while the tree copies its own, as useradd inside the image would.
-			want := diskSnapshot(t, dir)
-			got := treeSnapshot(t, tr)
+			want := treesnap.Disk(t, dir)
+			got := treesnap.FS(t, tr.Tree)
 			for p, w := range want {
 				if !strings.HasPrefix(p, "home") || strings.Count(p, "/") > 1 {
 					continue

@@ -1,4 +1,4 @@
-package rootfs_test
+package hook_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"testing/fstest"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/internal/treesnap"
+	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rootfs/hook"
 )
 
@@ -88,17 +90,17 @@ func TestHooksMatchBash(t *testing.T) {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("bash: %v\n%s", err, out)
 			}
-			tr := newRoot()
+			tr := rootfs.New()
 			ctx := context.Background()
-			if err := tr.RunHook(ctx, "setup.sh", []byte(hookSetup), hook.Env{}); err != nil {
+			if err := hook.Run(ctx, tr, "setup.sh", []byte(hookSetup), hook.Env{}); err != nil {
 				t.Fatal(err)
 			}
 			// A PKGDIR like VIC's mktemp one, to show the path is virtual.
 			var stderr strings.Builder
-			if err := tr.RunHook(ctx, c.name, []byte(c.script), hook.Env{PkgDir: "/tmp/tmp.XYZ", Stderr: &stderr}); err != nil {
+			if err := hook.Run(ctx, tr, c.name, []byte(c.script), hook.Env{PkgDir: "/tmp/tmp.XYZ", Stderr: &stderr}); err != nil {
 				t.Fatalf("%v\n%s", err, stderr.String())
 			}
-			want := diskSnapshot(t, filepath.Join(pkg, "rootfs"))
+			want := treesnap.Disk(t, filepath.Join(pkg, "rootfs"))
 			// glob lists host paths; compare it without the PKGDIR prefix.
 			if e, ok := want["opt/app/glob"]; ok {
 				data, _ := os.ReadFile(filepath.Join(pkg, "rootfs/opt/app/glob"))
@@ -109,9 +111,9 @@ func TestHooksMatchBash(t *testing.T) {
 				delete(want, "opt/app/glob")
 				_ = e
 			}
-			got := treeSnapshot(t, tr)
+			got := treesnap.FS(t, tr)
 			delete(got, "opt/app/glob")
-			reportDiffs(t, diffSnapshots(want, got, nil))
+			treesnap.Report(t, treesnap.Diff(want, got, nil))
 		})
 	}
 }
@@ -130,8 +132,8 @@ func TestHookErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tr := newRoot()
-			err := tr.RunHook(context.Background(), "base.sh", []byte(c.script), hook.Env{})
+			tr := rootfs.New()
+			err := hook.Run(context.Background(), tr, "base.sh", []byte(c.script), hook.Env{})
 			var he *hook.Error
 			if !errors.As(err, &he) {
 				t.Fatalf("error %v is not a *HookError", err)
@@ -148,14 +150,14 @@ func TestHookErrors(t *testing.T) {
 
 // Symlinks in the tree, even absolute or dotted ones, resolve inside it.
 func TestHookSymlinksStayInTree(t *testing.T) {
-	tr := newRoot()
+	tr := rootfs.New()
 	script := `mkdir -p rootfs/etc
 ln -s / rootfs/escape
 ln -s ../../../.. rootfs/up
 touch rootfs/escape/etc/a rootfs/up/etc/b
 echo hi > rootfs/up/up/escape/etc/c
 `
-	if err := tr.RunHook(context.Background(), "h.sh", []byte(script), hook.Env{}); err != nil {
+	if err := hook.Run(context.Background(), tr, "h.sh", []byte(script), hook.Env{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := fstest.TestFS(tr, "etc/a", "etc/b", "etc/c", "escape", "up"); err != nil {
@@ -168,13 +170,13 @@ echo hi > rootfs/up/up/escape/etc/c
 }
 
 func TestHookReadsDefinitionFolder(t *testing.T) {
-	tr := newRoot()
+	tr := rootfs.New()
 	repo := fstest.MapFS{"key.asc": {Data: []byte("KEY\n"), Mode: 0o644}}
 	script := `mkdir -p rootfs/etc/pki
 cp $REPODIR/key.asc rootfs/etc/pki/
 cat $REPODIR/key.asc >> rootfs/etc/pki/both
 `
-	if err := tr.RunHook(context.Background(), "h.sh", []byte(script), hook.Env{RepoFS: repo}); err != nil {
+	if err := hook.Run(context.Background(), tr, "h.sh", []byte(script), hook.Env{RepoFS: repo}); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"etc/pki/key.asc", "etc/pki/both"} {
@@ -182,7 +184,7 @@ cat $REPODIR/key.asc >> rootfs/etc/pki/both
 			t.Errorf("%s = %q, %v", f, data, err)
 		}
 	}
-	err := tr.RunHook(context.Background(), "h.sh", []byte("echo x > $REPODIR/key.asc\n"), hook.Env{RepoFS: repo})
+	err := hook.Run(context.Background(), tr, "h.sh", []byte("echo x > $REPODIR/key.asc\n"), hook.Env{RepoFS: repo})
 	if err == nil {
 		t.Error("writing into the definition folder succeeded")
 	}

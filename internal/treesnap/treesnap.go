@@ -1,4 +1,9 @@
-package rootfs_test
+// Package treesnap is a test helper: it reads what an oracle left in a
+// directory on disk and what vicroot left in a tree (any fs.ReadLinkFS
+// whose FileInfo carries fsmeta) as the same facts per path (type,
+// permissions, owner, symlink target, content digest, device numbers,
+// capabilities), and lists their differences.
+package treesnap
 
 import (
 	"crypto/sha256"
@@ -15,8 +20,8 @@ import (
 	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
-// entry is what the acceptance comparison looks at for one path.
-type entry struct {
+// Entry is what the comparison looks at for one path.
+type Entry struct {
 	Type   string
 	Mode   fs.FileMode // permission bits with setuid/setgid/sticky
 	UID    uint32
@@ -27,11 +32,12 @@ type entry struct {
 	Caps   string
 }
 
-func (e entry) String() string {
+func (e Entry) String() string {
 	return fmt.Sprintf("%s %v %d:%d ->%q sha=%.12s dev=%s caps=%s", e.Type, e.Mode, e.UID, e.GID, e.Target, e.SHA256, e.Dev, e.Caps)
 }
 
-func typeOf(m fs.FileMode) string {
+// TypeOf names a file type as Entry.Type does.
+func TypeOf(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "dir"
@@ -51,10 +57,10 @@ func typeOf(m fs.FileMode) string {
 
 const permMask = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
-// diskSnapshot reads a real directory tree (the oracle's result).
-func diskSnapshot(t *testing.T, root string) map[string]entry {
+// Disk reads a real directory tree (the oracle's result).
+func Disk(t testing.TB, root string) map[string]Entry {
 	t.Helper()
-	out := map[string]entry{}
+	out := map[string]Entry{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -68,7 +74,7 @@ func diskSnapshot(t *testing.T, root string) map[string]entry {
 			return err
 		}
 		st := fi.Sys().(*syscall.Stat_t)
-		e := entry{Type: typeOf(fi.Mode()), Mode: fi.Mode() & permMask, UID: st.Uid, GID: st.Gid}
+		e := Entry{Type: TypeOf(fi.Mode()), Mode: fi.Mode() & permMask, UID: st.Uid, GID: st.Gid}
 		switch e.Type {
 		case "symlink":
 			e.Target, _ = os.Readlink(p)
@@ -96,10 +102,10 @@ func diskSnapshot(t *testing.T, root string) map[string]entry {
 	return out
 }
 
-// treeSnapshot reads the same facts from a tree through io/fs only.
-func treeSnapshot(t *testing.T, tr *root) map[string]entry {
+// FS reads the same facts from a tree through io/fs only.
+func FS(t testing.TB, tr fs.ReadLinkFS) map[string]Entry {
 	t.Helper()
-	out := map[string]entry{}
+	out := map[string]Entry{}
 	err := fs.WalkDir(tr, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -115,7 +121,7 @@ func treeSnapshot(t *testing.T, tr *root) map[string]entry {
 		if m == nil {
 			return fmt.Errorf("%s: no fsmeta", p)
 		}
-		e := entry{Type: typeOf(fi.Mode()), Mode: fi.Mode() & permMask, UID: m.UID, GID: m.GID}
+		e := Entry{Type: TypeOf(fi.Mode()), Mode: fi.Mode() & permMask, UID: m.UID, GID: m.GID}
 		switch e.Type {
 		case "symlink":
 			e.Target, _ = tr.ReadLink(p)
@@ -140,9 +146,9 @@ func treeSnapshot(t *testing.T, tr *root) map[string]entry {
 	return out
 }
 
-// diffSnapshots returns a sorted description of every difference, leaving
+// Diff returns a sorted description of every difference, leaving
 // out paths for which skip returns a reason.
-func diffSnapshots(want, got map[string]entry, skip func(string) string) []string {
+func Diff(want, got map[string]Entry, skip func(string) string) []string {
 	keys := map[string]bool{}
 	for k := range want {
 		keys[k] = true
@@ -170,7 +176,8 @@ func diffSnapshots(want, got map[string]entry, skip func(string) string) []strin
 	return diffs
 }
 
-func reportDiffs(t *testing.T, diffs []string) {
+// Report fails t with the differences, the first 60 of them.
+func Report(t testing.TB, diffs []string) {
 	t.Helper()
 	if len(diffs) == 0 {
 		return

@@ -1,4 +1,4 @@
-package rootfs_test
+package sysconf_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package rootfs_test
+package sysconf_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
+	"github.com/vicroot/vicroot/internal/treesnap"
 	"github.com/vicroot/vicroot/rootfs/hook"
 )
 
@@ -62,7 +63,7 @@ func TestSystemdMatchesSystemctl(t *testing.T) {
 	must(t, tr.SetDefault("multi-user.target"))
 	must(t, tr.Disable("a.service"))
 	t.Logf("enabled by presets: %s", strings.Join(enabled, " "))
-	reportDiffs(t, diffSnapshots(diskSnapshot(t, root), treeSnapshot(t, tr), nil))
+	treesnap.Report(t, treesnap.Diff(treesnap.Disk(t, root), treesnap.FS(t, tr.Tree), nil))
 }
 
 func TestEmptyMachineIDAndCleanCaches(t *testing.T) {
