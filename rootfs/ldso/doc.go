@@ -14,7 +14,7 @@
 //   - TmpfsSize: the tmpfs size a set of files needs.
 //
 // The tree is any io/fs.FS that also implements io/fs.ReadLinkFS. Every
-// symlink is resolved by this package inside that tree: absolute targets are
+// symlink is resolved inside that tree by internal/fspath: absolute targets are
 // relative to the tree's root, ".." never climbs above it, and a symlink loop
 // is an error (ErrLoop). The host's files and loader are never consulted.
 //

@@ -9,6 +9,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/vicroot/vicroot/internal/fspath"
 )
 
 // ErrNotFound is returned (wrapped, with the chain of objects that needed
@@ -221,23 +223,23 @@ func sortedMapKeys[V any](m map[string]V) []string {
 
 // load resolves p in the tree and parses the ELF file it leads to (once per
 // canonical path). It records p and the symlinks met as names of the file.
-func (r *resolver) load(p string) (*objState, resolved, error) {
+func (r *resolver) load(p string) (*objState, fspath.Resolved, error) {
 	res, err := r.t.resolve(p, true)
 	if err != nil {
 		return nil, res, err
 	}
-	o := r.objs[res.path]
+	o := r.objs[res.Path]
 	if o == nil {
-		if !res.info.Mode().IsRegular() {
+		if !res.Info.Mode().IsRegular() {
 			return nil, res, fmt.Errorf("ldso: %s: not a regular file", p)
 		}
-		ra, size, closeFn, err := r.t.open(res.path)
+		ra, size, closeFn, err := r.t.open(res.Path)
 		if err != nil {
 			return nil, res, fmt.Errorf("ldso: %s: %w", p, err)
 		}
 		f, err := readELF(p, ra, size)
 		if err == nil {
-			o = &objState{path: res.path, f: f, links: map[string]bool{}, deps: map[Dep]bool{}}
+			o = &objState{path: res.Path, f: f, links: map[string]bool{}, deps: map[Dep]bool{}}
 			o.dynamic = f.hasDynamic()
 			if o.interp, err = f.interp(); err == nil {
 				o.di, err = f.dynamicInfo()
@@ -250,15 +252,15 @@ func (r *resolver) load(p string) (*objState, resolved, error) {
 			return nil, res, fmt.Errorf("ldso: %w", err)
 		}
 		o.f.r = nil
-		r.objs[res.path] = o
+		r.objs[res.Path] = o
 	}
 	return o, res, nil
 }
 
-func (r *resolver) note(o *objState, p string, res resolved) {
+func (r *resolver) note(o *objState, p string, res fspath.Resolved) {
 	o.used = true
 	o.links[p] = true
-	for _, l := range res.links {
+	for _, l := range res.Links {
 		o.links[l] = true
 	}
 }
