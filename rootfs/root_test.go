@@ -10,8 +10,9 @@ import (
 )
 
 // root is a tree with its package database and configuration, as the
-// build stage assembles them: the tests below check the three packages
-// together against rpm, dnf, bash, shadow-utils and systemd.
+// build stage assembles them: the tests below check the packages together
+// against rpm, dnf and bash (scriptlets); each package's own comparisons
+// with shadow-utils, systemd and bash are in its directory.
 type root struct {
 	*rootfs.Tree
 	*rpminstall.Installer
