@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vicroot/vicroot/pipeline"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rpmrepo"
@@ -181,6 +182,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		Uninstallable: []Uninstallable{}, Sets: []SetResult{}, Problems: []string{}}
 	c := &checker{opts: opts, def: def, log: log, rep: rep,
 		ro: rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}, Offline: opts.Offline, Concurrency: opts.Jobs, Logger: log}}
+	pipeline.RemoveStaleTemps(c.ro.Cache, log)
 	if err := c.openRepos(ctx); err != nil {
 		return nil, err
 	}

@@ -27,6 +27,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, errors.New("build: no output directory")
 	}
 	st := newStages(opts)
+	if opts.Definition != nil {
+		removeStaleOutputs(opts.Out, isoName(opts.Definition), st.log)
+	}
 
 	// definition → its repositories, opened and verified
 	src, err := open(ctx, st, opts)
@@ -65,6 +68,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer img.tmp.Discard() // unless publish renamed it
 	res, err := sidecars(src, pl, got, root, lay, img, epoch, opts, st.log)
 	if err != nil {
 		return nil, fmt.Errorf("sidecars: %w", err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs/iso"
+	"github.com/vicroot/vicroot/internal/atomicfile"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rootfs/depmod"
@@ -247,7 +248,7 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 		for _, d := range fresh {
 			ps := sha256.Sum256(d.Data)
 			name := filepath.Join(dir, missKey[d.Compressed]+"-"+hex.EncodeToString(ps[:]))
-			if err := writeFileAtomic(name, d.Data); err != nil {
+			if err := atomicfile.WriteFile(name, d.Data, 0o644); err != nil {
 				cfg.Logger.Warn("module cache", "err", err)
 			}
 			out = append(out, d)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
+	"github.com/vicroot/vicroot/internal/atomicfile"
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
@@ -40,7 +41,7 @@ type mediaInput struct {
 // holds, which the sidecars repeat.
 type image struct {
 	path, name, sha256 string
-	tmp                string // the ISO's temp file, until publish renames it
+	tmp                *atomicfile.File // the ISO's temp file, locked until publish renames it
 	lock               *resolver.Lock
 	lockJSON, manifest []byte
 }
@@ -103,10 +104,7 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("iso: %w", err)
 	}
-	img.name = "bootstrap.iso"
-	if in.src.def.Name != repos.DefaultName {
-		img.name = "bootstrap-" + in.src.def.Name + ".iso"
-	}
+	img.name = isoName(in.src.def)
 	img.path = filepath.Join(opts.Out, img.name)
 	// The ISO stays a temp file until its sidecars are written: publish
 	// renames them all.
@@ -116,34 +114,31 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	return img, nil
 }
 
+// isoName is the name of a definition's bootstrap ISO.
+func isoName(def *repos.Definition) string {
+	if def.Name != repos.DefaultName {
+		return "bootstrap-" + def.Name + ".iso"
+	}
+	return "bootstrap.iso"
+}
+
 // writeISOTemp writes the image of boot to a temp file beside name,
-// flushed to disk, and returns the temp file's name and the image's
-// SHA-256.
-func writeISOTemp(ctx context.Context, name string, boot fs.FS, o iso.Options) (tmp, sum string, err error) {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+// flushed to disk, and returns it (open and locked, for publish to rename)
+// with the image's SHA-256.
+func writeISOTemp(ctx context.Context, name string, boot fs.FS, o iso.Options) (*atomicfile.File, string, error) {
+	f, err := atomicfile.Create(name)
 	if err != nil {
-		return "", "", err
+		return nil, "", err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
 	h := sha256.New()
-	if _, err = iso.WriteTo(ctx, io.MultiWriter(f, h), boot, o); err != nil {
-		return "", "", err
+	if _, err = iso.WriteTo(ctx, io.MultiWriter(f, h), boot, o); err == nil {
+		err = f.Flush(0o644)
 	}
-	if err = f.Chmod(0o644); err != nil {
-		return "", "", err
+	if err != nil {
+		f.Discard()
+		return nil, "", err
 	}
-	if err = f.Sync(); err != nil {
-		return "", "", err
-	}
-	if err = f.Close(); err != nil {
-		return "", "", err
-	}
-	return f.Name(), hex.EncodeToString(h.Sum(nil)), nil
+	return f, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // bootLoader writes /boot/isolinux of the ISO: isolinux.bin (and

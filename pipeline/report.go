@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vicroot/vicroot/internal/atomicfile"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/resolver"
@@ -121,24 +122,31 @@ func mtreeNamingISO(manifest []byte, sum string) []byte {
 
 // publish puts the ISO and its sidecars in place so that the out dir
 // holds, at every moment, the previous complete set, the new complete
-// set, or no ISO (issue 14): every file is written to a temp file and
-// flushed first; then the old ISO goes, the sidecars are renamed, and the
-// ISO is renamed last. On error the temp files are removed.
-func publish(img *image, outs []output) (err error) {
-	tmps := map[string]string{img.path: img.tmp}
+// set, or no ISO (issue 14): every file is written to a temp file (locked
+// while this build holds it) and flushed first; then the old ISO goes, the
+// sidecars are renamed, and the ISO is renamed last. On error the temp
+// files are removed.
+func publish(img *image, outs []output) error {
+	tmps := make([]*atomicfile.File, len(outs))
 	defer func() {
-		if err != nil {
-			for _, t := range tmps {
-				os.Remove(t)
+		for _, t := range tmps {
+			if t != nil {
+				t.Discard()
 			}
 		}
 	}()
-	for _, o := range outs {
-		t, err := writeTemp(o.p, o.data)
+	for i, o := range outs {
+		t, err := atomicfile.Create(o.p)
 		if err != nil {
 			return err
 		}
-		tmps[o.p] = t
+		tmps[i] = t
+		if _, err := t.Write(o.data); err != nil {
+			return fmt.Errorf("write %s: %w", o.p, err)
+		}
+		if err := t.Flush(0o644); err != nil {
+			return fmt.Errorf("write %s: %w", o.p, err)
+		}
 	}
 	dir := filepath.Dir(img.path)
 	testPause()
@@ -148,46 +156,43 @@ func publish(img *image, outs []output) (err error) {
 	if err := syncDir(dir); err != nil {
 		return err
 	}
-	for _, o := range outs {
+	for i, o := range outs {
 		testPause()
-		if err := os.Rename(tmps[o.p], o.p); err != nil {
+		if err := tmps[i].Rename(o.p); err != nil {
 			return err
 		}
-		delete(tmps, o.p)
 	}
 	if err := syncDir(dir); err != nil {
 		return err
 	}
 	testPause()
-	if err := os.Rename(img.tmp, img.path); err != nil {
+	if err := img.tmp.Rename(img.path); err != nil {
 		return err
 	}
-	delete(tmps, img.path)
 	return syncDir(dir)
 }
 
-// writeTemp writes data to a temp file beside p, flushed to disk, and
-// returns its name.
-func writeTemp(p string, data []byte) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
+// removeStaleOutputs removes the temp files that killed builds left in the
+// out dir for the ISO name and its sidecars: those no running build holds
+// locked.
+func removeStaleOutputs(dir, isoName string, log *slog.Logger) {
+	removed, err := atomicfile.RemoveStale(dir, func(n string) bool {
+		if atomicfile.IsTempOf(n, isoName) {
+			return true
+		}
+		for _, suf := range SidecarSuffixes {
+			if atomicfile.IsTempOf(n, isoName+suf) {
+				return true
+			}
+		}
+		return false
+	})
+	for _, p := range removed {
+		log.Info("removed a temp file a killed build left", "path", p)
+	}
 	if err != nil {
-		return "", err
+		log.Warn("removing stale temp files", "err", err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("write %s: %w", p, err)
-	}
-	return f.Name(), nil
 }
 
 // syncDir flushes a directory's entries (renames, removals) to disk.
@@ -369,20 +374,6 @@ func testPause() {
 }
 
 var pauseStep atomic.Int64
-
-// writeFileAtomic writes through a temp file in the same directory,
-// renamed into place, so an interrupted build leaves no half file.
-func writeFileAtomic(p string, data []byte) error {
-	tmp, err := writeTemp(p, data)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return nil
-}
 
 // treeManifest lists the tree as mtree entries, with owning packages.
 func treeManifest(t *rootfs.Tree) ([]mtree.Entry, error) {

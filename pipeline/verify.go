@@ -19,6 +19,7 @@ import (
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
+	"github.com/vicroot/vicroot/rpmrepo"
 )
 
 // ErrDiffers is returned by Verify when the rebuilt image is not the same.
@@ -245,15 +246,20 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 			return nil, fmt.Errorf("verify: %w", err)
 		}
 	}
-	work, err := os.MkdirTemp("", "vicroot-verify-")
-	if err != nil {
-		return nil, err
+	if opts.CacheDir == "" {
+		return nil, errors.New("verify: no cache directory")
 	}
-	defer os.RemoveAll(work)
+	// The rebuild goes to a locked temp folder in the cache, which a later
+	// run removes if this one is killed.
+	work, err := (&rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}).TempDir("verify-*")
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	defer work.Remove()
 	epoch := time.Unix(rec.Inputs.SourceDateEpoch, 0).UTC()
 	opts.SourceDateEpoch = &epoch
 	opts.Version, opts.BootArgs, opts.NoWeakDeps = rec.Inputs.Version, rec.Inputs.BootArgs, rec.Inputs.NoWeakDeps
-	opts.Out = work
+	opts.Out = work.Path
 	opts.Target = TargetBootstrap
 	res, err := Build(ctx, opts)
 	if err != nil {
