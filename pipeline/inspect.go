@@ -85,6 +85,9 @@ func readOwners(r io.Reader) (map[string]string, error) {
 			continue
 		}
 		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue // white space alone
+		}
 		for _, kv := range f[1:] {
 			if p, ok := strings.CutPrefix(kv, "package="); ok {
 				owners[mtree.Unescape(strings.TrimPrefix(f[0], "./"))] = mtree.Unescape(p)

@@ -9,8 +9,10 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +40,10 @@ type buildReport struct {
 	Tree         rootfs.Report     `json:"tree"`
 	Warnings     []string          `json:"warnings,omitempty"`
 	Inputs       map[string]string `json:"inputs,omitempty"`
+	// Mirrors are the build's --mirror flags: not part of the ISO (the
+	// same packages from elsewhere give the same bytes), but an offline
+	// verify needs them to find the cached metadata.
+	Mirrors map[string]string `json:"mirrors,omitempty"`
 }
 
 type verifyReport struct {
@@ -58,7 +64,7 @@ func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOu
 	if err != nil {
 		return nil, err
 	}
-	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.tree.Report()}
+	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.tree.Report(), Mirrors: opts.Mirrors}
 	warnings := append([]string(nil), root.warnings...)
 	for _, p := range pl.locked() {
 		v := got.verified[p]
@@ -296,6 +302,32 @@ func sidecarISOSum(suffix string, data []byte) string {
 		}
 	}
 	return ""
+}
+
+// mirrorHint explains an offline rebuild's missing metadata when the ISO's
+// report (beside it, naming it) records --mirror flags other than those
+// given: the cache finds metadata by the URL it was fetched from. It is ""
+// otherwise.
+func mirrorHint(isoPath string, given map[string]string) string {
+	data, err := os.ReadFile(isoPath + ".report.json")
+	if err != nil {
+		return ""
+	}
+	var rep struct {
+		SHA256  string            `json:"sha256"`
+		Mirrors map[string]string `json:"mirrors"`
+	}
+	if json.Unmarshal(data, &rep) != nil || len(rep.Mirrors) == 0 || maps.Equal(rep.Mirrors, given) {
+		return ""
+	}
+	if sum, err := fileSHA256(isoPath); err != nil || sum != rep.SHA256 {
+		return ""
+	}
+	var flags []string
+	for _, id := range slices.Sorted(maps.Keys(rep.Mirrors)) {
+		flags = append(flags, "--mirror "+id+"="+rep.Mirrors[id])
+	}
+	return fmt.Sprintf("\n%s was built from the mirrors %s (its report %s.report.json says): offline, the cache finds a repository's metadata by the URL it came from, so give the same --mirror flags", isoPath, strings.Join(flags, " "), isoPath)
 }
 
 // newLock pins pkgs: NEVRA, checksum, repository, URL and, once fetched,

@@ -263,7 +263,11 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 	opts.Target = TargetBootstrap
 	res, err := Build(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("verify: rebuilding %s: %w", isoPath, err)
+		hint := ""
+		if errors.Is(err, rpmrepo.ErrOffline) {
+			hint = mirrorHint(isoPath, opts.Mirrors)
+		}
+		return nil, fmt.Errorf("verify: rebuilding %s: %w%s", isoPath, err, hint)
 	}
 	orig, err := fileSHA256(isoPath)
 	if err != nil {
