@@ -220,8 +220,9 @@ func TestFetchFaults(t *testing.T) {
 			return ""
 		}, second: true},
 	}
+	survived := 0
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+		ok := t.Run(tc.name, func(t *testing.T) {
 			s := newFaultServer(t, dir, tc.fault)
 			bases := []string{s.URL}
 			if tc.second {
@@ -286,7 +287,11 @@ func TestFetchFaults(t *testing.T) {
 				tc.check(t, s)
 			}
 		})
+		if ok {
+			survived++
+		}
 	}
+	t.Logf("tally: %d HTTP faults played, %d survived (recovered, or failed naming the file; nothing unverified cached)", len(tests), survived)
 }
 
 // TestFetchOfflineMissing: offline mode lists exactly what is missing.

@@ -75,6 +75,7 @@ func TestRefusedPackagesLeaveTheCache(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(cache.Dir, "tmp", "*")); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
+	t.Logf("tally: %d packages refused (no key) on download and %d cached copies refused: %d stayed in the cache", len(pkgs), len(pkgs), cached(r))
 }
 
 // RemoveStale removes what a killed writer left in the cache (a download
