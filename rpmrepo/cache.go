@@ -18,9 +18,11 @@ var ErrChecksum = errors.New("checksum mismatch")
 
 // Cache is a content-addressed store of verified files, keyed by checksum:
 // Dir/<type>/<first two hex digits>/<hex>. Concurrent builds (processes)
-// may share one Dir: files are written to Dir/tmp, fsynced, verified and
-// renamed into place, so a reader only ever sees complete, verified files,
-// and two writers of the same content race harmlessly.
+// may share one Dir: files are written to Dir/tmp (locked by their writer,
+// so RemoveStale tells a killed build's leftovers from a running one's),
+// fsynced, verified and renamed into place, so a reader only ever sees
+// complete, verified files, and two writers of the same content race
+// harmlessly.
 type Cache struct {
 	Dir string
 }
