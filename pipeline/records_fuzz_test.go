@@ -5,6 +5,7 @@ import (
 	"context"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,10 @@ func FuzzRecords(f *testing.F) {
 		f.Fatal(err)
 	}
 	dir := f.TempDir()
+	seedPath := filepath.Join(dir, "seed.iso")
+	if err := os.WriteFile(seedPath, seed, 0o644); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tmp, err := os.CreateTemp(dir, "fuzz-*.iso")
 		if err != nil {
@@ -121,6 +126,20 @@ func FuzzRecords(f *testing.F) {
 		}
 		if bytes.Equal(data, seed) && (err != nil || rec.Inputs.Definition != repos.DefaultName || len(rec.Definition) == 0 || len(rec.GPGKeys) != 1) {
 			t.Fatalf("the seed's records: %+v, %v", rec, err)
+		}
+		if rec != nil {
+			// verify takes tether, unpack and ISOLINUX from the ISO.
+			for _, read := range []func(string, Inputs) (Dir, error){binFromISO, isolinuxFromISO} {
+				if _, err := read(tmp.Name(), rec.Inputs); err != nil && !strings.Contains(err.Error(), tmp.Name()) {
+					t.Fatalf("error %q does not name the ISO", err)
+				}
+			}
+		}
+		// diff against the seed.
+		if d, err := Diff(context.Background(), tmp.Name(), seedPath); err == nil && bytes.Equal(data, seed) && !d.Empty() {
+			t.Fatalf("the seed differs from itself: %+v", d)
+		} else if err != nil && !strings.Contains(err.Error(), tmp.Name()) && !strings.Contains(err.Error(), seedPath) {
+			t.Fatalf("Diff's error %q names neither ISO", err)
 		}
 		entries, err := Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), "fuzz.iso")
 		if err != nil && !strings.Contains(err.Error(), "fuzz.iso") {

@@ -430,7 +430,7 @@ func isoManifest(ctx context.Context, p string) (map[string]mtree.Entry, error) 
 	}
 	img, err := iso.Open(f)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("diff: %s: %w", p, err)
 	}
 	err = img.Walk(func(name string, e iso.Entry) error {
 		if err := ctx.Err(); err != nil {
@@ -450,5 +450,8 @@ func isoManifest(ctx context.Context, p string) (map[string]mtree.Entry, error) 
 		m[me.Path] = me
 		return nil
 	})
-	return m, err
+	if err != nil {
+		return nil, fmt.Errorf("diff: %s: %w", p, err)
+	}
+	return m, nil
 }
