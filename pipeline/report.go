@@ -24,6 +24,7 @@ import (
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
 	"github.com/vicroot/vicroot/rpmrepo"
 	"github.com/vicroot/vicroot/vic"
 )
@@ -37,7 +38,7 @@ type buildReport struct {
 	Verification []verifyReport    `json:"verification"`
 	Hooks        []string          `json:"hooks,omitempty"`
 	Tether       *vic.TetherReport `json:"tether"`
-	Tree         rootfs.Report     `json:"tree"`
+	Tree         rpminstall.Report `json:"tree"`
 	Warnings     []string          `json:"warnings,omitempty"`
 	Inputs       map[string]string `json:"inputs,omitempty"`
 	// Mirrors are the build's --mirror flags: not part of the ISO (the
@@ -64,7 +65,7 @@ func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOu
 	if err != nil {
 		return nil, err
 	}
-	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.tree.Report(), Mirrors: opts.Mirrors}
+	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.db.Report(), Mirrors: opts.Mirrors}
 	warnings := append([]string(nil), root.warnings...)
 	for _, p := range pl.locked() {
 		v := got.verified[p]
