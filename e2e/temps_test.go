@@ -247,3 +247,43 @@ func TestKilledBuildsTempsRemoved(t *testing.T) {
 	t.Logf("tally: 4 builds killed (kill -9), %d temp files they left removed by later runs, %d live temp files kept while their builds ran (a whole build beside them succeeded)",
 		len(killedDL)+len(killedOut)+len(liveDL)+len(liveOut), len(liveDL)+len(liveOut))
 }
+
+// Nine builds on one cold cache at once, each removing stale temps as it
+// starts while the others download into it: all succeed with the same
+// ISO bytes, and no temp file is left in the cache.
+func TestNineConcurrentBuildsShareCache(t *testing.T) {
+	repo := testrepo.Dir(t)
+	def := definition(t, repo, nil, plainInit)
+	cache := filepath.Join(t.TempDir(), "cache")
+	procs := make([]*exec.Cmd, 9)
+	outs := make([]string, len(procs))
+	logs := make([]strings.Builder, len(procs))
+	for i := range procs {
+		outs[i] = t.TempDir()
+		args := append([]string{"build", "--repo", def, "--out", outs[i], "--bin", binDir, "--cache", cache, "--version", "v1.5.9-0-1234567", "--jobs", "2"}, mirrors(repo)...)
+		procs[i] = exec.Command(vicrootBin, args...)
+		procs[i].Stderr = &logs[i]
+		if err := procs[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first []byte
+	for i, p := range procs {
+		if err := p.Wait(); err != nil {
+			t.Errorf("build %d of 9: %v\n%s", i+1, err, logs[i].String())
+			continue
+		}
+		iso, err := os.ReadFile(filepath.Join(outs[i], otISOName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = iso
+		} else if otSum(iso) != otSum(first) {
+			t.Errorf("build %d: sha256 %s, build 1: %s", i+1, otSum(iso), otSum(first))
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(cache, "tmp", "*")); len(left) > 0 {
+		t.Errorf("temp files left in the cache: %v", left)
+	}
+}
