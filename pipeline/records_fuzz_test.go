@@ -129,8 +129,8 @@ func FuzzRecords(f *testing.F) {
 		}
 		if rec != nil {
 			// verify takes tether, unpack and ISOLINUX from the ISO.
-			for _, read := range []func(string, Inputs) (Dir, error){binFromISO, isolinuxFromISO} {
-				if _, err := read(tmp.Name(), rec.Inputs); err != nil && !strings.Contains(err.Error(), tmp.Name()) {
+			for _, read := range []func(context.Context, string, Inputs) (Dir, error){binFromISO, isolinuxFromISO} {
+				if _, err := read(context.Background(), tmp.Name(), rec.Inputs); err != nil && !strings.Contains(err.Error(), tmp.Name()) {
 					t.Fatalf("error %q does not name the ISO", err)
 				}
 			}
@@ -168,15 +168,16 @@ func FuzzReadOwners(f *testing.F) {
 	f.Add("#mtree\n   \n./a package=x\n")
 	f.Add("#mtree\n./a\\040b type=file package=p\\040q\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		readOwners(strings.NewReader(text))
+		parseOwners([]byte(text))
 	})
 }
 
 // The manifest of a tree reads back each path's owner; a line of white
-// space alone is skipped (it made readOwners index an empty field list).
+// space alone is skipped (it made the owners reader index an empty field
+// list).
 func TestReadOwners(t *testing.T) {
 	_, manifest := recordSeed(t)
-	got, err := readOwners(bytes.NewReader(manifest))
+	got, err := parseOwners(manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func TestReadOwners(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("owners %q, want %q", got, want)
 	}
-	if got, err := readOwners(strings.NewReader("#mtree\n \t \n./a package=x\n")); err != nil || got["a"] != "x" {
+	if got, err := parseOwners([]byte("#mtree\n \t \n./a package=x\n")); err != nil || got["a"] != "x" {
 		t.Errorf("a manifest with a blank line: %v, %v", got, err)
 	}
 }
