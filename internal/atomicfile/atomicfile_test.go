@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vicroot/vicroot/internal/atomicfile"
 )
@@ -81,8 +83,16 @@ func TestHelperHold(t *testing.T) {
 		os.Exit(1)
 	}
 	fmt.Println(f.Name(), d.Path)
-	select {}
+	// Keep both reachable: a collected *os.File is closed by its
+	// finalizer, which would release the locks.
+	held = []any{f, d}
+	runtime.GC()
+	for {
+		time.Sleep(time.Hour)
+	}
 }
+
+var held []any
 
 // A temp file is stale only when no process holds its lock: a writer in
 // another process keeps its temp file and folder through RemoveStale,
