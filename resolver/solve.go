@@ -232,6 +232,8 @@ type solver struct {
 	// weakTried are the weak candidates that failed to fit; they are not
 	// tried again.
 	weakTried map[int32]bool
+	recReqs   map[int32][]req // each package's Recommends as requirements
+	weakMark  []uint8         // scratch flags of weakRound
 	steps     int
 	erased    []int32
 
@@ -253,6 +255,7 @@ func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Po
 		obsAvail:    map[string][]provEntry{},
 		seenProblem: map[string]bool{},
 		weakTried:   map[int32]bool{},
+		recReqs:     map[int32][]req{},
 	}
 	arches := pol.arches()
 	locked, err := s.applyLock(r.Lock, avail)

@@ -44,7 +44,26 @@ func (s *solver) weakRound() bool {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	var dq, dqs []int32
-	in := map[int32]bool{}
+	// in and keep are flags per package (bits 1 and 2 of s.weakMark),
+	// cleared on return.
+	if s.weakMark == nil {
+		s.weakMark = make([]uint8, len(s.pkgs))
+	}
+	mark := s.weakMark
+	var marked []int32
+	defer func() {
+		for _, id := range marked {
+			mark[id] = 0
+		}
+	}()
+	in := func(id int32) bool { return mark[id]&1 != 0 }
+	keep := func(id int32) bool { return mark[id]&2 != 0 }
+	set := func(id int32, bit uint8) {
+		if mark[id] == 0 {
+			marked = append(marked, id)
+		}
+		mark[id] |= bit
+	}
 	for _, id := range ids {
 		if !s.sel[id] {
 			if open(id) && s.supplementing(id) {
@@ -55,18 +74,18 @@ func (s *solver) weakRound() bool {
 		if s.installed[id] {
 			continue
 		}
-		for _, d := range s.pkgs[id].Recommends {
-			for _, c := range s.weakCands(id, d) {
-				if open(c) && !in[c] {
-					in[c] = true
+		for i := range s.pkgs[id].Recommends {
+			for _, c := range s.weakCands(id, i) {
+				if open(c) && !in(c) {
+					set(c, 1)
 					dq = append(dq, c)
 				}
 			}
 		}
 	}
 	for _, c := range dqs {
-		if !in[c] {
-			in[c] = true
+		if !in(c) {
+			set(c, 1)
 			dq = append(dq, c)
 		}
 	}
@@ -77,8 +96,8 @@ func (s *solver) weakRound() bool {
 		why := reason{from: -1, dep: "weak dependency", weak: true}
 		for _, id := range ids {
 			if s.sel[id] {
-				for _, d := range s.pkgs[id].Recommends {
-					if slices.Contains(s.weakCands(id, d), dq[0]) {
+				for i, d := range s.pkgs[id].Recommends {
+					if slices.Contains(s.weakCands(id, i), dq[0]) {
 						why = s.reasonFor(&req{from: id, dep: d, weak: true})
 					}
 				}
@@ -91,11 +110,10 @@ func (s *solver) weakRound() bool {
 		return true
 	}
 	best, _ := s.prune(dq, false)
-	keep := map[int32]bool{}
 	for _, id := range best {
-		keep[id] = true
+		set(id, 2)
 	}
-	dqs = slices.DeleteFunc(dqs, func(id int32) bool { return !keep[id] })
+	dqs = slices.DeleteFunc(dqs, func(id int32) bool { return !keep(id) })
 	if len(dqs) > 1 {
 		dqs = s.reorderSupplements(dqs)
 	}
@@ -113,10 +131,10 @@ func (s *solver) weakRound() bool {
 		if s.installed[id] {
 			continue
 		}
-		for _, d := range s.pkgs[id].Recommends {
+		for i, d := range s.pkgs[id].Recommends {
 			var cands []int32
-			for _, c := range s.weakCands(id, d) {
-				if keep[c] && open(c) {
+			for _, c := range s.weakCands(id, i) {
+				if keep(c) && open(c) {
 					cands = append(cands, c)
 				}
 			}
@@ -137,18 +155,27 @@ func (s *solver) weakRound() bool {
 	return true
 }
 
-// weakCands returns the candidates of package id's Recommends d, or nil
-// when the chosen set already meets it.
-func (s *solver) weakCands(id int32, d rpmrepo.Dep) []int32 {
-	r := req{from: id, dep: d, weak: true}
-	if IsRich(d.Name) {
-		rr, err := s.rich(d)
-		if err != nil {
-			return nil
+// weakCands returns the candidates of package id's i-th Recommends, or
+// nil when the chosen set already meets it.
+func (s *solver) weakCands(id int32, i int) []int32 {
+	rs, ok := s.recReqs[id]
+	if !ok {
+		for _, d := range s.pkgs[id].Recommends {
+			r := req{from: id, dep: d, weak: true}
+			if IsRich(d.Name) {
+				if rr, err := s.rich(d); err == nil {
+					r.rich = rr
+				}
+			}
+			rs = append(rs, r)
 		}
-		r.rich = rr
+		s.recReqs[id] = rs
 	}
-	st, cands, _ := s.eval(&r)
+	r := &rs[i]
+	if IsRich(r.dep.Name) && r.rich == nil {
+		return nil
+	}
+	st, cands, _ := s.eval(r)
 	if st != stUnit && st != stMulti {
 		return nil
 	}
