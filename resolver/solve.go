@@ -59,6 +59,14 @@ func Solve(ctx context.Context, pkgs []*rpmrepo.Package, rq Request, pol Policy)
 		}
 		if !pol.NoWeakDeps {
 			if err := s.weak(); err != nil {
+				if errors.Is(err, ErrUnsolvable) {
+					// A weak dependency must never make the request fail;
+					// should the search not find its way back from one
+					// (its conflict sets are coarser than libsolv's learnt
+					// clauses), the answer is the one without them.
+					pol.NoWeakDeps = true
+					return Solve(ctx, pkgs, rq, pol)
+				}
 				return nil, err
 			}
 		}
