@@ -465,6 +465,9 @@ func TestSolve300AgainstDNF(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the 63,000-package comparison with dnf takes about a minute")
 	}
+	if raceOn {
+		t.Skip("-race: the 63,000-package comparison takes minutes under the race detector; make test runs it again without -race")
+	}
 	repo, req := debian300(t)
 	for _, weak := range []bool{true, false} {
 		o := newDNFOracle(t, []repoDir{{id: "debian", dir: repo}}, fmt.Sprintf("--setopt=install_weak_deps=%v", weak))
