@@ -31,6 +31,9 @@ type installConfig struct {
 	Logger   *slog.Logger
 }
 
+// payloadCache is where expanded payloads are kept, beside the RPMs.
+func (cfg installConfig) payloadCache() string { return filepath.Join(cfg.CacheDir, "payload") }
+
 // installed is the install stage's result.
 type installed struct {
 	// tree is the initramfs tree: the packages, hooks and scriptlet
@@ -66,6 +69,9 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 		return nil, err
 	}
 	if err := installPackages(ctx, tree, pl.base.Packages, got, cfg); err != nil {
+		return nil, err
+	}
+	if err := installKernelFile(ctx, tree, pl.kernel, cfg); err != nil {
 		return nil, err
 	}
 	kver, err := kernelModules(ctx, tree, cfg)
@@ -135,9 +141,22 @@ func installPackages(ctx context.Context, tree *rootfs.Tree, pkgs []*rpmrepo.Pac
 	// Expanded payloads are kept in the cache beside the RPMs: a warm
 	// build skips decompression (they are checked against the verified
 	// header's digests on every use).
-	payloads := filepath.Join(cfg.CacheDir, "payload")
-	if _, err := tree.Install(ctx, rf, rootfs.InstallOptions{Workers: cfg.Jobs, Scriptlets: true, PayloadCache: payloads}); err != nil {
+	if _, err := tree.Install(ctx, rf, rootfs.InstallOptions{Workers: cfg.Jobs, Scriptlets: true, PayloadCache: cfg.payloadCache()}); err != nil {
 		return err
+	}
+	return nil
+}
+
+// installKernelFile installs the definition's kernel RPM file (none when
+// k is nil) as VIC does: rpm2cpio | cpio -idm, its payload only, no
+// scriptlets.
+func installKernelFile(ctx context.Context, tree *rootfs.Tree, k *KernelFile, cfg installConfig) error {
+	if k == nil {
+		return nil
+	}
+	f := rootfs.RPMFile{Path: k.Path, Key: k.Package.Checksum.Type + ":" + k.Package.Checksum.Value}
+	if _, err := tree.InstallRPM(ctx, f, rootfs.InstallOptions{PayloadCache: cfg.payloadCache()}); err != nil {
+		return fmt.Errorf("kernel RPM file %s: %w", k.Label, err)
 	}
 	return nil
 }

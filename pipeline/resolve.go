@@ -53,7 +53,7 @@ func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, er
 	st.start("resolve")
 	res := &Resolution{}
 	if len(names) > 0 {
-		p, err := src.solve(ctx, resolver.Request{Install: names, Lock: opts.Lock})
+		p, err := src.solve(ctx, resolver.Request{Install: names, Lock: repoLock(opts.Lock)})
 		if err != nil {
 			return nil, fmt.Errorf("resolve: %w", err)
 		}
