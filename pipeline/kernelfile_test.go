@@ -204,6 +204,9 @@ func TestKernelFile(t *testing.T) {
 			if err != nil || !vr.Same {
 				t.Fatalf("verify from the cache: %v", err)
 			}
+			if rel {
+				return // the refusals below do not depend on the path
+			}
 			vopts.CacheDir = t.TempDir()
 			if _, err := Verify(ctx, res.ISO, vopts); err == nil || !strings.Contains(err.Error(), sum) || !strings.Contains(err.Error(), "--kernel") {
 				t.Errorf("verify with a cache without the kernel: %v", err)
