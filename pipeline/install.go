@@ -13,13 +13,17 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing/fstest"
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rootfs/depmod"
+	"github.com/vicroot/vicroot/rootfs/hook"
 	"github.com/vicroot/vicroot/rootfs/ldso"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
+	"github.com/vicroot/vicroot/rootfs/sysconf"
 	"github.com/vicroot/vicroot/rpmrepo"
 )
 
@@ -39,6 +43,8 @@ type installed struct {
 	// tree is the initramfs tree: the packages, hooks and scriptlet
 	// effects applied.
 	tree *rootfs.Tree
+	// db is the tree's package database and scriptlet report.
+	db *rpminstall.Installer
 	// boot is the ISO's tree so far: the kernel and the rest of /boot.
 	boot *rootfs.Tree
 	// kernel is the kernel version under /lib/modules.
@@ -58,6 +64,8 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 	out := &installed{tree: rootfs.New(), boot: rootfs.New()}
 	tree := out.tree
 	tree.SetDefaultTime(epoch)
+	sys := sysconf.New(tree)
+	out.db = rpminstall.New(tree, sys)
 	hook := func(name string, script []byte) error {
 		if script == nil {
 			return nil
@@ -68,10 +76,10 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 	if err := hook(repos.BaseHookFile, def.BaseSH); err != nil {
 		return nil, err
 	}
-	if err := installPackages(ctx, tree, pl.base.Packages, got, cfg); err != nil {
+	if err := installPackages(ctx, out.db, pl.base.Packages, got, cfg); err != nil {
 		return nil, err
 	}
-	if err := installKernelFile(ctx, tree, pl.kernel, cfg); err != nil {
+	if err := installKernelFile(ctx, out.db, pl.kernel, cfg); err != nil {
 		return nil, err
 	}
 	kver, err := kernelModules(ctx, tree, cfg)
@@ -79,7 +87,7 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 		return nil, err
 	}
 	out.kernel = kver
-	if err := cleanCaches(tree); err != nil {
+	if err := cleanCaches(sys); err != nil {
 		return nil, err
 	}
 	out.boot.SetDefaultTime(epoch)
@@ -92,20 +100,20 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 
 	// Staging.
 	for _, p := range pl.stage.Erase {
-		if err := tree.Erase(p.Name); err != nil {
+		if err := out.db.Erase(p.Name); err != nil {
 			return nil, fmt.Errorf("staging: erase %s: %w", p.NEVRA(), err)
 		}
 	}
-	if err := installPackages(ctx, tree, pl.stage.Packages, got, cfg); err != nil {
+	if err := installPackages(ctx, out.db, pl.stage.Packages, got, cfg); err != nil {
 		return nil, err
 	}
 	if err := hook(repos.StagingHookFile, def.StagingSH); err != nil {
 		return nil, err
 	}
-	if err := cleanCaches(tree); err != nil {
+	if err := cleanCaches(sys); err != nil {
 		return nil, err
 	}
-	if out.warnings, err = scriptletEffects(ctx, tree, cfg.Logger); err != nil {
+	if out.warnings, err = scriptletEffects(ctx, tree, sys, out.db.Report(), cfg.Logger); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -115,7 +123,7 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 // VIC's variables; its output goes into the error when it fails.
 func runHook(ctx context.Context, t *rootfs.Tree, def *repos.Definition, name string, script []byte) error {
 	var out bytes.Buffer
-	env := rootfs.HookEnv{
+	env := hook.Env{
 		RepoFS: def.FS,
 		Vars: map[string]string{
 			"REPO":            def.Name,
@@ -124,24 +132,24 @@ func runHook(ctx context.Context, t *rootfs.Tree, def *repos.Definition, name st
 		Stdout: &out,
 		Stderr: &out,
 	}
-	if err := t.RunHook(ctx, name, script, env); err != nil {
+	if err := hook.Run(ctx, t, name, script, env); err != nil {
 		return fmt.Errorf("hook %s of %s: %w\n%s", name, def.Name, err, out.String())
 	}
 	return nil
 }
 
-func installPackages(ctx context.Context, tree *rootfs.Tree, pkgs []*rpmrepo.Package, got *fetched, cfg installConfig) error {
+func installPackages(ctx context.Context, db *rpminstall.Installer, pkgs []*rpmrepo.Package, got *fetched, cfg installConfig) error {
 	if len(pkgs) == 0 {
 		return nil
 	}
-	rf := make([]rootfs.RPMFile, len(pkgs))
+	rf := make([]rpminstall.RPMFile, len(pkgs))
 	for i, p := range pkgs {
-		rf[i] = rootfs.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value}
+		rf[i] = rpminstall.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value}
 	}
 	// Expanded payloads are kept in the cache beside the RPMs: a warm
 	// build skips decompression (they are checked against the verified
 	// header's digests on every use).
-	if _, err := tree.Install(ctx, rf, rootfs.InstallOptions{Workers: cfg.Jobs, Scriptlets: true, PayloadCache: cfg.payloadCache()}); err != nil {
+	if _, err := db.Install(ctx, rf, rpminstall.InstallOptions{Workers: cfg.Jobs, Scriptlets: true, PayloadCache: cfg.payloadCache()}); err != nil {
 		return err
 	}
 	return nil
@@ -150,12 +158,12 @@ func installPackages(ctx context.Context, tree *rootfs.Tree, pkgs []*rpmrepo.Pac
 // installKernelFile installs the definition's kernel RPM file (none when
 // k is nil) as VIC does: rpm2cpio | cpio -idm, its payload only, no
 // scriptlets.
-func installKernelFile(ctx context.Context, tree *rootfs.Tree, k *KernelFile, cfg installConfig) error {
+func installKernelFile(ctx context.Context, db *rpminstall.Installer, k *KernelFile, cfg installConfig) error {
 	if k == nil {
 		return nil
 	}
-	f := rootfs.RPMFile{Path: k.Path, Key: k.Package.Checksum.Type + ":" + k.Package.Checksum.Value}
-	if _, err := tree.InstallRPM(ctx, f, rootfs.InstallOptions{PayloadCache: cfg.payloadCache()}); err != nil {
+	f := rpminstall.RPMFile{Path: k.Path, Key: k.Package.Checksum.Type + ":" + k.Package.Checksum.Value}
+	if _, err := db.InstallRPM(ctx, f, rpminstall.InstallOptions{PayloadCache: cfg.payloadCache()}); err != nil {
 		return fmt.Errorf("kernel RPM file %s: %w", k.Label, err)
 	}
 	return nil
@@ -217,7 +225,7 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 	dir := filepath.Join(cfg.CacheDir, "modules")
 	base := "lib/modules/" + kver
 	var out []depmod.Decompressed
-	miss := rootfs.New() // the modules to decompress now
+	miss := fstest.MapFS{} // the modules to decompress now
 	missKey := map[string]string{}
 	err := fs.WalkDir(tree, base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
@@ -243,12 +251,7 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 				os.Remove(ents[0])
 			}
 		}
-		if err := miss.MkdirAll(path.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := miss.WriteFile(p, data, 0o644); err != nil {
-			return err
-		}
+		miss[p] = &fstest.MapFile{Data: data, Mode: 0o644}
 		missKey[p] = key
 		return nil
 	})
@@ -277,29 +280,29 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 }
 
 // cleanCaches is VIC's `clean all`: the package managers' caches go.
-func cleanCaches(tree *rootfs.Tree) error {
-	if err := tree.CleanCaches(); err != nil {
+func cleanCaches(sys *sysconf.System) error {
+	if err := sys.CleanCaches(); err != nil {
 		return fmt.Errorf("clean all: %w", err)
 	}
 	return nil
 }
 
 // scriptletEffects runs what the emulated scriptlets leave to the build
-// (rootfs.Report.Deferred): ldconfig always, systemd presets, sysusers and
+// (rpminstall.Report.Deferred): ldconfig always, systemd presets, sysusers and
 // an empty machine-id where a package's scriptlet would have made them.
 // depmod runs with the kernel, before. It returns a warning for each
 // effect it does not know.
-func scriptletEffects(ctx context.Context, tree *rootfs.Tree, log *slog.Logger) ([]string, error) {
+func scriptletEffects(ctx context.Context, tree *rootfs.Tree, sys *sysconf.System, rep rpminstall.Report, log *slog.Logger) ([]string, error) {
 	var warnings []string
-	for _, eff := range tree.Report().Deferred() {
+	for _, eff := range rep.Deferred() {
 		var err error
 		switch eff {
 		case "systemd-preset":
-			_, err = tree.PresetAll()
+			_, err = sys.PresetAll()
 		case "sysusers":
-			_, err = tree.ApplySysusers()
+			_, err = sys.ApplySysusers()
 		case "machine-id":
-			err = tree.EmptyMachineID()
+			err = sys.EmptyMachineID()
 		case "depmod", "ldconfig":
 			continue // done by kernelModules and ldconfig
 		default:

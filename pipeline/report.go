@@ -22,6 +22,7 @@ import (
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
 	"github.com/vicroot/vicroot/rpmrepo"
 	"github.com/vicroot/vicroot/vic"
 )
@@ -35,7 +36,7 @@ type buildReport struct {
 	Verification []verifyReport    `json:"verification"`
 	Hooks        []string          `json:"hooks,omitempty"`
 	Tether       *vic.TetherReport `json:"tether"`
-	Tree         rootfs.Report     `json:"tree"`
+	Tree         rpminstall.Report `json:"tree"`
 	Warnings     []string          `json:"warnings,omitempty"`
 	Inputs       map[string]string `json:"inputs,omitempty"`
 }
@@ -58,7 +59,7 @@ func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOu
 	if err != nil {
 		return nil, err
 	}
-	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.tree.Report()}
+	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.db.Report()}
 	warnings := append(slices.Clone(pl.warnings), root.warnings...)
 	for _, p := range pl.locked() {
 		v := got.verified[p]
