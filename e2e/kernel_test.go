@@ -49,6 +49,11 @@ func TestKernelRPMFile(t *testing.T) {
 		t.Errorf("resolve: %v\n%s\n%s", err, out, stderr)
 	}
 
+	out, stderr, err = run("resolve", "--repo", def, "--why", "linux-esx")
+	if err != nil || !strings.Contains(out, "kernel RPM file "+kernelRPM) {
+		t.Errorf("resolve --why: %v\n%s\n%s", err, out, stderr)
+	}
+
 	out, stderr, err = run("build", "--repo", def, "--out", t.TempDir(), "--bin", binDir, "--version", "v1.5.8-0-9489f63")
 	if err != nil {
 		t.Fatalf("build: %v\n%s\n%s", err, out, stderr)
