@@ -23,16 +23,19 @@ build:
 ## test: everything CI runs (vet, unit tests with -race, end-to-end tests)
 test: vet testbin build
 	CGO_ENABLED=1 $(GO) test -race -timeout 40m ./... ./testdata/tether ./testdata/unpack
+	CGO_ENABLED=0 $(GO) test -run '^TestSolve300AgainstDNF$$' -timeout 20m ./resolver/
 
 vet:
 	$(GO) vet ./... ./testdata/tether ./testdata/unpack
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 ## bench: vicroot build cold and warm against VIC's pipeline (medians and
-## ratios), then every package's own benchmarks once
+## ratios), the peak RSS with a 1 GiB file, then every package's own
+## benchmarks once
 bench: testbin build
 	mkdir -p $(CACHE)
 	$(GO) test -run '^$$' -bench Compare -benchtime 5x -timeout 60m ./e2e/ | tee $(CACHE)/bench.txt
+	$(GO) test -run '^$$' -bench BigFile -benchtime 1x -timeout 60m ./e2e/ | tee -a $(CACHE)/bench.txt
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m $$($(GO) list ./... | grep -v /e2e) | tee -a $(CACHE)/bench.txt
 
 ## fuzz: a short bounded run of every fuzz target (FUZZTIME each); see .ci/fuzz

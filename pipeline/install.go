@@ -334,12 +334,12 @@ func moveKernel(tree, boot *rootfs.Tree, kver string) error {
 			continue
 		}
 		p := "boot/" + e.Name()
-		data, err := tree.ReadFile(p)
+		data, err := tree.Content(p)
 		if err != nil {
 			return err
 		}
 		if strings.HasPrefix(e.Name(), "vmlinuz-") && !moved {
-			if err := boot.WriteFile(iso.KernelPath, data, 0o644); err != nil {
+			if err := boot.WriteContent(iso.KernelPath, data, 0o644); err != nil {
 				return err
 			}
 			if err := tree.Remove(p); err != nil {
@@ -348,7 +348,7 @@ func moveKernel(tree, boot *rootfs.Tree, kver string) error {
 			moved = true
 			continue
 		}
-		if err := boot.WriteFile(p, data, 0o644); err != nil {
+		if err := boot.WriteContent(p, data, 0o644); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
+	"github.com/vicroot/vicroot/internal/atomicfile"
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
@@ -93,18 +95,19 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	}
 
 	st.start("initramfs")
-	var core bytes.Buffer
-	if err := initramfs.Write(ctx, &core, in.root.tree, initramfs.Gzip, initramfs.Options{Epoch: in.epoch}); err != nil {
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
 	}
-	if err := boot.WriteFile(iso.InitrdPath, core.Bytes(), 0o644); err != nil {
+	core, err := spillInitramfs(ctx, opts.Out, in.root.tree, in.epoch)
+	if err != nil {
+		return nil, fmt.Errorf("initramfs: %w", err)
+	}
+	defer core.Close()
+	if err := boot.WriteContent(iso.InitrdPath, core.content, 0o644); err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
 	}
 
 	st.start("iso")
-	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("iso: %w", err)
-	}
 	img.name = "bootstrap.iso"
 	if in.src.def.Name != repos.DefaultName {
 		img.name = "bootstrap-" + in.src.def.Name + ".iso"
@@ -116,6 +119,42 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 		return nil, fmt.Errorf("iso: %s: %w", img.path, err)
 	}
 	return img, nil
+}
+
+// spilled is the initramfs written to an unnamed file, which the boot
+// tree references until the ISO is written: an image's initramfs is as big
+// as its files, so it stays out of the heap.
+type spilled struct {
+	*os.File
+	content rootfs.Content
+}
+
+// spillInitramfs writes the initramfs of tree to an unnamed file in dir.
+func spillInitramfs(ctx context.Context, dir string, tree fs.FS, epoch time.Time) (_ *spilled, err error) {
+	f, err := atomicfile.Unnamed(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	h := sha256.New()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := initramfs.Write(ctx, io.MultiWriter(bw, h), tree, initramfs.Gzip, initramfs.Options{Epoch: epoch}); err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return &spilled{File: f, content: rootfs.Ref(f, 0, size, sum)}, nil
 }
 
 // writeISOTemp writes the image of boot to a temp file beside name,

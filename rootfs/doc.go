@@ -12,5 +12,11 @@
 // in one resolver (Realpath exposes it). FileInfo.Sys() is an
 // *fsmeta.Meta, which the image writers read.
 //
+// A regular file's Content is bytes in memory or a reference (digest,
+// size, offset) into a store outside the heap: the cache's expanded
+// payload of its package, or a spill file. Open returns a file that is an
+// io.ReaderAt over either, so the writers stream big files instead of
+// holding them; ReadFile is for the small files callers edit.
+//
 // The package knows nothing of packages, scripts or image formats.
 package rootfs

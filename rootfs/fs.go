@@ -13,6 +13,7 @@ var (
 	_ fs.ReadDirFS  = (*Tree)(nil)
 	_ fs.ReadFileFS = (*Tree)(nil)
 	_ fs.ReadLinkFS = (*Tree)(nil)
+	_ io.ReaderAt   = (*file)(nil)
 )
 
 // Open opens the named file for reading, following symlinks.
@@ -28,14 +29,13 @@ func (t *Tree) Open(name string) (fs.File, error) {
 	case n.mode.IsDir():
 		return &dirFile{fi: fi, entries: n.dirEntries()}, nil
 	case n.mode.IsRegular():
-		var data []byte
 		if n.content != nil {
-			data = n.content.data
+			return &file{fi: fi, ContentReader: n.content.Reader()}, nil
 		}
-		return &file{fi: fi, Reader: bytes.NewReader(data)}, nil
+		return &file{fi: fi, ContentReader: bytes.NewReader(nil)}, nil
 	default:
 		// Devices and fifos have no content here: reading gives EOF.
-		return &file{fi: fi, Reader: bytes.NewReader(nil)}, nil
+		return &file{fi: fi, ContentReader: bytes.NewReader(nil)}, nil
 	}
 }
 
@@ -104,7 +104,15 @@ func (t *Tree) ReadFile(name string) ([]byte, error) {
 	if n.content == nil {
 		return []byte{}, nil
 	}
-	return bytes.Clone(n.content.data), nil
+	c := n.content.Content
+	if c.src == nil {
+		return bytes.Clone(c.data), nil
+	}
+	data := make([]byte, c.size)
+	if _, err := c.Reader().ReadAt(data, 0); err != nil {
+		return nil, &fs.PathError{Op: "readfile", Path: name, Err: err}
+	}
+	return data, nil
 }
 
 func (n *inode) dirEntries() []fs.DirEntry {
@@ -116,9 +124,11 @@ func (n *inode) dirEntries() []fs.DirEntry {
 	return out
 }
 
+// file is an open regular file: its content as a reader that also
+// serves ReadAt and Seek, from memory or from the referenced store.
 type file struct {
 	fi *fileInfo
-	*bytes.Reader
+	ContentReader
 }
 
 func (f *file) Stat() (fs.FileInfo, error) { return f.fi, nil }

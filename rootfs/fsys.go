@@ -1,7 +1,9 @@
 package rootfs
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"io"
 	"io/fs"
 	"time"
 )
@@ -55,9 +57,14 @@ type FS interface {
 var _ FS = (*Tree)(nil)
 
 // Content is the data of a regular file with its SHA-256, which the tree
-// stores once per digest.
+// stores once per digest: bytes in memory, or a reference to size bytes
+// at an offset of a store outside the heap (the cache's expanded payload
+// of a package, or a spill file), which readers stream from.
 type Content struct {
 	data []byte
+	src  io.ReaderAt // the store of a reference; nil for bytes in memory
+	off  int64
+	size int64
 	sum  [sha256.Size]byte
 }
 
@@ -71,11 +78,58 @@ func BytesSum(data []byte, sum [sha256.Size]byte) Content {
 	return Content{data: data, sum: sum}
 }
 
+// Ref is content kept outside the heap: size bytes of src at off, whose
+// SHA-256 the caller has computed. src must stay readable, and those
+// bytes unchanged, for as long as the tree is read.
+func Ref(src io.ReaderAt, off, size int64, sum [sha256.Size]byte) Content {
+	return Content{src: src, off: off, size: size, sum: sum}
+}
+
 // Size is the content's length in bytes.
-func (c Content) Size() int64 { return int64(len(c.data)) }
+func (c Content) Size() int64 {
+	if c.src != nil {
+		return c.size
+	}
+	return int64(len(c.data))
+}
+
+// ContentReader reads a file's content sequentially or at any offset.
+type ContentReader interface {
+	io.Reader
+	io.ReaderAt
+	io.Seeker
+}
+
+// Reader reads the content from memory or from its store: the one way
+// content bytes are read.
+func (c Content) Reader() ContentReader {
+	if c.src != nil {
+		return io.NewSectionReader(c.src, c.off, c.size)
+	}
+	return bytes.NewReader(c.data)
+}
 
 // SHA256 is the content's digest.
 func (c Content) SHA256() [sha256.Size]byte { return c.sum }
+
+// Content returns the content of the named regular file (following
+// symlinks) without reading it, so that it can be written elsewhere by
+// reference.
+func (t *Tree) Content(name string) (Content, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n, err := t.get("content", name, true)
+	if err != nil {
+		return Content{}, err
+	}
+	if !n.mode.IsRegular() {
+		return Content{}, &fs.PathError{Op: "content", Path: name, Err: fs.ErrInvalid}
+	}
+	if n.content == nil {
+		return Bytes(nil), nil
+	}
+	return n.content.Content, nil
+}
 
 // DefaultTime returns the mtime given to entries created without one.
 func (t *Tree) DefaultTime() time.Time {

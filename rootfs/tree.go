@@ -34,8 +34,7 @@ type Tree struct {
 
 // blob is file content stored once per SHA-256 digest.
 type blob struct {
-	sum  [sha256.Size]byte
-	data []byte
+	Content
 	refs int
 }
 
@@ -89,7 +88,7 @@ func (t *Tree) putContent(c Content) *blob {
 		b.refs++
 		return b
 	}
-	b := &blob{sum: c.sum, data: c.data, refs: 1}
+	b := &blob{Content: c, refs: 1}
 	t.blobs[c.sum] = b
 	return b
 }
@@ -311,7 +310,7 @@ func (n *inode) info(name string) *fileInfo {
 	fi := &fileInfo{name: name, mode: n.mode, mtime: n.mtime, meta: n.meta()}
 	switch {
 	case n.mode.IsRegular() && n.content != nil:
-		fi.size = int64(len(n.content.data))
+		fi.size = n.content.Size()
 	case n.mode&fs.ModeSymlink != 0:
 		fi.size = int64(len(n.target))
 	}

@@ -99,7 +99,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("rootfs: hook %s line %d: %v", e.Script, e.Line, e.Err)
+	return fmt.Sprintf("hook: %s line %d: %v", e.Script, e.Line, e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -144,7 +144,7 @@ func Run(ctx context.Context, t rootfs.FS, name string, script []byte, env Env) 
 	h := &hookRun{t: t, env: env, root: env.PkgDir + "/rootfs", script: name}
 	file, err := syntax.NewParser().Parse(bytes.NewReader(script), name)
 	if err != nil {
-		return fmt.Errorf("rootfs: hook %s: %w", name, err)
+		return fmt.Errorf("hook: %s: %w", name, err)
 	}
 	prelude, err := syntax.NewParser().Parse(strings.NewReader(hookPrelude), "prelude")
 	if err != nil {
@@ -165,7 +165,7 @@ func Run(ctx context.Context, t rootfs.FS, name string, script []byte, env Env) 
 		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return h.exec }),
 	)
 	if err != nil {
-		return fmt.Errorf("rootfs: hook %s: %w", name, err)
+		return fmt.Errorf("hook: %s: %w", name, err)
 	}
 	r.Dir = env.PkgDir
 	if err := r.Run(ctx, prelude); err != nil {
@@ -176,7 +176,7 @@ func Run(ctx context.Context, t rootfs.FS, name string, script []byte, env Env) 
 		return h.fail
 	}
 	if err != nil {
-		return fmt.Errorf("rootfs: hook %s: %w", name, err)
+		return fmt.Errorf("hook: %s: %w", name, err)
 	}
 	return nil
 }

@@ -104,7 +104,7 @@ func parseSed(script string, ere bool) ([]sedCmd, error) {
 				return nil, fmt.Errorf("unsupported sed flags %q", f[2])
 			}
 			cmds = append(cmds, sedCmd{re: re, repl: repl, global: f[2] == "g"})
-		case strings.HasPrefix(part, "/") && strings.HasSuffix(part, "/d"):
+		case len(part) >= 3 && strings.HasPrefix(part, "/") && strings.HasSuffix(part, "/d"):
 			re, err := sedRegexp(part[1:len(part)-2], ere)
 			if err != nil {
 				return nil, err

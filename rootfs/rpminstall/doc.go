@@ -6,8 +6,9 @@
 // owners mapped through the root's own /etc/passwd and /etc/group,
 // hardlink sets, shared identical files, conflicts, %config, file colors,
 // capabilities), decompressing payloads in parallel with its own decoders
-// (header through internal/rpmhdr, the cpio payload with every field
-// bounded) so nothing depends on cgo. Erase removes a package using the
+// (the header through internal/rpmhdr, the payload through
+// internal/decompress and initramfs' newc reader) so nothing depends on
+// cgo. Erase removes a package using the
 // installer's file database.
 //
 // Scriptlets are never run. Each is parsed with mvdan.cc/sh/v3/syntax and

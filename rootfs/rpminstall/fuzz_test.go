@@ -30,7 +30,7 @@ func FuzzInstallRPM(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := rootfs.New()
 		_, err := rpminstall.New(tr, sysconf.New(tr)).InstallRPM(context.Background(), rpminstall.RPMFile{R: bytes.NewReader(data), Size: int64(len(data))}, rpminstall.InstallOptions{Workers: 1})
-		if err != nil && !strings.HasPrefix(err.Error(), "rootfs: ") {
+		if err != nil && !strings.HasPrefix(err.Error(), "rpminstall: ") {
 			t.Fatalf("error without the package prefix: %v", err)
 		}
 		err = fs.WalkDir(tr, ".", func(p string, d fs.DirEntry, err error) error {

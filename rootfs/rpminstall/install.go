@@ -56,6 +56,10 @@ type InstallOptions struct {
 	// checked like fresh ones (every file against the header's digest):
 	// a damaged entry is removed and the package decoded afresh.
 	PayloadCache string
+	// SpillDir is where the content of big files goes when there is no
+	// payload cache to reference (default os.TempDir()): an unlinked
+	// file, so the tree holds no more than inlineMax of a file in memory.
+	SpillDir string
 }
 
 // PackageRecord is the tree's file database entry of one installed package.
@@ -144,7 +148,7 @@ func (in *Installer) Install(ctx context.Context, files []RPMFile, opts InstallO
 				return
 			}
 			go func() {
-				d, err := decodeFile(f, opts.PayloadCache)
+				d, err := decodeFile(f, opts.PayloadCache, opts.SpillDir)
 				results[i] <- decodeResult{d, err}
 			}()
 		}
@@ -170,24 +174,24 @@ func (in *Installer) Install(ctx context.Context, files []RPMFile, opts InstallO
 	return recs, nil
 }
 
-func decodeFile(f RPMFile, cacheDir string) (*decodedRPM, error) {
+func decodeFile(f RPMFile, cacheDir, spillDir string) (*decodedRPM, error) {
 	cache := ""
 	if cacheDir != "" && f.Key != "" {
 		cache = filepath.Join(cacheDir, strings.ReplaceAll(f.Key, ":", "-")+".cpio")
 	}
 	if f.R != nil {
-		return decodeRPM(f.R, f.Size, f.name(), cache)
+		return decodeRPM(f.R, f.Size, f.name(), cache, spillDir)
 	}
 	fh, err := os.Open(f.Path)
 	if err != nil {
-		return nil, fmt.Errorf("rootfs: %w", err)
+		return nil, fmt.Errorf("rpminstall: %w", err)
 	}
 	defer fh.Close()
 	st, err := fh.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("rootfs: %w", err)
+		return nil, fmt.Errorf("rpminstall: %w", err)
 	}
-	return decodeRPM(fh, st.Size(), f.Path, cache)
+	return decodeRPM(fh, st.Size(), f.Path, cache, spillDir)
 }
 
 func rdevSplit(rdev uint32) (major, minor uint32) {
@@ -212,7 +216,7 @@ func (in *Installer) apply(d *decodedRPM, opts InstallOptions) (*PackageRecord, 
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if old, ok := in.pkgs[d.name]; ok {
-		return nil, fmt.Errorf("rootfs: %s: %s is already installed (erase it first)", d.nevra, old.NEVRA)
+		return nil, fmt.Errorf("rpminstall: %s: %s is already installed (erase it first)", d.nevra, old.NEVRA)
 	}
 	rep := in.pkgReport(d.nevra)
 	if opts.Scriptlets {
@@ -236,7 +240,7 @@ func (in *Installer) apply(d *decodedRPM, opts InstallOptions) (*PackageRecord, 
 		}
 		p, err := in.applyFile(d, f, ids, links, warn)
 		if err != nil {
-			return nil, fmt.Errorf("rootfs: %s: %s: %w", d.nevra, f.path, err)
+			return nil, fmt.Errorf("rpminstall: %s: %s: %w", d.nevra, f.path, err)
 		}
 		if p != "" {
 			rec.Files = append(rec.Files, p)
@@ -465,7 +469,11 @@ func (in *Installer) applyFile(d *decodedRPM, f *hdrFile, ids idMap, links map[[
 	}
 	switch {
 	case mode.IsRegular():
-		if err := in.fs.WriteContent(name, rootfs.BytesSum(f.data, f.sum), mode); err != nil {
+		c, err := f.content()
+		if err != nil {
+			return "", err
+		}
+		if err := in.fs.WriteContent(name, c, mode); err != nil {
 			return "", err
 		}
 		if f.ino != 0 {
@@ -571,7 +579,7 @@ func (in *Installer) Erase(name string) error {
 	defer in.mu.Unlock()
 	rec, ok := in.pkgs[name]
 	if !ok {
-		return fmt.Errorf("rootfs: erase %s: package is not installed", name)
+		return fmt.Errorf("rpminstall: erase %s: package is not installed", name)
 	}
 	paths := append([]string(nil), rec.Files...)
 	// Deepest first, so directories are empty by the time they come up.

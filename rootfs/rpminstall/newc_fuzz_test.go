@@ -16,6 +16,9 @@ import (
 
 // newcRecord writes one cpio newc member (test helper: the production code
 // only reads cpio).
+// cpioTrailer names the record that ends an archive.
+const cpioTrailer = "TRAILER!!!"
+
 func newcRecord(b *bytes.Buffer, name string, mode uint32, data []byte, sizeField int) {
 	if sizeField < 0 {
 		sizeField = len(data)
@@ -83,14 +86,14 @@ func TestReadCpio(t *testing.T) {
 		{"dot-dot name", lying("./../../etc/a", []byte("hello\n"), -1), "not in the header's file list"},
 		{"wrong content", lying("./etc/a", []byte("HELLO\n"), -1), "digest mismatch"},
 		{"missing files", lying("./etc/a", []byte("hello\n"), -1), "not in the archive"},
-		{"bad magic", []byte("070707" + strings.Repeat("0", 200)), "bad magic"},
-		{"zero name size", []byte("070701" + strings.Repeat("0", 104)), "name size 0"},
+		{"bad magic", []byte("070707" + strings.Repeat("0", 200)), "magic \"070707\""},
+		{"zero name size", []byte("070701" + strings.Repeat("0", 104)), "namesize 0"},
 		{"stripped index out of range", []byte("07070X000000ff"), "out of range"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d := &decodedRPM{name: "p", nevra: "p-1-1.noarch", files: fuzzFiles()}
-			err := d.readCpio(bytes.NewReader(c.payload), md5.New)
+			err := d.readCpio(bytes.NewReader(c.payload), md5.New, nil)
 			if c.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -113,7 +116,7 @@ func FuzzNewc(f *testing.F) {
 	f.Add(validPayload()[:120])
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		d := &decodedRPM{name: "p", nevra: "p-1-1.noarch", files: fuzzFiles()}
-		if err := d.readCpio(bytes.NewReader(payload), md5.New); err != nil {
+		if err := d.readCpio(bytes.NewReader(payload), md5.New, nil); err != nil {
 			return
 		}
 		tr := rootfs.New()

@@ -2,6 +2,8 @@ package rpminstall
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"testing/fstest"
 )
 
@@ -13,7 +15,7 @@ func Payload(ctx context.Context, f RPMFile) (fstest.MapFS, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	d, err := decodeFile(f, "")
+	d, err := decodeFile(f, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -24,7 +26,15 @@ func Payload(ctx context.Context, f RPMFile) (fstest.MapFS, error) {
 		if err != nil || !mode.IsRegular() || h.flags&fileGhost != 0 {
 			continue
 		}
-		out[h.path[1:]] = &fstest.MapFile{Data: h.data, Mode: mode.Perm()}
+		c, err := h.content()
+		if err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(c.Reader())
+		if err != nil {
+			return nil, fmt.Errorf("rpminstall: %s: %s: %w", d.source, h.path, err)
+		}
+		out[h.path[1:]] = &fstest.MapFile{Data: data, Mode: mode.Perm()}
 	}
 	return out, nil
 }

@@ -17,9 +17,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/internal/atomicfile"
+	"github.com/vicroot/vicroot/internal/decompress"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/rpmhdr"
+	"github.com/vicroot/vicroot/rootfs"
 )
 
 // Header tags (rpmtag.h, RPMTAG_*) read here.
@@ -87,9 +90,16 @@ type hdrFile struct {
 	color  uint32
 	caps   string
 
-	data []byte // regular file content, from the payload
-	sum  [sha256.Size]byte
-	seen bool // appeared in the payload
+	// Regular file content, from the payload: data in memory, or size
+	// bytes at off of ref (inStream: of the payload stream, whose store
+	// is set once it is kept).
+	data     []byte
+	ref      io.ReaderAt
+	off      int64
+	inStream bool
+	got      int64 // bytes read from the payload
+	sum      [sha256.Size]byte
+	seen     bool // appeared in the payload
 }
 
 // Scriptlet is one scriptlet or trigger of a package, as its header holds it.
@@ -374,57 +384,80 @@ func digestAlgo(h *rpmhdr.Header) (func() hash.Hash, error) {
 }
 
 // decodeRPM reads one package: header, then the whole payload, checking
-// every regular file against the header's size and digest.
-// decodeRPM reads a package. cache, when not "", is the file that holds
-// (or is to hold) its decompressed payload.
-func decodeRPM(r io.ReaderAt, size int64, source, cache string) (_ *decodedRPM, err error) {
+// every regular file against the header's size and digest. cache, when
+// not "", is the file that holds (or is to hold) its decompressed payload;
+// the content of big files is then left there (see inlineMax), or put in a
+// spill file in spillDir when there is no cache.
+func decodeRPM(r io.ReaderAt, size int64, source, cache, spillDir string) (_ *decodedRPM, err error) {
 	f, err := rpmhdr.ReadFile(io.NewSectionReader(r, 0, size), size)
 	if err != nil {
-		return nil, fmt.Errorf("rootfs: %s: %w", source, err)
+		return nil, fmt.Errorf("rpminstall: %s: %w", source, err)
 	}
 	h, off := f.Main, f.PayloadOffset
 	d, err := decodeHeader(h)
 	if err != nil {
-		return nil, fmt.Errorf("rootfs: %s: %w", source, err)
+		return nil, fmt.Errorf("rpminstall: %s: %w", source, err)
 	}
 	d.source = source
 	if cache != "" {
 		if cd, ok := d.fromCache(h, cache); ok {
 			return cd, nil
 		}
+		cd, err := decodeHeader(h)
+		if err != nil {
+			return nil, fmt.Errorf("rpminstall: %s: %w", source, err)
+		}
+		cd.source = source
+		err = cd.readPayload(h, io.NewSectionReader(r, off, size-off), cache, spillDir)
+		if err == nil {
+			return cd, nil
+		}
+		if !errors.Is(err, errNoCache) {
+			return nil, fmt.Errorf("rpminstall: %s (%s): %w", source, d.nevra, err)
+		}
+		// The cache could not be written: decode again, spilling.
 	}
-	if err := d.readPayload(h, io.NewSectionReader(r, off, size-off), cache); err != nil {
-		return nil, fmt.Errorf("rootfs: %s (%s): %w", source, d.nevra, err)
+	if err := d.readPayload(h, io.NewSectionReader(r, off, size-off), "", spillDir); err != nil {
+		return nil, fmt.Errorf("rpminstall: %s (%s): %w", source, d.nevra, err)
 	}
 	return d, nil
 }
 
+// errNoCache says the payload was decoded but could not be kept in the
+// cache, so the big files it left there have no store.
+var errNoCache = errors.New("payload cache not writable")
+
 // fromCache decodes the payload kept in cache, on a copy of d so that a
 // damaged entry leaves d untouched for a fresh decode; a damaged entry is
-// removed.
+// removed. The cache file stays open as the store of the big files.
 func (d *decodedRPM) fromCache(h *rpmhdr.Header, cache string) (*decodedRPM, bool) {
 	f, err := os.Open(cache)
 	if err != nil {
 		return nil, false
 	}
-	defer f.Close()
 	newHash, err := digestAlgo(h)
 	if err != nil {
+		f.Close()
 		return nil, false
 	}
 	cd, err := decodeHeader(h)
 	if err != nil {
+		f.Close()
 		return nil, false
 	}
 	cd.source = d.source
-	if err := cd.readCpio(f, newHash); err != nil {
+	if err := cd.readCpio(f, newHash, &bigStore{}); err != nil {
+		f.Close()
 		os.Remove(cache)
 		return nil, false
+	}
+	if !cd.setStore(f) {
+		f.Close()
 	}
 	return cd, true
 }
 
-func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache string) error {
+func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache, spillDir string) (err error) {
 	if f := hdrString(h, tagPayloadFormat); f != "" && f != "cpio" {
 		return fmt.Errorf("payload format %q, want cpio", f)
 	}
@@ -432,40 +465,154 @@ func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache stri
 	if err != nil {
 		return err
 	}
-	zr, closeFn, err := payloadReader(payload, hdrString(h, tagPayloadCompressor))
+	zr, err := payloadReader(payload, hdrString(h, tagPayloadCompressor))
 	if err != nil {
 		return err
 	}
-	defer closeFn()
+	defer zr.Close()
+	spill := &bigStore{spilling: true, spillDir: spillDir}
+	defer func() {
+		if err != nil && spill.spill != nil {
+			spill.spill.Close()
+		}
+	}()
 	if cache == "" {
-		return d.readCpio(zr, newHash)
+		return d.readCpio(zr, newHash, spill)
 	}
 	// Keep the decompressed payload as it is read; it enters the cache
-	// only once every file in it has matched its digest. A cache that
-	// cannot be written costs only time: the package still decodes.
+	// only once every file in it has matched its digest, and then serves
+	// as the store of the big files. A cache that cannot be written costs
+	// only time: the package still decodes.
 	if os.MkdirAll(filepath.Dir(cache), 0o755) != nil {
-		return d.readCpio(zr, newHash)
+		return d.readCpio(zr, newHash, spill)
 	}
 	ran := false
 	var derr error
-	atomicfile.Write(cache, 0o644, func(f *os.File) error {
+	werr := atomicfile.Write(cache, 0o644, func(f *os.File) error {
 		ran = true
 		bw := bufio.NewWriterSize(f, 1<<20)
-		if derr = d.readCpio(io.TeeReader(zr, bw), newHash); derr != nil {
+		if derr = d.readCpio(io.TeeReader(zr, bw), newHash, &bigStore{}); derr != nil {
 			return derr
 		}
 		return bw.Flush()
 	})
-	if !ran {
-		return d.readCpio(zr, newHash)
+	switch {
+	case !ran:
+		return d.readCpio(zr, newHash, spill)
+	case derr != nil:
+		return derr
+	case werr != nil:
+		return errNoCache
 	}
-	return derr
+	if d.inStream() {
+		f, err := os.Open(cache)
+		if err != nil {
+			return errNoCache
+		}
+		d.setStore(f)
+	}
+	return nil
+}
+
+// payloadReader returns the decompressed cpio stream of an RPM payload,
+// by the header's PAYLOADCOMPRESSOR (sniffed when the tag says none, as
+// rpm reads such payloads through its gzip layer).
+func payloadReader(r io.Reader, compressor string) (io.ReadCloser, error) {
+	f, err := decompress.ByRPMCompressor(compressor)
+	if err != nil {
+		return nil, err
+	}
+	if f == decompress.None {
+		zr, _, err := decompress.Sniff(r, decompress.Options{})
+		return zr, err
+	}
+	return decompress.NewReader(bufio.NewReaderSize(r, 64<<10), f, decompress.Options{})
+}
+
+// inlineMax is the largest file content the tree holds in memory; bigger
+// files are referenced in the payload cache or a spill file and streamed
+// by the writers. 256 KiB keeps in memory what hooks, scriptlets and the
+// build read and edit (configuration, scripts, unit files, most small
+// libraries) and what would cost more in read calls than in bytes, and
+// moves out of the heap the files that hold most of an image's bytes
+// (kernels, firmware, big libraries and daemons, locale archives).
+const inlineMax = 256 << 10
+
+// bigStore is where readCpio leaves the content of files over inlineMax:
+// with spilling, in a spill file in spillDir (default os.TempDir()),
+// otherwise in the payload stream itself, which the caller keeps (the
+// cache file) and names with setStore.
+type bigStore struct {
+	spilling bool
+	spillDir string
+	spill    *os.File
+	w        *bufio.Writer
+	size     int64
+}
+
+// writer returns where the next big file's bytes go and their offset there.
+func (b *bigStore) writer() (io.Writer, io.ReaderAt, int64, error) {
+	if b.spill == nil {
+		// Unnamed: the open file is the store, and nothing is left
+		// behind when the process ends.
+		f, err := atomicfile.Unnamed(b.spillDir)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("spill file: %w", err)
+		}
+		b.spill, b.w = f, bufio.NewWriterSize(f, 1<<20)
+	}
+	return b.w, b.spill, b.size, nil
+}
+
+func (b *bigStore) flush() error {
+	if b.w == nil {
+		return nil
+	}
+	if err := b.w.Flush(); err != nil {
+		return fmt.Errorf("spill file: %w", err)
+	}
+	return nil
+}
+
+// inStream reports whether a big file was left in the payload stream.
+func (d *decodedRPM) inStream() bool {
+	for i := range d.files {
+		if d.files[i].inStream {
+			return true
+		}
+	}
+	return false
+}
+
+// setStore makes f, the kept payload stream, the store of the files left
+// in it; it reports whether there were any.
+func (d *decodedRPM) setStore(f *os.File) bool {
+	used := false
+	for i := range d.files {
+		if d.files[i].inStream {
+			d.files[i].ref, d.files[i].inStream = f, false
+			used = true
+		}
+	}
+	return used
+}
+
+// content is the file's content for the tree.
+func (f *hdrFile) content() (rootfs.Content, error) {
+	if f.inStream {
+		return rootfs.Content{}, fmt.Errorf("content left in a payload stream that was not kept")
+	}
+	if f.ref != nil {
+		return rootfs.Ref(f.ref, f.off, f.size, f.sum), nil
+	}
+	return rootfs.BytesSum(f.data, f.sum), nil
 }
 
 // readCpio reads the decompressed payload: the content of every regular
 // file, matched to the header's file list by name (or index, in rpm's
 // stripped format) and checked against the header's size and digest.
-func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash) error {
+// Content over inlineMax goes to big (nil: all content in memory).
+func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash, big *bigStore) error {
 	byPath := make(map[string]int, len(d.files))
 	sizes := make([]int64, len(d.files))
 	for i, f := range d.files {
@@ -489,25 +636,25 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash) error {
 			last[k] = i
 		}
 	}
-	c := &newcReader{r: bufio.NewReaderSize(zr, 256<<10), sizes: sizes}
+	c := initramfs.NewPayloadReader(zr, sizes)
 	for {
-		e, err := c.next()
-		if err == errTrailer {
+		e, err := c.Next()
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return fmt.Errorf("payload: %w", err)
 		}
-		i := e.index
+		i := e.Index
 		if i < 0 {
-			name := e.name
+			name := e.Name
 			name = strings.TrimPrefix(name, ".")
 			if !strings.HasPrefix(name, "/") {
 				name = "/" + name
 			}
 			var ok bool
 			if i, ok = byPath[name]; !ok {
-				return fmt.Errorf("payload: member %q is not in the header's file list", e.name)
+				return fmt.Errorf("payload: member %q is not in the header's file list", e.Name)
 			}
 		}
 		f := &d.files[i]
@@ -521,23 +668,53 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash) error {
 		if f.mode&fsmeta.S_IFMT != fsmeta.S_IFREG {
 			continue // metadata comes from the header; symlink targets too
 		}
-		if e.filesize != sizes[i] {
-			return fmt.Errorf("payload: %s: archive says %d bytes, header %d", f.path, e.filesize, sizes[i])
+		if e.Size != sizes[i] {
+			return fmt.Errorf("payload: %s: archive says %d bytes, header %d", f.path, e.Size, sizes[i])
 		}
 		if sizes[i] == 0 {
 			continue
 		}
-		data, err := c.readData()
-		if err != nil {
-			return fmt.Errorf("payload: %s: %w", f.path, err)
+		hh, sh := newHash(), sha256.New()
+		if big != nil && sizes[i] > inlineMax {
+			w := io.Writer(io.Discard) // left in the payload stream
+			if big.spilling {
+				var err error
+				if w, f.ref, f.off, err = big.writer(); err != nil {
+					return err
+				}
+			} else {
+				f.off, f.inStream = c.Offset(), true
+			}
+			if _, err := io.CopyN(io.MultiWriter(hh, sh, w), c, sizes[i]); err != nil {
+				return fmt.Errorf("payload: %s: %w", f.path, err)
+			}
+			if big.spilling {
+				big.size += sizes[i]
+			}
+		} else {
+			// The size is the verified header's; io.ReadAll grows the
+			// buffer with what the archive really holds.
+			data, err := io.ReadAll(c)
+			if err == nil && int64(len(data)) != sizes[i] {
+				err = io.ErrUnexpectedEOF
+			}
+			if err != nil {
+				return fmt.Errorf("payload: %s: %w", f.path, err)
+			}
+			hh.Write(data)
+			sh.Write(data)
+			f.data = data
 		}
-		hh := newHash()
-		hh.Write(data)
 		if got := hex.EncodeToString(hh.Sum(nil)); f.digest != "" && got != f.digest {
 			return fmt.Errorf("payload: %s: digest mismatch: header %s, content %s", f.path, f.digest, got)
 		}
-		f.data = data
-		f.sum = sha256.Sum256(data)
+		sh.Sum(f.sum[:0])
+		f.got = sizes[i]
+	}
+	if big != nil {
+		if err := big.flush(); err != nil {
+			return err
+		}
 	}
 	for i := range d.files {
 		f := &d.files[i]
@@ -551,14 +728,15 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash) error {
 		if f.mode&fsmeta.S_IFMT == fsmeta.S_IFREG && f.ino != 0 && f.flags&fileGhost == 0 {
 			j := last[[2]uint32{f.dev, f.ino}]
 			if j != i {
-				f.data, f.sum = d.files[j].data, d.files[j].sum
+				g := &d.files[j]
+				f.data, f.sum, f.got, f.ref, f.off, f.inStream = g.data, g.sum, g.got, g.ref, g.off, g.inStream
 			}
 		}
 	}
 	for i := range d.files {
 		f := &d.files[i]
-		if f.mode&fsmeta.S_IFMT == fsmeta.S_IFREG && f.flags&fileGhost == 0 && int64(len(f.data)) != f.size {
-			return fmt.Errorf("payload: %s: got %d bytes, header says %d", f.path, len(f.data), f.size)
+		if f.mode&fsmeta.S_IFMT == fsmeta.S_IFREG && f.flags&fileGhost == 0 && f.got != f.size {
+			return fmt.Errorf("payload: %s: got %d bytes, header says %d", f.path, f.got, f.size)
 		}
 	}
 	return nil

@@ -124,12 +124,12 @@ func (sys *System) enable(units []string, seen map[string]bool) error {
 		seen[name] = true
 		u, err := sys.findUnit(name)
 		if err != nil {
-			return fmt.Errorf("rootfs: enable: %w", err)
+			return fmt.Errorf("sysconf: enable: %w", err)
 		}
 		links := unitLinks(u)
 		for _, l := range sortedKeys(links) {
 			if err := sys.placeLink(l, links[l]); err != nil {
-				return fmt.Errorf("rootfs: enable %s: %w", name, err)
+				return fmt.Errorf("sysconf: enable %s: %w", name, err)
 			}
 		}
 		if err := sys.enable(u.also, seen); err != nil {
@@ -175,7 +175,7 @@ func (sys *System) disable(units []string, seen map[string]bool) error {
 		seen[name] = true
 		u, err := sys.findUnit(name)
 		if err != nil {
-			return fmt.Errorf("rootfs: disable: %w", err)
+			return fmt.Errorf("sysconf: disable: %w", err)
 		}
 		// Any symlink in /etc/systemd/system named after the unit or its
 		// aliases goes, wherever it is (systemctl disable does the same).
@@ -215,7 +215,7 @@ func (sys *System) SetDefault(target string) error {
 	defer sys.mu.Unlock()
 	u, err := sys.findUnit(target)
 	if err != nil {
-		return fmt.Errorf("rootfs: set-default: %w", err)
+		return fmt.Errorf("sysconf: set-default: %w", err)
 	}
 	return sys.placeLink("etc/systemd/system/default.target", "/"+u.path)
 }

@@ -56,7 +56,7 @@ func (sys *System) ApplySysusers() ([]string, error) {
 			}
 			f, err := splitQuoted(line)
 			if err != nil || len(f) < 2 {
-				return nil, fmt.Errorf("rootfs: %s line %d: malformed: %q", files[name], i+1, line)
+				return nil, fmt.Errorf("sysconf: %s line %d: malformed: %q", files[name], i+1, line)
 			}
 			for len(f) < 6 {
 				f = append(f, "-")
@@ -65,7 +65,7 @@ func (sys *System) ApplySysusers() ([]string, error) {
 			switch it.typ {
 			case "u", "g", "m", "r":
 			default:
-				return nil, fmt.Errorf("rootfs: %s line %d: unknown type %q", it.file, it.line, it.typ)
+				return nil, fmt.Errorf("sysconf: %s line %d: unknown type %q", it.file, it.line, it.typ)
 			}
 			items = append(items, it)
 		}
@@ -153,7 +153,7 @@ func (s *sysusers) group(name, id string, it sysItem) ([]string, error) {
 	if id != "-" && id != "" {
 		n, err := strconv.ParseInt(id, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("rootfs: %s line %d: group id %q unsupported", it.file, it.line, id)
+			return nil, fmt.Errorf("sysconf: %s line %d: group id %q unsupported", it.file, it.line, id)
 		}
 		gid = n
 	}
@@ -165,7 +165,7 @@ func (s *sysusers) group(name, id string, it sysItem) ([]string, error) {
 			}
 		}
 		if gid < 0 {
-			return nil, fmt.Errorf("rootfs: %s line %d: no free group id", it.file, it.line)
+			return nil, fmt.Errorf("sysconf: %s line %d: no free group id", it.file, it.line)
 		}
 	}
 	g := strconv.FormatInt(gid, 10)
@@ -188,7 +188,7 @@ func (s *sysusers) user(it sysItem) ([]string, error) {
 		r := s.gr.find(grp)
 		if r == nil {
 			if _, err := strconv.ParseInt(grp, 10, 64); err != nil {
-				return nil, fmt.Errorf("rootfs: %s line %d: group %q does not exist", it.file, it.line, grp)
+				return nil, fmt.Errorf("sysconf: %s line %d: group %q does not exist", it.file, it.line, grp)
 			}
 			gid = grp
 		} else {
@@ -206,7 +206,7 @@ func (s *sysusers) user(it sysItem) ([]string, error) {
 	if uidSpec != "-" && uidSpec != "" {
 		n, err := strconv.ParseInt(uidSpec, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("rootfs: %s line %d: user id %q unsupported", it.file, it.line, uidSpec)
+			return nil, fmt.Errorf("sysconf: %s line %d: user id %q unsupported", it.file, it.line, uidSpec)
 		}
 		uid = n
 	}
@@ -222,7 +222,7 @@ func (s *sysusers) user(it sysItem) ([]string, error) {
 			}
 		}
 		if uid < 0 {
-			return nil, fmt.Errorf("rootfs: %s line %d: no free user id", it.file, it.line)
+			return nil, fmt.Errorf("sysconf: %s line %d: no free user id", it.file, it.line)
 		}
 	}
 	dash := func(v, def string) string {
