@@ -82,6 +82,10 @@ type source struct {
 	def        *repos.Definition
 	repos      *repoSet
 	noWeakDeps bool
+	// kernelPath and allowUnsignedKernel are Options.KernelFile and
+	// Options.AllowUnsignedKernel.
+	kernelPath          string
+	allowUnsignedKernel bool
 }
 
 // open adds opts.GPGKeys to a copy of the definition and opens its
@@ -103,7 +107,7 @@ func open(ctx context.Context, st stages, opts Options) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	return &source{def: &def, repos: rs, noWeakDeps: opts.NoWeakDeps}, nil
+	return &source{def: &def, repos: rs, noWeakDeps: opts.NoWeakDeps, kernelPath: opts.KernelFile, allowUnsignedKernel: opts.AllowUnsignedKernel}, nil
 }
 
 // stages reports the start of each stage to the log and to Progress.

@@ -76,6 +76,7 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	rec := Inputs{
 		Definition: in.src.def.Name, Version: version(opts.Version), SourceDateEpoch: in.epoch.Unix(),
 		TetherSHA256: in.layout.tetherSum, UnpackSHA256: in.layout.unpackSum, BootArgs: opts.BootArgs, NoWeakDeps: opts.NoWeakDeps,
+		AllowUnsignedKernel: in.plan.kernel != nil && in.plan.kernel.Unsigned != "",
 	}
 	if opts.Isolinux.FS != nil {
 		// --isolinux's files are recorded so verify can take them from
@@ -278,6 +279,10 @@ type Inputs struct {
 	LdlinuxSHA256  string   `json:"ldlinux_sha256,omitempty"`
 	BootArgs       []string `json:"boot_args,omitempty"`
 	NoWeakDeps     bool     `json:"no_weak_deps,omitempty"`
+	// AllowUnsignedKernel: the build accepted an unsigned kernel RPM
+	// file (the definition's kernel file is recorded by its SHA-256 in
+	// definition.json, not copied).
+	AllowUnsignedKernel bool `json:"allow_unsigned_kernel,omitempty"`
 }
 
 // records writes /boot/vicroot/: the lock, the effective definition, the
@@ -310,6 +315,9 @@ func records(boot *rootfs.Tree, def *repos.Definition, keys []KeyFile, inputs In
 		return err
 	}
 	for _, n := range names {
+		if n == def.KernelFile {
+			continue // recorded by its SHA-256 in definition.json, not copied
+		}
 		data, err := fs.ReadFile(def.FS, n)
 		if err != nil {
 			return fmt.Errorf("recording the definition: %w", err)

@@ -61,12 +61,12 @@ func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOu
 		res.Packages = append(res.Packages, p.NEVRA())
 	}
 	res.Lock, res.MTree, res.SPDX, res.Report = img.path+".lock.json", img.path+".mtree", img.path+".spdx.json", img.path+".report.json"
-	spdx, err := SPDX(img.name, img.sha256, vendor(src.def.Name), opts.ToolVersion, epoch, sbom(pl.locked(), src.repos))
+	spdx, err := SPDX(img.name, img.sha256, vendor(src.def.Name), opts.ToolVersion, epoch, sbom(pl.locked(), src.repos, pl.kernel))
 	if err != nil {
 		return nil, err
 	}
 	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.db.Report(), Mirrors: opts.Mirrors}
-	warnings := append([]string(nil), root.warnings...)
+	warnings := append(slices.Clone(pl.warnings), root.warnings...)
 	for _, p := range pl.locked() {
 		v := got.verified[p]
 		if v == nil {
@@ -346,14 +346,18 @@ func newLock(pkgs []*rpmrepo.Package, rs *repoSet, got *fetched) *resolver.Lock 
 	return lk
 }
 
-func sbom(pkgs []*rpmrepo.Package, rs *repoSet) []SBOMPackage {
+func sbom(pkgs []*rpmrepo.Package, rs *repoSet, kernel *KernelFile) []SBOMPackage {
 	var out []SBOMPackage
 	for _, p := range pkgs {
-		out = append(out, SBOMPackage{
+		sp := SBOMPackage{
 			Name: p.Name, Epoch: p.Epoch, Version: p.Version, Release: p.Release, Arch: p.Arch,
 			SHA256: checksumHex(p, "sha256"), License: p.License, SourceRPM: p.SourceRPM,
 			URL: rs.url(p),
-		})
+		}
+		if kernel != nil && p == kernel.Package {
+			sp.Comment, sp.Annotation = kernel.sbomNotes()
+		}
+		out = append(out, sp)
 	}
 	return out
 }

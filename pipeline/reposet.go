@@ -246,7 +246,15 @@ func (f *fetched) keyOf(p *rpmrepo.Package) string {
 // fetch downloads and verifies every package of the plan (the boot
 // loader's included), grouped by repository.
 func fetch(ctx context.Context, src *source, pl *plans) (*fetched, error) {
-	return src.repos.fetch(ctx, pl.fetch())
+	got, err := src.repos.fetch(ctx, pl.fetch())
+	if err != nil {
+		return nil, err
+	}
+	// The kernel RPM file is already in the cache, verified.
+	if k := pl.kernel; k != nil {
+		got.files[k.Package], got.verified[k.Package] = k.Path, k.Verification
+	}
+	return got, nil
 }
 
 func (rs *repoSet) fetch(ctx context.Context, pkgs []*rpmrepo.Package) (*fetched, error) {
