@@ -23,6 +23,7 @@ build:
 ## test: everything CI runs (vet, unit tests with -race, end-to-end tests)
 test: vet testbin build
 	CGO_ENABLED=1 $(GO) test -race -timeout 40m ./... ./testdata/tether ./testdata/unpack
+	CGO_ENABLED=0 $(GO) test -run '^TestSolve300AgainstDNF$$' -timeout 20m ./resolver/
 
 vet:
 	$(GO) vet ./... ./testdata/tether ./testdata/unpack

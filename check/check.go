@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vicroot/vicroot/pipeline"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rpmrepo"
@@ -47,6 +48,12 @@ type Options struct {
 	Jobs int
 	// NoWeakDeps resolves the definition's sets without weak dependencies.
 	NoWeakDeps bool
+	// AllowUnsignedKernel accepts a kernel RPM file no key of the
+	// definition signed, as a build with --allow-unsigned-kernel does.
+	AllowUnsignedKernel bool
+	// Progress, when set, is told about each download and, when it is
+	// also a Counter, about the packages verified so far (Packages).
+	Progress rpmrepo.Progress
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
 }
@@ -63,7 +70,9 @@ type Report struct {
 	// Installable counts the packages checked and found installable.
 	Installable int         `json:"installable"`
 	Sets        []SetResult `json:"sets"`
-	Lock        []LockIssue `json:"lock,omitempty"`
+	// Kernel is the definition's kernel RPM file, when it names one.
+	Kernel *KernelReport `json:"kernel,omitempty"`
+	Lock   []LockIssue   `json:"lock,omitempty"`
 	// Problems are every defect, one sentence each, in report order.
 	Problems []string `json:"problems"`
 }
@@ -180,10 +189,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep := &Report{Definition: def.Name, Packages: []PackageResult{}, Unresolved: []Unresolved{},
 		Uninstallable: []Uninstallable{}, Sets: []SetResult{}, Problems: []string{}}
 	c := &checker{opts: opts, def: def, log: log, rep: rep,
-		ro: rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}, Offline: opts.Offline, Concurrency: opts.Jobs, Logger: log}}
+		ro: rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}, Offline: opts.Offline, Concurrency: opts.Jobs, Logger: log, Progress: opts.Progress}}
+	pipeline.RemoveStaleTemps(c.ro.Cache, log)
 	if err := c.openRepos(ctx); err != nil {
 		return nil, err
 	}
+	c.checkKernelFile()
 	for i := range rep.Repositories {
 		if err := c.checkMetadata(ctx, &rep.Repositories[i]); err != nil {
 			return nil, err
@@ -215,6 +226,9 @@ type checker struct {
 	keys []*repos.Key
 	pkgs []*rpmrepo.Package
 	prio map[string]int
+	// kernel is the definition's kernel RPM file, verified (nil when it
+	// names none, or it did not verify).
+	kernel *pipeline.KernelFile
 }
 
 // openRepos opens every enabled repository as a build does (keys from the
@@ -330,6 +344,8 @@ func (c *checker) checkLock() error {
 		cands := byNEVRA[lp.NEVRA]
 		var issue string
 		switch {
+		case lp.Repo == pipeline.LocalRepo:
+			issue = c.lockedKernel(lp.Checksum)
 		case len(cands) == 0:
 			issue = "no repository serves it any more"
 		default:

@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/vicroot/vicroot/repos"
@@ -117,7 +118,9 @@ func (c *checker) checkSets(ctx context.Context) {
 	if c.def.KernelFile == "" && spec.Kernel != "" {
 		req = append(req, spec.Kernel)
 	}
-	base, err := resolver.Solve(ctx, c.pkgs, resolver.Request{Install: req}, pol)
+	// A kernel RPM file is installed as it is: the sets resolve with it
+	// installed, as a build resolves them.
+	base, err := resolver.Solve(ctx, c.pkgs, resolver.Request{Install: req, Installed: c.withKernel()}, pol)
 	if err != nil {
 		c.set("base", 0, err)
 		return
@@ -129,7 +132,7 @@ func (c *checker) checkSets(ctx context.Context) {
 			c.set(string(st), 0, err)
 			continue
 		}
-		rq := resolver.Request{Installed: base.Packages}
+		rq := resolver.Request{Installed: append(slices.Clone(base.Packages), c.withKernel()...)}
 		if sc := spec.StagingCommand(st); sc != nil {
 			if sc.Erases() {
 				rq.Erase = sc.Packages
@@ -140,7 +143,8 @@ func (c *checker) checkSets(ctx context.Context) {
 		rq.Install = append(rq.Install, names...)
 		if len(rq.Install)+len(rq.Erase) == 0 {
 			if st == repos.StageBootstrap {
-				c.set(string(st), len(base.Packages), nil)
+				c.set(string(st), len(rq.Installed), nil)
+				c.kernelWarnings(ctx, rq.Installed)
 			}
 			continue
 		}
@@ -149,7 +153,16 @@ func (c *checker) checkSets(ctx context.Context) {
 			c.set(string(st), 0, err)
 			continue
 		}
-		c.set(string(st), len(base.Packages)-len(p.Erase)+len(p.Packages), nil)
+		c.set(string(st), len(rq.Installed)-len(p.Erase)+len(p.Packages), nil)
+		if st == repos.StageBootstrap {
+			var image []*rpmrepo.Package
+			for _, q := range rq.Installed {
+				if !slices.Contains(p.Erase, q) {
+					image = append(image, q)
+				}
+			}
+			c.kernelWarnings(ctx, append(image, p.Packages...))
+		}
 	}
 }
 

@@ -5,9 +5,17 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vicroot/vicroot/rpmrepo"
 )
+
+// Counter is told how many of the packages Options.Packages fetches and
+// verifies are done (Options.Progress, when it is one). Calls come from
+// several goroutines.
+type Counter interface {
+	Count(done, total int)
+}
 
 // checkPackages fetches every package of every open repository through the
 // cache, verifies it with the repository's keys, and compares its header
@@ -37,6 +45,11 @@ func (c *checker) checkPackages(ctx context.Context) error {
 	if n <= 0 {
 		n = 4
 	}
+	counter, _ := c.opts.Progress.(Counter)
+	var done atomic.Int64
+	if counter != nil {
+		counter.Count(0, len(jobs))
+	}
 	ch := make(chan job)
 	var wg sync.WaitGroup
 	for range n {
@@ -45,6 +58,9 @@ func (c *checker) checkPackages(ctx context.Context) error {
 			defer wg.Done()
 			for j := range ch {
 				verifyPackage(ctx, j.rr, j.pkg, j.out)
+				if counter != nil {
+					counter.Count(int(done.Add(1)), len(jobs))
+				}
 			}
 		}()
 	}

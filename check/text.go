@@ -48,6 +48,16 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "set %s: %s\n", s.Name, state)
 	}
+	if k := r.Kernel; k != nil {
+		fmt.Fprintf(&b, "kernel RPM file %s: %s", k.File, k.Verdict)
+		if k.NEVRA != "" {
+			fmt.Fprintf(&b, " (%s, sha256 %s)", k.NEVRA, k.SHA256)
+		}
+		b.WriteString("\n")
+		for _, w := range k.Warnings {
+			b.WriteString("  warning: " + w + "\n")
+		}
+	}
 	if len(r.Lock) > 0 {
 		fmt.Fprintf(&b, "lock: %d locked packages not served as locked\n", len(r.Lock))
 	}

@@ -408,4 +408,15 @@ func TestOffline(t *testing.T) {
 	if exitCode(err) != 1 || !strings.Contains(stderr, "repomd.xml") {
 		t.Errorf("offline build on an empty cache: exit %d, want 1 naming the missing repomd.xml\n%s", exitCode(err), stderr)
 	}
+	// Issue 14, defect 6: verify --offline without the build's --mirror
+	// flags says which mirrors the ISO was built from, and that they are
+	// needed; with them it passes.
+	_, stderr, err = vicroot(t, nil, "verify", "--offline", iso, "--cache", cache)
+	want := iso + " was built from the mirrors " + strings.Join(mirrors(repo), " ")
+	if exitCode(err) != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "give the same --mirror flags") || strings.Contains(stderr, "||") {
+		t.Errorf("verify --offline without --mirror: exit %d, want 1 and %q\n%s", exitCode(err), want, stderr)
+	}
+	if o, stderr, err := vicroot(t, nil, append([]string{"verify", "--offline", iso, "--cache", cache}, mirrors(repo)...)...); err != nil {
+		t.Errorf("verify --offline with the build's --mirror flags: %v\n%s\n%s", err, o, stderr)
+	}
 }

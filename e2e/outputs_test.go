@@ -48,13 +48,14 @@ func otSum(b []byte) string {
 // otCheckContract is issue 14's contract for the out dir: the previous
 // complete set, the new complete set, or no ISO; never an ISO beside
 // sidecars of another build. The oracle is the byte content of the two
-// sets, each written by an uninterrupted build.
-func otCheckContract(t *testing.T, what, dir string, old, new otSet) {
+// sets, each written by an uninterrupted build. It reports whether the
+// contract held.
+func otCheckContract(t *testing.T, what, dir string, old, new otSet) bool {
 	t.Helper()
 	got := otReadSet(t, dir)
 	iso, ok := got[""]
 	if !ok {
-		return
+		return true
 	}
 	for _, ref := range []struct {
 		name string
@@ -63,14 +64,17 @@ func otCheckContract(t *testing.T, what, dir string, old, new otSet) {
 		if !bytes.Equal(iso, ref.set[""]) {
 			continue
 		}
+		held := true
 		for _, suf := range otSidecars {
 			if !bytes.Equal(got[suf], ref.set[suf]) {
 				t.Errorf("%s: the %s ISO (sha256 %s) lies beside a %s that is not its own", what, ref.name, otSum(iso), otISOName+suf)
+				held = false
 			}
 		}
-		return
+		return held
 	}
 	t.Errorf("%s: %s is neither the previous nor the new build's ISO (sha256 %s)", what, otISOName, otSum(iso))
+	return false
 }
 
 func otCopySet(t *testing.T, s otSet, dir string) {
@@ -185,13 +189,17 @@ func TestKillLeavesWholeSets(t *testing.T) {
 	if _, stderr, _ := vicroot(t, nil, "inspect", filepath.Join(t.TempDir(), "none.iso")); strings.Contains(stderr, "stale") {
 		t.Errorf("inspect of a missing file: %s", stderr)
 	}
+	kills, held := 0, 0
 	for _, stage := range []string{"resolve", "install", "initramfs", "iso"} {
 		out := t.TempDir()
 		otCopySet(t, old, out)
 		if !otKill(t, args(out, newV, "--verbose"), nil, "msg=stage name="+stage) {
 			t.Fatalf("stage %s: the build never logged it", stage)
 		}
-		otCheckContract(t, "killed at stage "+stage, out, old, new)
+		kills++
+		if otCheckContract(t, "killed at stage "+stage, out, old, new) {
+			held++
+		}
 	}
 	steps := 0
 	for i := 0; ; i++ {
@@ -205,11 +213,15 @@ func TestKillLeavesWholeSets(t *testing.T) {
 			break
 		}
 		steps++
-		otCheckContract(t, "killed before publish step "+strconv.Itoa(i), out, old, new)
+		kills++
+		if otCheckContract(t, "killed before publish step "+strconv.Itoa(i), out, old, new) {
+			held++
+		}
 	}
 	if steps < 5 {
 		t.Errorf("only %d publish steps paused at, want one per output (5)", steps)
 	}
+	t.Logf("tally: %d builds killed (kill -9: %d at a stage's start, %d before a publish step), %d left the previous or the new whole set", kills, kills-steps, steps, held)
 }
 
 // Issue 15, part 4: verify without --bin takes the tether and unpack from

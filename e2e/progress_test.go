@@ -69,3 +69,56 @@ func TestDownloadProgress(t *testing.T) {
 		t.Errorf("build --json printed progress:\n%s", stderr)
 	}
 }
+
+// TestCheckPackagesProgress: check --packages, with stderr not a
+// terminal, says how many packages it has verified — at the start and
+// when all are — out of as many as the repositories hold .rpm files, and
+// names each package it downloads; with --json, stdout is one JSON
+// document and stderr has no progress.
+func TestCheckPackagesProgress(t *testing.T) {
+	repo := testrepo.Dir(t)
+	srv := httptest.NewServer(http.FileServer(http.Dir(repo)))
+	t.Cleanup(srv.Close)
+	def := definition(t, repo, nil, plainInit)
+	mirrors := []string{"--mirror", "photon=" + srv.URL + "/photon/", "--mirror", "photon-updates=" + srv.URL + "/photon-updates/"}
+	files := testrepo.PackageFiles(t, repo)
+	n := strconv.Itoa(len(files))
+
+	out, stderr, err := vicroot(t, nil, append([]string{"check", "--packages", "--repo", def, "--cache", filepath.Join(t.TempDir(), "cache")}, mirrors...)...)
+	if err != nil {
+		t.Fatalf("check --packages: %v\n%s\n%s", err, out, stderr)
+	}
+	for _, line := range []string{"vicroot: verified 0 of " + n + " packages\n", "vicroot: verified " + n + " of " + n + " packages\n"} {
+		if !strings.Contains(stderr, line) {
+			t.Errorf("stderr lacks %q:\n%s", line, stderr)
+		}
+	}
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		re := regexp.MustCompile(`(?m)^vicroot: fetched ` + regexp.QuoteMeta(filepath.Base(f)) + `: ` + strconv.FormatInt(st.Size(), 10) + ` bytes in `)
+		if !re.MatchString(stderr) {
+			t.Errorf("no progress line for %s", filepath.Base(f))
+		}
+	}
+	if strings.Contains(out, "vicroot: ") {
+		t.Errorf("progress on stdout:\n%s", out)
+	}
+
+	out, stderr, err = vicroot(t, nil, append([]string{"check", "--packages", "--json", "--repo", def, "--cache", filepath.Join(t.TempDir(), "cache")}, mirrors...)...)
+	if err != nil {
+		t.Fatalf("check --packages --json: %v\n%s", err, stderr)
+	}
+	var rep struct {
+		Packages []struct{ Verdict string } `json:"packages"`
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	if err := dec.Decode(&rep); err != nil || dec.More() || len(rep.Packages) != len(files) {
+		t.Fatalf("check --json stdout is not one report of %d packages (%v):\n%s", len(files), err, out)
+	}
+	if strings.Contains(stderr, "verified") || strings.Contains(stderr, "fetch") {
+		t.Errorf("check --json printed progress:\n%s", stderr)
+	}
+}

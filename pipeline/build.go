@@ -27,6 +27,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, errors.New("build: no output directory")
 	}
 	st := newStages(opts)
+	if opts.Definition != nil {
+		removeStaleOutputs(opts.Out, isoName(opts.Definition), st.log)
+	}
 
 	// definition → its repositories, opened and verified
 	src, err := open(ctx, st, opts)
@@ -65,6 +68,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer img.tmp.Discard() // unless publish renamed it
 	res, err := sidecars(src, pl, got, root, lay, img, epoch, opts, st.log)
 	if err != nil {
 		return nil, fmt.Errorf("sidecars: %w", err)
@@ -78,6 +82,10 @@ type source struct {
 	def        *repos.Definition
 	repos      *repoSet
 	noWeakDeps bool
+	// kernelPath and allowUnsignedKernel are Options.KernelFile and
+	// Options.AllowUnsignedKernel.
+	kernelPath          string
+	allowUnsignedKernel bool
 }
 
 // open adds opts.GPGKeys to a copy of the definition and opens its
@@ -99,7 +107,7 @@ func open(ctx context.Context, st stages, opts Options) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	return &source{def: &def, repos: rs, noWeakDeps: opts.NoWeakDeps}, nil
+	return &source{def: &def, repos: rs, noWeakDeps: opts.NoWeakDeps, kernelPath: opts.KernelFile, allowUnsignedKernel: opts.AllowUnsignedKernel}, nil
 }
 
 // stages reports the start of each stage to the log and to Progress.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -203,8 +204,13 @@ func readOwners(img *iso.Image) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseOwners(data)
+}
+
+// parseOwners reads the package= of each path of an mtree manifest.
+func parseOwners(data []byte) (map[string]string, error) {
 	owners := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -212,6 +218,9 @@ func readOwners(img *iso.Image) (map[string]string, error) {
 			continue
 		}
 		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue // white space alone
+		}
 		for _, kv := range f[1:] {
 			if p, ok := strings.CutPrefix(kv, "package="); ok {
 				owners[mtree.Unescape(strings.TrimPrefix(f[0], "./"))] = mtree.Unescape(p)

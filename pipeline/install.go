@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs/iso"
+	"github.com/vicroot/vicroot/internal/atomicfile"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rootfs/depmod"
@@ -34,6 +35,9 @@ type installConfig struct {
 	Jobs     int
 	Logger   *slog.Logger
 }
+
+// payloadCache is where expanded payloads are kept, beside the RPMs.
+func (cfg installConfig) payloadCache() string { return filepath.Join(cfg.CacheDir, "payload") }
 
 // installed is the install stage's result.
 type installed struct {
@@ -74,6 +78,9 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 		return nil, err
 	}
 	if err := installPackages(ctx, out.db, pl.base.Packages, got, cfg); err != nil {
+		return nil, err
+	}
+	if err := installKernelFile(ctx, out.db, pl.kernel, cfg); err != nil {
 		return nil, err
 	}
 	kver, err := kernelModules(ctx, tree, cfg)
@@ -143,9 +150,22 @@ func installPackages(ctx context.Context, db *rpminstall.Installer, pkgs []*rpmr
 	// Expanded payloads are kept in the cache beside the RPMs: a warm
 	// build skips decompression (they are checked against the verified
 	// header's digests on every use).
-	payloads := filepath.Join(cfg.CacheDir, "payload")
-	if _, err := db.Install(ctx, rf, rpminstall.InstallOptions{Workers: cfg.Jobs, Scriptlets: true, PayloadCache: payloads}); err != nil {
+	if _, err := db.Install(ctx, rf, rpminstall.InstallOptions{Workers: cfg.Jobs, Scriptlets: true, PayloadCache: cfg.payloadCache()}); err != nil {
 		return err
+	}
+	return nil
+}
+
+// installKernelFile installs the definition's kernel RPM file (none when
+// k is nil) as VIC does: rpm2cpio | cpio -idm, its payload only, no
+// scriptlets.
+func installKernelFile(ctx context.Context, db *rpminstall.Installer, k *KernelFile, cfg installConfig) error {
+	if k == nil {
+		return nil
+	}
+	f := rpminstall.RPMFile{Path: k.Path, Key: k.Package.Checksum.Type + ":" + k.Package.Checksum.Value}
+	if _, err := db.InstallRPM(ctx, f, rpminstall.InstallOptions{PayloadCache: cfg.payloadCache()}); err != nil {
+		return fmt.Errorf("kernel RPM file %s: %w", k.Label, err)
 	}
 	return nil
 }
@@ -250,7 +270,7 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 		for _, d := range fresh {
 			ps := sha256.Sum256(d.Data)
 			name := filepath.Join(dir, missKey[d.Compressed]+"-"+hex.EncodeToString(ps[:]))
-			if err := writeFileAtomic(name, d.Data); err != nil {
+			if err := atomicfile.WriteFile(name, d.Data, 0o644); err != nil {
 				cfg.Logger.Warn("module cache", "err", err)
 			}
 			out = append(out, d)

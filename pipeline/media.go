@@ -43,7 +43,7 @@ type mediaInput struct {
 // holds, which the sidecars repeat.
 type image struct {
 	path, name, sha256 string
-	tmp                string // the ISO's temp file, until publish renames it
+	tmp                *atomicfile.File // the ISO's temp file, locked until publish renames it
 	lock               *resolver.Lock
 	lockJSON, manifest []byte
 }
@@ -76,6 +76,7 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	rec := Inputs{
 		Definition: in.src.def.Name, Version: version(opts.Version), SourceDateEpoch: in.epoch.Unix(),
 		TetherSHA256: in.layout.tetherSum, UnpackSHA256: in.layout.unpackSum, BootArgs: opts.BootArgs, NoWeakDeps: opts.NoWeakDeps,
+		AllowUnsignedKernel: in.plan.kernel != nil && in.plan.kernel.Unsigned != "",
 	}
 	if opts.Isolinux.FS != nil {
 		// --isolinux's files are recorded so verify can take them from
@@ -107,10 +108,7 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	}
 
 	st.start("iso")
-	img.name = "bootstrap.iso"
-	if in.src.def.Name != repos.DefaultName {
-		img.name = "bootstrap-" + in.src.def.Name + ".iso"
-	}
+	img.name = isoName(in.src.def)
 	img.path = filepath.Join(opts.Out, img.name)
 	// The ISO stays a temp file until its sidecars are written: publish
 	// renames them all.
@@ -118,6 +116,14 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 		return nil, fmt.Errorf("iso: %s: %w", img.path, err)
 	}
 	return img, nil
+}
+
+// isoName is the name of a definition's bootstrap ISO.
+func isoName(def *repos.Definition) string {
+	if def.Name != repos.DefaultName {
+		return "bootstrap-" + def.Name + ".iso"
+	}
+	return "bootstrap.iso"
 }
 
 // spilled is the initramfs written to an unnamed file, which the boot
@@ -157,33 +163,22 @@ func spillInitramfs(ctx context.Context, dir string, tree fs.FS, epoch time.Time
 }
 
 // writeISOTemp writes the image of boot to a temp file beside name,
-// flushed to disk, and returns the temp file's name and the image's
-// SHA-256.
-func writeISOTemp(ctx context.Context, name string, boot fs.FS, o iso.Options) (tmp, sum string, err error) {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+// flushed to disk, and returns it (open and locked, for publish to rename)
+// with the image's SHA-256.
+func writeISOTemp(ctx context.Context, name string, boot fs.FS, o iso.Options) (*atomicfile.File, string, error) {
+	f, err := atomicfile.Create(name)
 	if err != nil {
-		return "", "", err
+		return nil, "", err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
 	h := sha256.New()
-	if _, err = iso.WriteTo(ctx, io.MultiWriter(f, h), boot, o); err != nil {
-		return "", "", err
+	if _, err = iso.WriteTo(ctx, io.MultiWriter(f, h), boot, o); err == nil {
+		err = f.Flush(0o644)
 	}
-	if err = f.Chmod(0o644); err != nil {
-		return "", "", err
+	if err != nil {
+		f.Discard()
+		return nil, "", err
 	}
-	if err = f.Sync(); err != nil {
-		return "", "", err
-	}
-	if err = f.Close(); err != nil {
-		return "", "", err
-	}
-	return f.Name(), hex.EncodeToString(h.Sum(nil)), nil
+	return f, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // bootLoader writes /boot/isolinux of the ISO: isolinux.bin (and
@@ -284,6 +279,10 @@ type Inputs struct {
 	LdlinuxSHA256  string   `json:"ldlinux_sha256,omitempty"`
 	BootArgs       []string `json:"boot_args,omitempty"`
 	NoWeakDeps     bool     `json:"no_weak_deps,omitempty"`
+	// AllowUnsignedKernel: the build accepted an unsigned kernel RPM
+	// file (the definition's kernel file is recorded by its SHA-256 in
+	// definition.json, not copied).
+	AllowUnsignedKernel bool `json:"allow_unsigned_kernel,omitempty"`
 }
 
 // records writes /boot/vicroot/: the lock, the effective definition, the
@@ -316,6 +315,9 @@ func records(boot *rootfs.Tree, def *repos.Definition, keys []KeyFile, inputs In
 		return err
 	}
 	for _, n := range names {
+		if n == def.KernelFile {
+			continue // recorded by its SHA-256 in definition.json, not copied
+		}
 		data, err := fs.ReadFile(def.FS, n)
 		if err != nil {
 			return fmt.Errorf("recording the definition: %w", err)

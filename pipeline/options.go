@@ -64,6 +64,14 @@ type Options struct {
 	Jobs int
 	// NoWeakDeps turns off Recommends/Supplements.
 	NoWeakDeps bool
+	// AllowUnsignedKernel accepts a kernel RPM file (a definition's
+	// kernel given by path) that no key of the definition signed: loudly,
+	// with a warning in the report and an annotation in the SBOM.
+	AllowUnsignedKernel bool
+	// KernelFile, when set, is read in place of the definition's kernel
+	// RPM file (verify: --kernel, or the copy in the cache found by the
+	// digest the ISO records).
+	KernelFile string
 	// BootArgs are appended to the kernel command line (tests).
 	BootArgs []string
 	// Logger receives progress; nil discards it.

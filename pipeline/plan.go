@@ -18,6 +18,13 @@ type plans struct {
 	// syslinux is the boot loader's package (nil when the boot loader
 	// comes from elsewhere).
 	syslinux *rpmrepo.Package
+	// kernel is the definition's kernel RPM file (nil when the kernel is
+	// a repository package): installed after the base set, as it is, with
+	// no dependency resolution.
+	kernel *KernelFile
+	// warnings are the plan's: an unsigned kernel file, its unmet
+	// requirements.
+	warnings []string
 }
 
 // fetch is every package to download: both plans (staging may erase
@@ -49,14 +56,24 @@ func plan(ctx context.Context, src *source, lock *resolver.Lock, bootLoader bool
 	if err != nil {
 		return nil, err
 	}
+	// A kernel RPM file is not resolved: the resolver sees it as
+	// installed (its provides satisfy others), and its own requirements
+	// are only checked, for warnings.
+	var kf *KernelFile
+	kernelReq := []string{def.Spec.Kernel}
+	var withKernel []*rpmrepo.Package
 	if def.KernelFile != "" {
-		return nil, fmt.Errorf("%s: a kernel RPM file in the definition folder (%s) is not supported yet", def.Name, def.KernelFile)
+		if kf, err = LoadKernelFile(def, src.repos.opts.Cache, src.kernelPath, src.allowUnsignedKernel, lock); err != nil {
+			return nil, err
+		}
+		kernelReq, withKernel = nil, []*rpmrepo.Package{kf.Package}
 	}
-	base, err := src.solve(ctx, resolver.Request{Install: append(append([]string(nil), baseNames...), def.Spec.Kernel), Lock: lock})
+	lock = repoLock(lock)
+	base, err := src.solve(ctx, resolver.Request{Install: append(append([]string(nil), baseNames...), kernelReq...), Installed: withKernel, Lock: lock})
 	if err != nil {
 		return nil, fmt.Errorf("base packages of %s: %w", def.Name, err)
 	}
-	stageReq := resolver.Request{Installed: base.Packages, Lock: lock}
+	stageReq := resolver.Request{Installed: append(slices.Clone(base.Packages), withKernel...), Lock: lock}
 	if sc := def.Spec.StagingCommand(repos.StageBootstrap); sc != nil {
 		if sc.Erases() {
 			stageReq.Erase = sc.Packages
@@ -75,8 +92,16 @@ func plan(ctx context.Context, src *source, lock *resolver.Lock, bootLoader bool
 			return nil, fmt.Errorf("bootstrap packages of %s: %w", def.Name, err)
 		}
 	}
-	p := &plans{base: base, stage: stage}
-	p.installed = append(append([]*rpmrepo.Package(nil), kept(base, stage)...), stage.Packages...)
+	if kf != nil && slices.Contains(stage.Erase, kf.Package) {
+		return nil, fmt.Errorf("bootstrap staging of %s erases %s, the kernel RPM file %s", def.Name, kf.Package.NEVRA(), kf.Label)
+	}
+	p := &plans{base: base, stage: stage, kernel: kf}
+	p.installed = append(append(kept(base, stage), withKernel...), stage.Packages...)
+	if kf != nil {
+		if p.warnings, err = kf.Warnings(ctx, p.installed, src.repos.loadFiles); err != nil {
+			return nil, err
+		}
+	}
 	if bootLoader {
 		if p.syslinux, err = bootLoaderPackage(ctx, src, lock); err != nil {
 			return nil, err

@@ -9,14 +9,17 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/vicroot/vicroot/internal/atomicfile"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/resolver"
@@ -38,6 +41,10 @@ type buildReport struct {
 	Tree         rpminstall.Report `json:"tree"`
 	Warnings     []string          `json:"warnings,omitempty"`
 	Inputs       map[string]string `json:"inputs,omitempty"`
+	// Mirrors are the build's --mirror flags: not part of the ISO (the
+	// same packages from elsewhere give the same bytes), but an offline
+	// verify needs them to find the cached metadata.
+	Mirrors map[string]string `json:"mirrors,omitempty"`
 }
 
 type verifyReport struct {
@@ -54,12 +61,12 @@ func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOu
 		res.Packages = append(res.Packages, p.NEVRA())
 	}
 	res.Lock, res.MTree, res.SPDX, res.Report = img.path+".lock.json", img.path+".mtree", img.path+".spdx.json", img.path+".report.json"
-	spdx, err := SPDX(img.name, img.sha256, vendor(src.def.Name), opts.ToolVersion, epoch, sbom(pl.locked(), src.repos))
+	spdx, err := SPDX(img.name, img.sha256, vendor(src.def.Name), opts.ToolVersion, epoch, sbom(pl.locked(), src.repos, pl.kernel))
 	if err != nil {
 		return nil, err
 	}
-	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.db.Report()}
-	warnings := append([]string(nil), root.warnings...)
+	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.db.Report(), Mirrors: opts.Mirrors}
+	warnings := append(slices.Clone(pl.warnings), root.warnings...)
 	for _, p := range pl.locked() {
 		v := got.verified[p]
 		if v == nil {
@@ -122,24 +129,31 @@ func mtreeNamingISO(manifest []byte, sum string) []byte {
 
 // publish puts the ISO and its sidecars in place so that the out dir
 // holds, at every moment, the previous complete set, the new complete
-// set, or no ISO (issue 14): every file is written to a temp file and
-// flushed first; then the old ISO goes, the sidecars are renamed, and the
-// ISO is renamed last. On error the temp files are removed.
-func publish(img *image, outs []output) (err error) {
-	tmps := map[string]string{img.path: img.tmp}
+// set, or no ISO (issue 14): every file is written to a temp file (locked
+// while this build holds it) and flushed first; then the old ISO goes, the
+// sidecars are renamed, and the ISO is renamed last. On error the temp
+// files are removed.
+func publish(img *image, outs []output) error {
+	tmps := make([]*atomicfile.File, len(outs))
 	defer func() {
-		if err != nil {
-			for _, t := range tmps {
-				os.Remove(t)
+		for _, t := range tmps {
+			if t != nil {
+				t.Discard()
 			}
 		}
 	}()
-	for _, o := range outs {
-		t, err := writeTemp(o.p, o.data)
+	for i, o := range outs {
+		t, err := atomicfile.Create(o.p)
 		if err != nil {
 			return err
 		}
-		tmps[o.p] = t
+		tmps[i] = t
+		if _, err := t.Write(o.data); err != nil {
+			return fmt.Errorf("write %s: %w", o.p, err)
+		}
+		if err := t.Flush(0o644); err != nil {
+			return fmt.Errorf("write %s: %w", o.p, err)
+		}
 	}
 	dir := filepath.Dir(img.path)
 	testPause()
@@ -149,46 +163,43 @@ func publish(img *image, outs []output) (err error) {
 	if err := syncDir(dir); err != nil {
 		return err
 	}
-	for _, o := range outs {
+	for i, o := range outs {
 		testPause()
-		if err := os.Rename(tmps[o.p], o.p); err != nil {
+		if err := tmps[i].Rename(o.p); err != nil {
 			return err
 		}
-		delete(tmps, o.p)
 	}
 	if err := syncDir(dir); err != nil {
 		return err
 	}
 	testPause()
-	if err := os.Rename(img.tmp, img.path); err != nil {
+	if err := img.tmp.Rename(img.path); err != nil {
 		return err
 	}
-	delete(tmps, img.path)
 	return syncDir(dir)
 }
 
-// writeTemp writes data to a temp file beside p, flushed to disk, and
-// returns its name.
-func writeTemp(p string, data []byte) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
+// removeStaleOutputs removes the temp files that killed builds left in the
+// out dir for the ISO name and its sidecars: those no running build holds
+// locked.
+func removeStaleOutputs(dir, isoName string, log *slog.Logger) {
+	removed, err := atomicfile.RemoveStale(dir, func(n string) bool {
+		if atomicfile.IsTempOf(n, isoName) {
+			return true
+		}
+		for _, suf := range SidecarSuffixes {
+			if atomicfile.IsTempOf(n, isoName+suf) {
+				return true
+			}
+		}
+		return false
+	})
+	for _, p := range removed {
+		log.Info("removed a temp file a killed build left", "path", p)
+	}
 	if err != nil {
-		return "", err
+		log.Warn("removing stale temp files", "err", err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("write %s: %w", p, err)
-	}
-	return f.Name(), nil
 }
 
 // syncDir flushes a directory's entries (renames, removals) to disk.
@@ -294,6 +305,32 @@ func sidecarISOSum(suffix string, data []byte) string {
 	return ""
 }
 
+// mirrorHint explains an offline rebuild's missing metadata when the ISO's
+// report (beside it, naming it) records --mirror flags other than those
+// given: the cache finds metadata by the URL it was fetched from. It is ""
+// otherwise.
+func mirrorHint(isoPath string, given map[string]string) string {
+	data, err := os.ReadFile(isoPath + ".report.json")
+	if err != nil {
+		return ""
+	}
+	var rep struct {
+		SHA256  string            `json:"sha256"`
+		Mirrors map[string]string `json:"mirrors"`
+	}
+	if json.Unmarshal(data, &rep) != nil || len(rep.Mirrors) == 0 || maps.Equal(rep.Mirrors, given) {
+		return ""
+	}
+	if sum, err := fileSHA256(isoPath); err != nil || sum != rep.SHA256 {
+		return ""
+	}
+	var flags []string
+	for _, id := range slices.Sorted(maps.Keys(rep.Mirrors)) {
+		flags = append(flags, "--mirror "+id+"="+rep.Mirrors[id])
+	}
+	return fmt.Sprintf("\n%s was built from the mirrors %s (its report %s.report.json says): offline, the cache finds a repository's metadata by the URL it came from, so give the same --mirror flags", isoPath, strings.Join(flags, " "), isoPath)
+}
+
 // newLock pins pkgs: NEVRA, checksum, repository, URL and, once fetched,
 // the fingerprint of the key that verified each.
 func newLock(pkgs []*rpmrepo.Package, rs *repoSet, got *fetched) *resolver.Lock {
@@ -309,14 +346,18 @@ func newLock(pkgs []*rpmrepo.Package, rs *repoSet, got *fetched) *resolver.Lock 
 	return lk
 }
 
-func sbom(pkgs []*rpmrepo.Package, rs *repoSet) []SBOMPackage {
+func sbom(pkgs []*rpmrepo.Package, rs *repoSet, kernel *KernelFile) []SBOMPackage {
 	var out []SBOMPackage
 	for _, p := range pkgs {
-		out = append(out, SBOMPackage{
+		sp := SBOMPackage{
 			Name: p.Name, Epoch: p.Epoch, Version: p.Version, Release: p.Release, Arch: p.Arch,
 			SHA256: checksumHex(p, "sha256"), License: p.License, SourceRPM: p.SourceRPM,
 			URL: rs.url(p),
-		})
+		}
+		if kernel != nil && p == kernel.Package {
+			sp.Comment, sp.Annotation = kernel.sbomNotes()
+		}
+		out = append(out, sp)
 	}
 	return out
 }
@@ -370,20 +411,6 @@ func testPause() {
 }
 
 var pauseStep atomic.Int64
-
-// writeFileAtomic writes through a temp file in the same directory,
-// renamed into place, so an interrupted build leaves no half file.
-func writeFileAtomic(p string, data []byte) error {
-	tmp, err := writeTemp(p, data)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return nil
-}
 
 // treeManifest lists the tree as mtree entries, with owning packages.
 func treeManifest(t *rootfs.Tree) ([]mtree.Entry, error) {

@@ -46,6 +46,7 @@ func openRepositories(ctx context.Context, def *repos.Definition, opts Options, 
 	if p, ok := opts.Progress.(rpmrepo.Progress); ok {
 		rs.opts.Progress = p
 	}
+	RemoveStaleTemps(rs.opts.Cache, log)
 	for i := range def.Keys {
 		rs.keys = append(rs.keys, &def.Keys[i])
 	}
@@ -103,6 +104,18 @@ func openRepositories(ctx context.Context, def *repos.Definition, opts Options, 
 	}
 	sort.Slice(rs.imageKeys, func(i, j int) bool { return rs.imageKeys[i].Path < rs.imageKeys[j].Path })
 	return rs, nil
+}
+
+// RemoveStaleTemps removes the temp files killed processes left in the
+// cache (those no running process holds locked), logging each.
+func RemoveStaleTemps(c *rpmrepo.Cache, log *slog.Logger) {
+	removed, err := c.RemoveStale()
+	for _, p := range removed {
+		log.Info("removed a temp file a killed process left", "path", p)
+	}
+	if err != nil {
+		log.Warn("removing stale temp files", "err", err)
+	}
 }
 
 // keyRing is the keys a repository of this build trusts (KeyRing).
@@ -233,7 +246,15 @@ func (f *fetched) keyOf(p *rpmrepo.Package) string {
 // fetch downloads and verifies every package of the plan (the boot
 // loader's included), grouped by repository.
 func fetch(ctx context.Context, src *source, pl *plans) (*fetched, error) {
-	return src.repos.fetch(ctx, pl.fetch())
+	got, err := src.repos.fetch(ctx, pl.fetch())
+	if err != nil {
+		return nil, err
+	}
+	// The kernel RPM file is already in the cache, verified.
+	if k := pl.kernel; k != nil {
+		got.files[k.Package], got.verified[k.Package] = k.Path, k.Verification
+	}
+	return got, nil
 }
 
 func (rs *repoSet) fetch(ctx context.Context, pkgs []*rpmrepo.Package) (*fetched, error) {

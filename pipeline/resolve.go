@@ -15,11 +15,15 @@ type Resolution struct {
 	Packages []*rpmrepo.Package
 	plans    []*resolver.Plan
 	lock     *resolver.Lock
+	kernel   *KernelFile
 }
 
 // Why is the chain that brought the package called name (or with that
 // NEVRA) in; nil when it is not in the resolution.
 func (r *Resolution) Why(name string) []string {
+	if k := r.kernel; k != nil && (k.Package.Name == name || k.Package.NEVRA() == name) {
+		return []string{k.Package.NEVRA() + " is the definition's kernel RPM file " + k.Label + " (installed as it is, without resolution)"}
+	}
 	// The first plan that brought it in has the real reason; later plans
 	// only see it as already installed.
 	for _, p := range r.plans {
@@ -53,7 +57,7 @@ func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, er
 	st.start("resolve")
 	res := &Resolution{}
 	if len(names) > 0 {
-		p, err := src.solve(ctx, resolver.Request{Install: names, Lock: opts.Lock})
+		p, err := src.solve(ctx, resolver.Request{Install: names, Lock: repoLock(opts.Lock)})
 		if err != nil {
 			return nil, fmt.Errorf("resolve: %w", err)
 		}
@@ -64,7 +68,7 @@ func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, er
 		if err != nil {
 			return nil, fmt.Errorf("resolve: %w", err)
 		}
-		res.Packages, res.plans = pl.installed, []*resolver.Plan{pl.base, pl.stage}
+		res.Packages, res.plans, res.kernel = pl.installed, []*resolver.Plan{pl.base, pl.stage}, pl.kernel
 	}
 	res.lock = newLock(res.Packages, src.repos, nil)
 	return res, nil

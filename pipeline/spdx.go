@@ -16,6 +16,10 @@ type SBOMPackage struct {
 	License                             string
 	SourceRPM                           string
 	URL                                 string // where it was fetched from
+	// Comment describes where the package came from when not from a
+	// repository; Annotation, when set, is a warning about it (an
+	// unsigned kernel RPM file), as an SPDX annotation.
+	Comment, Annotation string
 }
 
 type spdxDoc struct {
@@ -49,6 +53,15 @@ type spdxPackage struct {
 	SourceInfo       string         `json:"sourceInfo,omitempty"`
 	ExternalRefs     []spdxRef      `json:"externalRefs,omitempty"`
 	PrimaryPurpose   string         `json:"primaryPackagePurpose,omitempty"`
+	Comment          string         `json:"comment,omitempty"`
+	Annotations      []spdxNote     `json:"annotations,omitempty"`
+}
+
+type spdxNote struct {
+	Date      string `json:"annotationDate"`
+	Type      string `json:"annotationType"`
+	Annotator string `json:"annotator"`
+	Comment   string `json:"comment"`
 }
 
 type spdxChecksum struct {
@@ -159,6 +172,10 @@ func SPDX(image, imageSHA256, vendor, toolVersion string, epoch time.Time, pkgs 
 		}
 		if p.SourceRPM != "" {
 			sp.SourceInfo = "built from source RPM " + p.SourceRPM
+		}
+		sp.Comment = p.Comment
+		if p.Annotation != "" {
+			sp.Annotations = []spdxNote{{Date: doc.CreationInfo.Created, Type: "OTHER", Annotator: doc.CreationInfo.Creators[0], Comment: p.Annotation}}
 		}
 		doc.Packages = append(doc.Packages, sp)
 		doc.Relationships = append(doc.Relationships, spdxRelationship{imgID, "CONTAINS", id})

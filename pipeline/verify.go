@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -17,6 +16,7 @@ import (
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
+	"github.com/vicroot/vicroot/rpmrepo"
 )
 
 // ErrDiffers is returned by Verify when the rebuilt image is not the same.
@@ -28,10 +28,13 @@ var ErrStaleSidecar = errors.New("stale sidecar")
 
 // Record is what an ISO written by vicroot records of its build.
 type Record struct {
-	Inputs     Inputs
-	Lock       []byte
-	Definition map[string][]byte // the definition folder's files
-	GPGKeys    map[string][]byte // --gpgkey files
+	Inputs Inputs
+	// EffectiveDefinition is definition.json: the definition with its
+	// defaults, and the kernel RPM file's digest when the kernel is one.
+	EffectiveDefinition []byte
+	Lock                []byte
+	Definition          map[string][]byte // the definition folder's files
+	GPGKeys             map[string][]byte // --gpgkey files
 }
 
 // maxRecordFile bounds what is read of one file of an ISO's records.
@@ -62,6 +65,9 @@ func readRecord(img fs.FS, isoPath string) (*Record, error) {
 	if rec.Lock, err = readFile(img, RecordDir+"/lock.json", maxRecordFile); err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", isoPath, err)
 	}
+	if rec.EffectiveDefinition, err = readFile(img, RecordDir+"/definition.json", maxRecordFile); err != nil {
+		return nil, fmt.Errorf("verify: %s: %w", isoPath, err)
+	}
 	for dir, m := range map[string]map[string][]byte{RecordDir + "/definition": rec.Definition, RecordDir + "/gpgkeys": rec.GPGKeys} {
 		ents, err := fs.ReadDir(img, dir)
 		if err != nil {
@@ -80,6 +86,40 @@ func readRecord(img fs.FS, isoPath string) (*Record, error) {
 		}
 	}
 	return rec, nil
+}
+
+// Kernel is the kernel definition.json records: a package, or an RPM
+// file by path and SHA-256 (zero when the record cannot be read; loading
+// the definition then says what is wrong).
+func (r *Record) Kernel() repos.EffectiveKernel {
+	var eff struct {
+		Kernel repos.EffectiveKernel `json:"kernel"`
+	}
+	if json.Unmarshal(r.EffectiveDefinition, &eff) != nil {
+		return repos.EffectiveKernel{}
+	}
+	return eff.Kernel
+}
+
+// recordedKernel is the kernel RPM file an ISO was built with, which it
+// records by SHA-256 only: --kernel FILE when given (refused when its
+// digest differs), else the copy the build put in the cache.
+func recordedKernel(isoPath string, k repos.EffectiveKernel, opts Options) (string, error) {
+	if opts.KernelFile != "" {
+		sum, err := fileSHA256(opts.KernelFile)
+		if err != nil {
+			return "", fmt.Errorf("--kernel: %w", err)
+		}
+		if sum != k.SHA256 {
+			return "", fmt.Errorf("--kernel %s has sha256 %s, but %s was built with the kernel RPM file %s of sha256 %s", opts.KernelFile, sum, isoPath, k.File, k.SHA256)
+		}
+		return opts.KernelFile, nil
+	}
+	cache := &rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}
+	if p, ok := cache.Lookup(rpmrepo.Checksum{Type: "sha256", Value: k.SHA256}, -1); ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s was built with the kernel RPM file %s (sha256 %s), which is not in the cache %s: give --kernel FILE", isoPath, k.File, k.SHA256, opts.CacheDir)
 }
 
 // binFromISO is the tether and unpack the ISO's initramfs holds
@@ -164,8 +204,15 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 		defFS[path.Base(n)] = &fstest.MapFile{Data: data, Mode: 0o644}
 	}
 	label := isoPath + ":" + RecordDir + "/definition"
-	if opts.Definition, err = repos.LoadFS(defFS, label, false); err != nil {
+	kernel := rec.Kernel()
+	if opts.Definition, err = repos.LoadFSWith(defFS, label, false, repos.LoadOptions{KernelFile: kernel.File, KernelSHA256: kernel.SHA256}); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
+	}
+	if kernel.File != "" {
+		if opts.KernelFile, err = recordedKernel(isoPath, kernel, opts); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		opts.AllowUnsignedKernel = rec.Inputs.AllowUnsignedKernel
 	}
 	names := make([]string, 0, len(rec.GPGKeys))
 	for n := range rec.GPGKeys {
@@ -199,19 +246,28 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 			return nil, fmt.Errorf("verify: %w", err)
 		}
 	}
-	work, err := os.MkdirTemp("", "vicroot-verify-")
-	if err != nil {
-		return nil, err
+	if opts.CacheDir == "" {
+		return nil, errors.New("verify: no cache directory")
 	}
-	defer os.RemoveAll(work)
+	// The rebuild goes to a locked temp folder in the cache, which a later
+	// run removes if this one is killed.
+	work, err := (&rpmrepo.Cache{Dir: filepath.Clean(opts.CacheDir)}).TempDir("verify-*")
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	defer work.Remove()
 	epoch := time.Unix(rec.Inputs.SourceDateEpoch, 0).UTC()
 	opts.SourceDateEpoch = &epoch
 	opts.Version, opts.BootArgs, opts.NoWeakDeps = rec.Inputs.Version, rec.Inputs.BootArgs, rec.Inputs.NoWeakDeps
-	opts.Out = work
+	opts.Out = work.Path
 	opts.Target = TargetBootstrap
 	res, err := Build(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("verify: rebuilding %s: %w", isoPath, err)
+		hint := ""
+		if errors.Is(err, rpmrepo.ErrOffline) {
+			hint = mirrorHint(isoPath, opts.Mirrors)
+		}
+		return nil, fmt.Errorf("verify: rebuilding %s: %w%s", isoPath, err, hint)
 	}
 	orig, err := fileSHA256(isoPath)
 	if err != nil {

@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io/fs"
+	"io"
 	"slices"
 )
 
@@ -43,7 +43,7 @@ type Effective struct {
 // EffectiveKernel says whether the kernel is a package or a file.
 type EffectiveKernel struct {
 	Package string `json:"package,omitempty"`
-	File    string `json:"file,omitempty"`
+	File    string `json:"file,omitempty"`   // inside the definition folder, or an absolute host path
 	SHA256  string `json:"sha256,omitempty"` // of File
 }
 
@@ -67,11 +67,20 @@ func (d *Definition) EffectiveDefinition() (*Effective, error) {
 	}
 	if d.KernelFile != "" {
 		e.Kernel.File = d.KernelFile
-		b, err := readFS(d, d.KernelFile)
-		if err != nil {
-			return nil, err
+		e.Kernel.SHA256 = d.KernelSHA256
+		if e.Kernel.SHA256 == "" {
+			f, err := d.OpenKernel()
+			if err != nil {
+				return nil, err
+			}
+			h := sha256.New()
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return nil, fmt.Errorf("repos: %s: %w", d.KernelLabel(), err)
+			}
+			e.Kernel.SHA256 = hex.EncodeToString(h.Sum(nil))
 		}
-		e.Kernel.SHA256 = digest(b)
 	} else {
 		e.Kernel.Package = d.Spec.Kernel
 	}
@@ -116,12 +125,4 @@ func (d *Definition) Effective() ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
-}
-
-func readFS(d *Definition, name string) ([]byte, error) {
-	b, err := fs.ReadFile(d.FS, name)
-	if err != nil {
-		return nil, fmt.Errorf("repos: %s: %w", d.path(name), err)
-	}
-	return b, nil
 }

@@ -31,8 +31,9 @@ func TestDefinitionLimits(t *testing.T) {
 		{name: "huge init.sh", file: "init.sh", data: func(orig []byte) []byte { return append(orig, big("#", 2<<20)...) }, want: "1 MiB"},
 		{name: "repo-spec.json with a byte order mark", file: "repo-spec.json", data: func(orig []byte) []byte { return append([]byte("\ufeff"), orig...) }},
 	}
+	tried, refused := 0, 0
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+		ok := t.Run(tc.name, func(t *testing.T) {
 			d, err := repos.Load(repos.DefaultName)
 			if err != nil {
 				t.Fatal(err)
@@ -61,6 +62,12 @@ func TestDefinitionLimits(t *testing.T) {
 			}
 			t.Logf("reported: %v", err)
 		})
+		if tc.want != "" {
+			tried++
+			if ok {
+				refused++
+			}
+		}
 	}
 	// --gpgkey FILE is capped the same way.
 	d, err := repos.Load(repos.DefaultName)
@@ -71,7 +78,11 @@ func TestDefinitionLimits(t *testing.T) {
 	if err := os.WriteFile(p, big("-----BEGIN PGP PUBLIC KEY BLOCK-----\n", 2<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	tried++
 	if err := d.AddKeyFile(p); !errors.Is(err, repos.ErrTooLarge) || !strings.Contains(err.Error(), p) {
 		t.Errorf("--gpgkey of 2 MiB: %v", err)
+	} else {
+		refused++
 	}
+	t.Logf("tally: %d oversized definition inputs tried, %d refused naming the file and its cap", tried, refused)
 }

@@ -94,19 +94,37 @@ type Definition struct {
 	Embedded   bool
 	Spec       *Spec
 	Releasever string // Spec.Releasever, or derived from the name as VIC does
-	// KernelFile is the definition-relative path of the kernel RPM when
-	// Spec.Kernel names a file in the folder (it is then unpacked without
-	// dependency resolution, as VIC does); "" when Kernel is a package spec.
+	// KernelFile is the kernel RPM when Spec.Kernel names a file (it is
+	// then installed without dependency resolution, as VIC does): a path
+	// inside the definition folder (slash-separated, cleaned), or an
+	// absolute path on the host; "" when Kernel is a package spec.
 	KernelFile string
-	RepoFiles  []File // every *.repo file, sorted by name
-	Keys       []Key  // sorted by URL, then File
-	Init       *InitScript
+	// KernelSHA256 is the kernel file's SHA-256 when it is known without
+	// reading the file: given in LoadOptions (a definition an ISO
+	// records), or set by a build once it has verified the file.
+	KernelSHA256 string
+	RepoFiles    []File // every *.repo file, sorted by name
+	Keys         []Key  // sorted by URL, then File
+	Init         *InitScript
 	// The hook scripts, nil when absent. InitSH is required.
 	InitSH, BaseSH, StagingSH []byte
 	// FS holds the definition's files (for the kernel RPM, or Export).
 	FS fs.FS
 
 	label string // how errors name the definition: a folder path or "embedded:NAME"
+	// kernelElsewhere: the kernel file does not travel with the
+	// definition (LoadOptions.KernelFile).
+	kernelElsewhere bool
+}
+
+// LoadOptions tune LoadFSWith.
+type LoadOptions struct {
+	// KernelFile and KernelSHA256 describe the kernel RPM file of a
+	// definition whose file does not travel with it (one an ISO records:
+	// the file is found by its digest). The file is taken as given,
+	// neither looked for nor read; KernelFile must be what Spec.Kernel
+	// names.
+	KernelFile, KernelSHA256 string
 }
 
 // Summary is a one-line description of an embedded definition.
@@ -178,6 +196,11 @@ func loadEmbedded(name string) (*Definition, error) {
 // LoadFS loads a definition from fsys. label names it in errors (a folder
 // path, or "embedded:NAME" when isEmbedded).
 func LoadFS(fsys fs.FS, label string, isEmbedded bool) (*Definition, error) {
+	return LoadFSWith(fsys, label, isEmbedded, LoadOptions{})
+}
+
+// LoadFSWith is LoadFS with options.
+func LoadFSWith(fsys fs.FS, label string, isEmbedded bool, o LoadOptions) (*Definition, error) {
 	d := &Definition{FS: fsys, Embedded: isEmbedded, label: label}
 	if !isEmbedded {
 		d.Dir = label
@@ -197,7 +220,7 @@ func LoadFS(fsys fs.FS, label string, isEmbedded bool) (*Definition, error) {
 	d.Releasever = spec.ReleaseverOrDerived()
 
 	var errs []error
-	if err := d.loadKernel(); err != nil {
+	if err := d.loadKernel(o); err != nil {
 		errs = append(errs, err)
 	}
 	if err := d.loadScripts(); err != nil {
@@ -225,19 +248,80 @@ func (d *Definition) path(name string) string {
 	return filepath.Join(d.label, filepath.FromSlash(name))
 }
 
-func (d *Definition) loadKernel() error {
+// loadKernel decides whether Spec.Kernel is a file, by VIC's rule (if
+// the path is a file, it is a file): an absolute path on the host, or a
+// path inside the definition folder. A value ending in .rpm that is no
+// file is an error naming the path; anything else is a package spec.
+func (d *Definition) loadKernel(o LoadOptions) error {
 	k := d.Spec.Kernel
-	rel := path.Clean(k)
+	if o.KernelFile != "" {
+		if kernelPath(k) != o.KernelFile {
+			return &SpecError{File: d.path(SpecFile), Field: "kernel", Msg: fmt.Sprintf("%q, but the record names the kernel file %q", k, o.KernelFile)}
+		}
+		d.KernelFile, d.KernelSHA256, d.kernelElsewhere = o.KernelFile, o.KernelSHA256, true
+		return nil
+	}
+	if path.IsAbs(k) {
+		p := kernelPath(k)
+		st, err := os.Stat(filepath.FromSlash(p))
+		switch {
+		case err == nil && st.Mode().IsRegular():
+			d.KernelFile = p
+			return nil
+		case err == nil && strings.HasSuffix(k, ".rpm"):
+			return &SpecError{File: d.path(SpecFile), Field: "kernel", Msg: fmt.Sprintf("%q: %s is not a regular file", k, p)}
+		case strings.HasSuffix(k, ".rpm"):
+			return &SpecError{File: d.path(SpecFile), Field: "kernel", Msg: fmt.Sprintf("%q: ends in .rpm but the kernel RPM file %s does not exist", k, p)}
+		}
+		return nil // a package spec: a file some package provides
+	}
+	rel := kernelPath(k)
 	if fs.ValidPath(rel) {
 		if st, err := fs.Stat(d.FS, rel); err == nil && st.Mode().IsRegular() {
 			d.KernelFile = rel
 			return nil
 		}
+	} else if strings.HasSuffix(k, ".rpm") {
+		return &SpecError{File: d.path(SpecFile), Field: "kernel", Msg: fmt.Sprintf("%q leaves the definition folder: a relative kernel path is inside it; give a kernel RPM elsewhere by its absolute path", k)}
 	}
 	if strings.HasSuffix(k, ".rpm") {
-		return &SpecError{File: d.path(SpecFile), Field: "kernel", Msg: fmt.Sprintf("%q: ends in .rpm but %s is not a file in the definition folder", k, d.path(rel))}
+		return &SpecError{File: d.path(SpecFile), Field: "kernel", Msg: fmt.Sprintf("%q: ends in .rpm but %s is not a file in the definition folder (a kernel outside it is given by its absolute path)", k, d.path(rel))}
 	}
 	return nil
+}
+
+// kernelPath is the kernel value as a cleaned path.
+func kernelPath(k string) string { return path.Clean(k) }
+
+// KernelLabel is how messages name the kernel RPM file: its host path, or
+// its path in the definition folder.
+func (d *Definition) KernelLabel() string {
+	if d.KernelFile == "" || path.IsAbs(d.KernelFile) {
+		return d.KernelFile
+	}
+	return d.path(d.KernelFile)
+}
+
+// OpenKernel opens the kernel RPM file (KernelFile). A definition whose
+// file does not travel with it (LoadOptions) cannot open it.
+func (d *Definition) OpenKernel() (io.ReadCloser, error) {
+	switch {
+	case d.KernelFile == "":
+		return nil, fmt.Errorf("repos: %s: the kernel %q is a package, not a file", d.label, d.Spec.Kernel)
+	case d.kernelElsewhere:
+		return nil, fmt.Errorf("repos: %s: the kernel RPM file %s (sha256 %s) does not travel with this definition", d.label, d.KernelFile, d.KernelSHA256)
+	case path.IsAbs(d.KernelFile):
+		f, err := os.Open(filepath.FromSlash(d.KernelFile))
+		if err != nil {
+			return nil, fmt.Errorf("repos: kernel RPM file: %w", err)
+		}
+		return f, nil
+	}
+	f, err := d.FS.Open(d.KernelFile)
+	if err != nil {
+		return nil, fmt.Errorf("repos: kernel RPM file %s: %w", d.path(d.KernelFile), err)
+	}
+	return f, nil
 }
 
 func (d *Definition) loadScripts() error {

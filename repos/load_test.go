@@ -401,6 +401,74 @@ func TestKernelFile(t *testing.T) {
 	}
 }
 
+// A kernel RPM file by absolute host path: a file is a file, a missing
+// .rpm is an error naming the path, and a relative path may not leave the
+// folder. The effective definition names the file by its SHA-256 (as
+// sha256sum computes it), and a definition recorded without its file
+// takes the path and digest as given.
+func TestKernelFileAbsolute(t *testing.T) {
+	testrepo.NeedTools(t, "sha256sum")
+	rpm := filepath.Join(t.TempDir(), "linux-6.1.rpm")
+	if err := os.WriteFile(rpm, []byte("not really an rpm: repos does not read it"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := repos.Load(writeDef(t, specEdit(`"kernel": "linux-esx"`, `"kernel": "`+rpm+`"`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.KernelFile != rpm || d.KernelLabel() != rpm {
+		t.Errorf("KernelFile %q, label %q, want %q", d.KernelFile, d.KernelLabel(), rpm)
+	}
+	eff, err := d.EffectiveDefinition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("sha256sum", rpm).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Fields(string(out))[0]; eff.Kernel.File != rpm || eff.Kernel.SHA256 != want || eff.Kernel.Package != "" {
+		t.Errorf("effective kernel %+v, want file %s sha256 %s", eff.Kernel, rpm, want)
+	}
+	f, err := d.OpenKernel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	missing := filepath.Join(t.TempDir(), "gone.rpm")
+	_, err = repos.Load(writeDef(t, specEdit(`"kernel": "linux-esx"`, `"kernel": "`+missing+`"`)))
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing kernel file: %v", err)
+	}
+	_, err = repos.Load(writeDef(t, specEdit(`"kernel": "linux-esx"`, `"kernel": "../kernel.rpm"`)))
+	if err == nil || !strings.Contains(err.Error(), "leaves the definition folder") {
+		t.Errorf("kernel outside the folder: %v", err)
+	}
+	// An absolute path that is no file and no .rpm is a package spec (a
+	// file some package provides), as VIC reads it.
+	d, err = repos.Load(writeDef(t, specEdit(`"kernel": "linux-esx"`, `"kernel": "/boot/vmlinuz-provider"`)))
+	if err != nil || d.KernelFile != "" {
+		t.Errorf("a path provide: KernelFile %q, %v", d.KernelFile, err)
+	}
+
+	// Recorded without its file (an ISO's /boot/vicroot/definition).
+	dir := writeDef(t, specEdit(`"kernel": "linux-esx"`, `"kernel": "rpms/k.rpm"`))
+	d, err = repos.LoadFSWith(os.DirFS(dir), "iso:/boot/vicroot/definition", false, repos.LoadOptions{KernelFile: "rpms/k.rpm", KernelSHA256: "ab12"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eff, err := d.EffectiveDefinition(); err != nil || eff.Kernel.SHA256 != "ab12" {
+		t.Errorf("recorded kernel: %+v, %v", eff.Kernel, err)
+	}
+	if _, err := d.OpenKernel(); err == nil || !strings.Contains(err.Error(), "ab12") {
+		t.Errorf("opening a recorded kernel file: %v", err)
+	}
+	if _, err := repos.LoadFSWith(os.DirFS(dir), "rec", false, repos.LoadOptions{KernelFile: "other.rpm"}); err == nil || !strings.Contains(err.Error(), "other.rpm") {
+		t.Errorf("a record naming another kernel file: %v", err)
+	}
+}
+
 // gpgFingerprints asks gpg (the oracle) for the primary fingerprints of a
 // key file.
 func gpgFingerprints(t *testing.T, file string) []string {

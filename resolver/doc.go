@@ -54,10 +54,40 @@
 //
 // libsolv drops what the prunings remove; the search keeps those
 // candidates behind the winners, to reach them only by backtracking.
-// Recommends are filled after the hard requirements, as libsolv's
-// resolve_weak does, each choosing among its candidates by the same
-// order (libsolv's CHOOSE mode there too), so that a candidate another
-// chosen package recommends wins. On top of libsolv come dnf's settings: best=False, dnf's
+//
+// # Decision order
+//
+// Which requirement is decided first changes the answer as much as which
+// candidate is taken, so the solver decides in libsolv's order
+// (solver_run_sat):
+//
+//   - libsolv, resolve_jobrules: the requests, in the order given;
+//   - libsolv, resolve_dependencies: then the unmet requirements in
+//     libsolv's rule order (its package rules sorted by
+//     unifyrules_sortcmp: the requiring package, last in the repository
+//     first, then the candidates' ids), walking on from the rule decided
+//     last and wrapping around; while no rule has had to be postponed
+//     for good, a rule whose candidates the prunings above narrow to one
+//     is decided before the ambiguous ones, which are postponed; after a
+//     round with nothing to decide, the walk restarts at the first
+//     postponed rule and takes every rule in turn;
+//   - libsolv, resolve_weak (unless Policy.NoWeakDeps): the candidates of
+//     every unmet Recommends of a chosen package and the packages that
+//     supplement the chosen set, kept to the best version of each name;
+//     the supplementing ones are installed first, then each unmet
+//     Recommends, walking the packages in the order they were chosen,
+//     gets its first candidate by the choice policy; every install is
+//     propagated, one that does not fit is left out for good, and then
+//     the new packages' own requirements are resolved as above, round
+//     after round until nothing is added;
+//   - libsolv, the auto-minimization at the end of solver_run_sat: the
+//     earliest choice one of whose other candidates (those the policy
+//     kept) got installed anyway later, or, when the one taken is not
+//     recommended, one that a chosen package now recommends or that
+//     supplements the chosen set, is taken again with that candidate and
+//     everything after it is redone; until no choice qualifies.
+//
+// On top of libsolv come dnf's settings: best=False, dnf's
 // own default (a request takes the best version of what it names, and an
 // older one when the best cannot be installed, where best=True would
 // fail), weak dependencies (Policy.NoWeakDeps is install_weak_deps=False),
@@ -74,7 +104,10 @@
 // TestLibsolvTestcases runs libsolv's own test suite through the solver:
 // every case of plain install and erase jobs, on an empty or an installed
 // system, with default or no weak dependencies, is compared with the
-// answer Debian's testsolv computes for it.
+// answer Debian's testsolv computes for it. TestSolve300AgainstDNF
+// (skipped with -short) requests 300 names from the 63,000 packages made
+// from Debian's dependency graph and requires exactly dnf's package set,
+// with weak dependencies on and off.
 //
 // # Search, not SAT
 //
@@ -92,6 +125,11 @@
 // cost is worst-case exponential time on unsolvable problems with many
 // independent choices; backjumping prunes the common cases, and
 // Policy.MaxSteps bounds the rest with ErrTooHard. Photon-sized requests
-// (tens of packages out of a few thousand) take a few milliseconds; a
-// 300-name request against 63,000 packages takes about half a second.
+// (tens of packages out of a few thousand) take a few milliseconds.
+// BenchmarkSolve300VsDNF (300 names against the 63,000 packages made
+// from Debian's dependency graph; the set equals dnf's) measures parsing
+// primary.xml.gz and solving at 0.45x dnf's cold time with weak
+// dependencies and 0.24x without: medians of three runs on a shared
+// 2-core machine under a load average of 12 to 18, where dnf itself took
+// 29 s and 35 s (about 7.5 s on the idle machine).
 package resolver

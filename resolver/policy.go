@@ -129,6 +129,23 @@ func (s *solver) order(c []int32, choose bool) []int32 {
 	if len(c) <= 1 {
 		return c
 	}
+	first, rest := s.prune(c, choose)
+	if choose && len(first) > 1 {
+		first = s.dislikeOldVersions(first)
+		first = s.sortByCommonDep(first)
+		first = stableFront(first, func(id int32) bool { return s.installed[id] || len(s.installedName(id)) > 0 })
+		first = stableFront(first, func(id int32) bool { return s.installed[id] || s.suggested(id) || s.enhancing(id) })
+	}
+	if len(s.lockedName) > 0 {
+		first = stableFront(first, func(id int32) bool { return s.lockedName[s.pkgs[id].Name] })
+	}
+	return append(first, rest...)
+}
+
+// prune splits the candidates into the winners of libsolv's prunings
+// (steps 1 to 4; step 4 only with choose), in name order, and the rest:
+// libsolv's policy_filter_unwanted in its CHOOSE_NOREORDER mode.
+func (s *solver) prune(c []int32, choose bool) (first, rest []int32) {
 	out := append([]int32(nil), c...)
 	bestPrio, bestArch := 1<<30, 1<<30
 	for _, id := range out {
@@ -170,7 +187,7 @@ func (s *solver) order(c []int32, choose bool) []int32 {
 	})
 	// Within the winning tier, the best version of each name comes before
 	// any second-best version.
-	var first, rest []int32
+	first, rest = nil, nil
 	seen := map[string]bool{}
 	for _, id := range out {
 		n := s.pkgs[id].Name
@@ -184,16 +201,7 @@ func (s *solver) order(c []int32, choose bool) []int32 {
 	if choose && len(first) > 1 {
 		first, rest = s.pruneToRecommended(first, rest)
 	}
-	if choose && len(first) > 1 {
-		first = s.dislikeOldVersions(first)
-		first = s.sortByCommonDep(first)
-		first = stableFront(first, func(id int32) bool { return s.installed[id] || len(s.installedName(id)) > 0 })
-		first = stableFront(first, func(id int32) bool { return s.installed[id] || s.suggested(id) || s.enhancing(id) })
-	}
-	if len(s.lockedName) > 0 {
-		first = stableFront(first, func(id int32) bool { return s.lockedName[s.pkgs[id].Name] })
-	}
-	return append(first, rest...)
+	return first, rest
 }
 
 // stableFront moves the members for which front holds to the front,

@@ -49,16 +49,29 @@ func Solve(ctx context.Context, pkgs []*rpmrepo.Package, rq Request, pol Policy)
 		}
 		s.reqs = append(s.reqs, req{from: -1, job: spec, cands: cands})
 	}
-	ok, err := s.run(0)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, s.unsolvable()
-	}
-	if !pol.NoWeakDeps {
-		if err := s.weak(); err != nil {
+	for {
+		ok, err := s.run(0)
+		if err != nil {
 			return nil, err
+		}
+		if !ok {
+			return nil, s.unsolvable()
+		}
+		if !pol.NoWeakDeps {
+			if err := s.weak(); err != nil {
+				if errors.Is(err, ErrUnsolvable) {
+					// A weak dependency must never make the request fail;
+					// should the search not find its way back from one
+					// (its conflict sets are coarser than libsolv's learnt
+					// clauses), the answer is the one without them.
+					pol.NoWeakDeps = true
+					return Solve(ctx, pkgs, rq, pol)
+				}
+				return nil, err
+			}
+		}
+		if !s.minimize() {
+			break
 		}
 	}
 	return s.plan(), nil
@@ -88,6 +101,8 @@ type req struct {
 	weak  bool
 	// conflict marks the negation of a rich Conflicts of package from.
 	conflict bool
+	// pv caches the providers of a plain dep.
+	pv []int32
 }
 
 func (r *req) String() string {
@@ -105,6 +120,24 @@ type frame struct {
 	// conf collects the decision levels below this frame's own that the
 	// failures of its branches depend on (conflict-directed backjumping).
 	conf conflictSet
+	// nbranch is how many of cands are libsolv's branch: the candidates
+	// its policy kept, which minimize may come back to.
+	nbranch int
+	// tried marks the candidates taken so far (by index), when minimize
+	// has taken one out of turn.
+	tried []bool
+	// weak marks the choice of a weak dependency: when no candidate
+	// works, it is left unmet instead of failing.
+	weak bool
+}
+
+func (f *frame) isTried(i int) bool { return i < len(f.tried) && f.tried[i] }
+
+func (f *frame) setTried(i int) {
+	if f.tried == nil {
+		f.tried = make([]bool, len(f.cands))
+	}
+	f.tried[i] = true
 }
 
 // conflictSet is the set of decision levels a failure depends on. With
@@ -155,7 +188,10 @@ func (c *conflictSet) mergeBelow(o conflictSet, l int) {
 
 func allUpTo(top int) conflictSet { return conflictSet{all: true, top: top} }
 
-type mark struct{ chosen, reqs, head, conds int }
+type mark struct {
+	chosen, reqs, head, conds int
+	scan                      scanState
+}
 
 type solver struct {
 	ctx  context.Context
@@ -196,8 +232,18 @@ type solver struct {
 	head     int
 	conds    []req
 	stack    []frame
-	steps    int
-	erased   []int32
+	multi    []pending // the requirements needing a choice, from propagate
+	scan     scanState
+	// propFrom, when set, makes propagate look only at the requirements
+	// from that index on (those of a weak dependency just installed).
+	propFrom int
+	// weakTried are the weak candidates that failed to fit; they are not
+	// tried again.
+	weakTried map[int32]bool
+	recReqs   map[int32][]req // each package's Recommends as requirements
+	weakMark  []uint8         // scratch flags of weakRound
+	steps     int
+	erased    []int32
 
 	problems    []Problem
 	seenProblem map[string]bool
@@ -216,6 +262,8 @@ func newSolver(ctx context.Context, avail []*rpmrepo.Package, r Request, pol *Po
 		nameSel: map[string][]int32{}, conflIdx: map[string][]provEntry{}, obsIdx: map[string][]provEntry{},
 		obsAvail:    map[string][]provEntry{},
 		seenProblem: map[string]bool{},
+		weakTried:   map[int32]bool{},
+		recReqs:     map[int32][]req{},
 	}
 	arches := pol.arches()
 	locked, err := s.applyLock(r.Lock, avail)
@@ -449,6 +497,16 @@ func (s *solver) selectPkg(id int32, why reason) *Problem {
 	if s.sel[id] {
 		return nil
 	}
+	if pr := s.check(id); pr != nil {
+		return pr
+	}
+	s.apply(id, why)
+	return nil
+}
+
+// check returns the problem that keeps id out of the selection, or nil
+// when it may join.
+func (s *solver) check(id int32) *Problem {
 	p := s.pkgs[id]
 	if !s.allowed[id] {
 		return &Problem{Kind: ProblemExcluded, Text: fmt.Sprintf("%s is excluded by the arch policy or the lock", p)}
@@ -497,7 +555,6 @@ func (s *solver) selectPkg(id int32, why reason) *Problem {
 			}
 		}
 	}
-	s.apply(id, why)
 	return nil
 }
 
@@ -567,7 +624,7 @@ func (s *solver) unapply(id int32) {
 }
 
 func (s *solver) mark() mark {
-	return mark{chosen: len(s.chosen), reqs: len(s.reqs), head: s.head, conds: len(s.conds)}
+	return mark{chosen: len(s.chosen), reqs: len(s.reqs), head: s.head, conds: len(s.conds), scan: s.scan}
 }
 
 func (s *solver) undo(m mark) {
@@ -577,6 +634,7 @@ func (s *solver) undo(m mark) {
 	s.reqs = s.reqs[:m.reqs]
 	s.head = m.head
 	s.conds = s.conds[:m.conds]
+	s.scan = m.scan
 }
 
 type status uint8
@@ -610,10 +668,21 @@ func (s *solver) eval(r *req) (status, []int32, conflictSet) {
 	case IsRich(r.dep.Name):
 		return stNone, nil, conflictSet{} // malformed: reported by the caller
 	default:
-		if s.satisfiedDep(r.dep) {
-			return stSat, nil, conflictSet{}
+		if r.pv == nil {
+			if alwaysSatisfied(r.dep) {
+				return stSat, nil, conflictSet{}
+			}
+			r.pv = s.providers(r.dep)
+			if r.pv == nil {
+				r.pv = []int32{}
+			}
 		}
-		cands = s.providers(r.dep)
+		for _, id := range r.pv {
+			if s.sel[id] {
+				return stSat, nil, conflictSet{}
+			}
+		}
+		cands = r.pv
 	}
 	out := make([]int32, 0, len(cands))
 	var cs conflictSet
@@ -660,9 +729,7 @@ func (s *solver) eval(r *req) (status, []int32, conflictSet) {
 func (s *solver) propagate() (bool, *req, []int32, conflictSet) {
 	for {
 		progress := false
-		var choice *req
-		var choiceCands []int32
-		var choiceCS conflictSet
+		s.multi = s.multi[:0]
 		visit := func(r *req, i int) (bool, conflictSet) {
 			st, cands, cs := s.eval(r)
 			switch st {
@@ -684,18 +751,16 @@ func (s *solver) propagate() (bool, *req, []int32, conflictSet) {
 				}
 				progress = true
 			case stMulti:
-				if choice == nil {
-					choice, choiceCands, choiceCS = r, cands, cs
-				}
+				s.multi = append(s.multi, pending{r: *r, cands: cands, cs: cs})
 			}
 			return true, conflictSet{}
 		}
-		for i := s.head; i < len(s.reqs); i++ {
+		for i := max(s.head, s.propFrom); i < len(s.reqs); i++ {
 			if ok, cs := visit(&s.reqs[i], i); !ok {
 				return false, nil, nil, cs
 			}
 		}
-		if !progress && choice == nil {
+		if !progress && len(s.multi) == 0 {
 			for i := range s.conds {
 				if ok, cs := visit(&s.conds[i], -1); !ok {
 					cs.mergeBelow(allUpTo(len(s.stack)), len(s.stack)+1)
@@ -704,10 +769,9 @@ func (s *solver) propagate() (bool, *req, []int32, conflictSet) {
 			}
 		}
 		if !progress {
-			if choice != nil {
-				// The slice may move when reqs grows; keep a copy.
-				c := *choice
-				return true, &c, choiceCands, choiceCS
+			if len(s.multi) > 0 {
+				p := s.pickRule()
+				return true, &p.r, p.cands, p.cs
 			}
 			return true, nil, nil, conflictSet{}
 		}
@@ -783,8 +847,8 @@ func (s *solver) run(base int) (bool, error) {
 			if choice == nil {
 				return true, nil
 			}
-			cands = s.order(cands, true)
-			f := frame{m: s.mark(), cands: cands, why: s.reasonFor(choice)}
+			cands, nb := s.orderAdmissible(cands)
+			f := frame{m: s.mark(), cands: cands, nbranch: nb, why: s.reasonFor(choice)}
 			// Exhausting this frame will depend on whatever filtered its
 			// candidates and on its requirer.
 			f.conf.mergeBelow(cs, len(s.stack)+1)
@@ -821,7 +885,12 @@ func (s *solver) backtrack(base int, cs conflictSet) bool {
 		f := &s.stack[l-1]
 		f.conf.mergeBelow(cs, l)
 		s.undo(f.m)
+		f.setTried(f.next)
 		for f.next++; f.next < len(f.cands); f.next++ {
+			if f.isTried(f.next) {
+				continue
+			}
+			f.setTried(f.next)
 			pr := s.selectPkg(f.cands[f.next], f.why)
 			if pr == nil {
 				return true
@@ -830,116 +899,20 @@ func (s *solver) backtrack(base int, cs conflictSet) bool {
 			s.addProblem(*pr)
 			f.conf.mergeBelow(conflictSet{lv: pr.levels}, l)
 		}
+		if f.weak {
+			// A weak dependency none of whose candidates fits stays unmet.
+			for _, c := range f.cands {
+				s.weakTried[c] = true
+			}
+			s.stack = s.stack[:l-1]
+			return true
+		}
 		cs = f.conf
 		if cs.all && cs.top >= l {
 			cs.top = l - 1
 		}
 		s.stack = s.stack[:l-1]
 	}
-}
-
-// weak installs what chosen packages recommend and what supplements the
-// chosen set, each only if it fits (a weak dependency never makes the
-// request fail), as libsolv does after the hard dependencies.
-func (s *solver) weak() error {
-	tried := map[int32]bool{}
-	for changed := true; changed; {
-		changed = false
-		for i := 0; i < len(s.chosen); i++ {
-			id := s.chosen[i]
-			if s.installed[id] {
-				continue
-			}
-			for _, d := range s.pkgs[id].Recommends {
-				r := req{from: id, dep: d, weak: true}
-				if IsRich(d.Name) {
-					rr, err := s.rich(d)
-					if err != nil {
-						continue
-					}
-					r.rich = rr
-				}
-				st, cands, _ := s.eval(&r)
-				if st != stUnit && st != stMulti {
-					continue
-				}
-				ok, err := s.tryWeak(s.order(cands, true), s.reasonFor(&r))
-				if err != nil {
-					return err
-				}
-				changed = changed || ok
-			}
-		}
-		// Supplements: the best package of each name whose Supplements
-		// the chosen set satisfies.
-		byName := map[string][]int32{}
-		var names []string
-		for _, id := range s.supp {
-			if s.sel[id] || tried[id] {
-				continue
-			}
-			n := s.pkgs[id].Name
-			if _, ok := byName[n]; !ok {
-				names = append(names, n)
-			}
-			byName[n] = append(byName[n], id)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			if len(s.nameSel[n]) > 0 {
-				continue
-			}
-			best := s.order(byName[n], false)[0]
-			var by string
-			for _, d := range s.pkgs[best].Supplements {
-				if s.satWeak(d) {
-					by = d.Name + depSuffix(d)
-					break
-				}
-			}
-			if by == "" {
-				continue
-			}
-			tried[best] = true
-			ok, err := s.tryWeak([]int32{best}, reason{from: -1, dep: "supplements " + by, weak: true})
-			if err != nil {
-				return err
-			}
-			changed = changed || ok
-		}
-	}
-	return nil
-}
-
-func (s *solver) satWeak(d rpmrepo.Dep) bool {
-	if IsRich(d.Name) {
-		r, err := s.rich(d)
-		return err == nil && s.satRich(r, -1)
-	}
-	return s.satisfiedDep(d)
-}
-
-func (s *solver) tryWeak(cands []int32, why reason) (bool, error) {
-	base := len(s.stack)
-	for _, c := range cands {
-		m := s.mark()
-		nprob := len(s.problems)
-		if pr := s.selectPkg(c, why); pr != nil {
-			continue
-		}
-		ok, err := s.run(base)
-		if err != nil {
-			return false, err
-		}
-		// Failures of a weak dependency are not the request's problems.
-		s.dropProblems(nprob)
-		if ok {
-			return true, nil
-		}
-		s.undo(m)
-		s.stack = s.stack[:base]
-	}
-	return false, nil
 }
 
 const defaultMaxSteps = 200_000

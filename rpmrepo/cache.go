@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -17,9 +18,11 @@ var ErrChecksum = errors.New("checksum mismatch")
 
 // Cache is a content-addressed store of verified files, keyed by checksum:
 // Dir/<type>/<first two hex digits>/<hex>. Concurrent builds (processes)
-// may share one Dir: files are written to Dir/tmp, fsynced, verified and
-// renamed into place, so a reader only ever sees complete, verified files,
-// and two writers of the same content race harmlessly.
+// may share one Dir: files are written to Dir/tmp (locked by their writer,
+// so RemoveStale tells a killed build's leftovers from a running one's),
+// fsynced, verified and renamed into place, so a reader only ever sees
+// complete, verified files, and two writers of the same content race
+// harmlessly.
 type Cache struct {
 	Dir string
 }
@@ -52,40 +55,76 @@ func (c *Cache) Lookup(sum Checksum, size int64) (string, bool) {
 }
 
 // tempFile creates a temporary file inside the cache (same filesystem as
-// the destination, so rename is atomic).
-func (c *Cache) tempFile() (*os.File, error) {
+// the destination, so rename is atomic), locked while the download lasts.
+func (c *Cache) tempFile() (*atomicfile.File, error) {
 	d := filepath.Join(c.Dir, "tmp")
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return nil, err
 	}
-	return os.CreateTemp(d, "dl-*")
+	return atomicfile.CreateIn(d, "dl-*")
 }
 
-// commit verifies tmp against sum and size, fsyncs it and renames it into
-// place. tmp is closed and removed on failure.
-func (c *Cache) commit(tmp *os.File, sum Checksum, size int64) (string, error) {
-	name := tmp.Name()
-	fail := func(err error) (string, error) {
-		tmp.Close()
-		os.Remove(name)
+// TempDir creates a locked temporary directory inside the cache (verify
+// rebuilds an image there), which RemoveStale removes once its holder is
+// gone.
+func (c *Cache) TempDir(pattern string) (*atomicfile.Dir, error) {
+	d := filepath.Join(c.Dir, "tmp")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return nil, err
+	}
+	return atomicfile.MkdirIn(d, pattern)
+}
+
+// RemoveStale removes what killed processes left in the cache: every entry
+// of Dir/tmp and every atomicfile temp (".<name>.tmp*") below Dir whose
+// lock can be taken. The temps of a build running now are locked by it and
+// stay. It returns the paths removed.
+func (c *Cache) RemoveStale() ([]string, error) {
+	removed, err := atomicfile.RemoveStale(filepath.Join(c.Dir, "tmp"), func(string) bool { return true })
+	errs := []error{err}
+	werr := filepath.WalkDir(c.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if p == filepath.Join(c.Dir, "tmp") {
+			return fs.SkipDir
+		}
+		r, err := atomicfile.RemoveStale(p, atomicfile.IsTemp)
+		removed = append(removed, r...)
+		errs = append(errs, err)
+		return nil
+	})
+	errs = append(errs, werr)
+	return removed, errors.Join(errs...)
+}
+
+// commit verifies tmp against sum and size, and check (when not nil) on
+// the file, then renames it into place: a file that fails either never
+// enters the cache. tmp is discarded on failure.
+func (c *Cache) commit(tmp *atomicfile.File, sum Checksum, size int64, check func(path string) error) (string, error) {
+	defer tmp.Discard()
+	if err := tmp.Flush(0o644); err != nil {
 		return "", err
 	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	if err := verifyFile(name, sum, size); err != nil {
-		os.Remove(name)
+	if err := verifyFile(tmp.Name(), sum, size); err != nil {
 		return "", err
+	}
+	if check != nil {
+		if err := check(tmp.Name()); err != nil {
+			return "", err
+		}
 	}
 	dst := c.Path(sum)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fail(err)
+		return "", err
 	}
-	if err := os.Rename(name, dst); err != nil {
-		os.Remove(name)
+	if err := tmp.Rename(dst); err != nil {
 		return "", err
 	}
 	return dst, nil

@@ -4,3 +4,6 @@ package rpmrepo
 // external tests.
 var ParsePrimaryReference = parsePrimaryXML
 var ParseFilelistsReference = parseFilelistsXML
+
+// PackageFromHeader exposes the header-to-Package reader to the fuzz test.
+var PackageFromHeader = packageFromHeader

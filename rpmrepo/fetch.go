@@ -176,13 +176,22 @@ func joinURL(base, rel string) string {
 
 // fetchVerified returns the cached path of rel (relative to one of bases),
 // downloading it if needed. Content is verified against sum (and size when
-// >= 0) before it enters the cache; a base that serves wrong content is
-// skipped for the next.
-func (f *Fetcher) fetchVerified(ctx context.Context, bases []string, rel string, sum Checksum, size int64) (string, error) {
+// >= 0), then by check when not nil, before it enters the cache; a base
+// that serves wrong content is skipped for the next. Content that check
+// refuses is refused from every base: it never enters the cache, and a
+// cached copy check refuses (stored by a build with other keys, or by an
+// older vicroot) is removed.
+func (f *Fetcher) fetchVerified(ctx context.Context, bases []string, rel string, sum Checksum, size int64, check func(path string) error) (string, error) {
 	if err := sum.check(); err != nil {
 		return "", fmt.Errorf("%s: %w", rel, err)
 	}
 	if p, ok := f.Cache.Lookup(sum, size); ok {
+		if check != nil {
+			if err := check(p); err != nil {
+				os.Remove(p)
+				return "", err
+			}
+		}
 		return p, nil
 	}
 	if f.Offline {
@@ -191,9 +200,15 @@ func (f *Fetcher) fetchVerified(ctx context.Context, bases []string, rel string,
 	var errs []error
 	for _, b := range bases {
 		u := joinURL(b, rel)
-		p, err := f.fetchURL(ctx, b, u, sum, size)
+		p, err := f.fetchURL(ctx, b, u, sum, size, check)
 		if err == nil {
 			return p, nil
+		}
+		var r refused
+		if errors.As(err, &r) {
+			// The content its checksum names is wrong wherever it
+			// comes from.
+			return "", r.error
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", u, err))
 		f.log().Warn("download failed", "url", u, "err", err)
@@ -204,13 +219,27 @@ func (f *Fetcher) fetchVerified(ctx context.Context, bases []string, rel string,
 	return "", fmt.Errorf("%s: %w", rel, errors.Join(errs...))
 }
 
+// refused is an error of fetchVerified's check.
+type refused struct{ error }
+
+func (r refused) Unwrap() error { return r.error }
+
 // fetchURL downloads u (under base) into the cache, verified. A download
 // that resumed with Range and then does not verify may hold bytes the
 // server sent for the wrong range: it is fetched once more from byte 0,
 // without Range, before the content is called wrong.
-func (f *Fetcher) fetchURL(ctx context.Context, base, u string, sum Checksum, size int64) (string, error) {
+func (f *Fetcher) fetchURL(ctx context.Context, base, u string, sum Checksum, size int64, check func(string) error) (string, error) {
 	if err := f.givenUp(base); err != nil {
 		return "", err
+	}
+	var checked func(string) error
+	if check != nil {
+		checked = func(p string) error {
+			if err := check(p); err != nil {
+				return refused{err}
+			}
+			return nil
+		}
 	}
 	tr := f.startTransfer(u, size)
 	for again := false; ; again = true {
@@ -221,14 +250,13 @@ func (f *Fetcher) fetchURL(ctx context.Context, base, u string, sum Checksum, si
 			return "", err
 		}
 		d := &download{url: u, size: size, resume: !again, progress: tr}
-		if err := f.download(ctx, d, tmp); err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+		if err := f.download(ctx, d, tmp.File); err != nil {
+			tmp.Discard()
 			f.noteStall(base, u, err)
 			tr.Done(err)
 			return "", err
 		}
-		p, err := f.Cache.commit(tmp, sum, size)
+		p, err := f.Cache.commit(tmp, sum, size, checked)
 		if err == nil {
 			tr.Done(nil)
 			return p, nil
@@ -270,10 +298,9 @@ func (f *Fetcher) fetchURLBytes(ctx context.Context, base, u string, max int64) 
 	if err != nil {
 		return nil, fmt.Errorf("rpmrepo: cache: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	defer tmp.Discard()
 	tr := f.startTransfer(u, -1)
-	err = f.download(ctx, &download{url: u, size: -max, progress: tr}, tmp)
+	err = f.download(ctx, &download{url: u, size: -max, progress: tr}, tmp.File)
 	var data []byte
 	if err == nil {
 		data, err = os.ReadFile(tmp.Name())
@@ -576,7 +603,7 @@ func exactSize(f *os.File, size int64) error {
 // a missing file is an ErrOffline error naming it. Repo.Fetch and Open use
 // this for packages and metadata.
 func (f *Fetcher) FetchFile(ctx context.Context, bases []string, rel string, sum Checksum, size int64) (string, error) {
-	p, err := f.fetchVerified(ctx, bases, rel, sum, size)
+	p, err := f.fetchVerified(ctx, bases, rel, sum, size, nil)
 	if err != nil {
 		return "", fmt.Errorf("rpmrepo: %w", err)
 	}

@@ -170,13 +170,26 @@ func depKey(d Dep) string {
 
 // headerDeps reads one dependency list of h as a set of depKeys.
 func headerDeps(h *rpmhdr.Header, nameTag, flagsTag, versionTag uint32) (map[string]bool, error) {
+	deps, err := headerDepList(h, nameTag, flagsTag, versionTag)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(deps))
+	for _, d := range deps {
+		out[depKey(d)] = true
+	}
+	return out, nil
+}
+
+// headerDepList reads one dependency list of h, in header order, each
+// versioned entry's EVR split as rpm splits it ([epoch:]version[-release]).
+func headerDepList(h *rpmhdr.Header, nameTag, flagsTag, versionTag uint32) ([]Dep, error) {
 	names, _, err := h.Strings(nameTag)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]bool{}
 	if len(names) == 0 {
-		return out, nil
+		return nil, nil
 	}
 	flags, _, err := h.Uint32s(flagsTag)
 	if err != nil {
@@ -189,6 +202,7 @@ func headerDeps(h *rpmhdr.Header, nameTag, flagsTag, versionTag uint32) (map[str
 	if len(flags) != len(names) || len(versions) != len(names) {
 		return nil, fmt.Errorf("%w: tag %d: %d names, %d flags, %d versions", rpmhdr.ErrMalformed, nameTag, len(names), len(flags), len(versions))
 	}
+	out := make([]Dep, 0, len(names))
 	for i, n := range names {
 		fl, ok := senseFlags[flags[i]&rpmsenseCompare]
 		if !ok {
@@ -200,9 +214,13 @@ func headerDeps(h *rpmhdr.Header, nameTag, flagsTag, versionTag uint32) (map[str
 			if j := strings.IndexByte(v, ':'); j >= 0 && isDigits(v[:j]) {
 				d.EVR.Epoch, v = v[:j], v[j+1:]
 			}
-			d.EVR.Version = v
+			if j := strings.LastIndexByte(v, '-'); j >= 0 {
+				d.EVR.Version, d.EVR.Release = v[:j], v[j+1:]
+			} else {
+				d.EVR.Version = v
+			}
 		}
-		out[depKey(d)] = true
+		out = append(out, d)
 	}
 	return out, nil
 }

@@ -130,8 +130,9 @@ func TestHonestRefusals(t *testing.T) {
 				return err
 			}},
 	}
+	refused := 0
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+		ok := t.Run(tc.name, func(t *testing.T) {
 			err := tc.run(t)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("error %v, want %v", err, tc.wantErr)
@@ -148,5 +149,9 @@ func TestHonestRefusals(t *testing.T) {
 			}
 			t.Logf("reported: %v", err)
 		})
+		if ok {
+			refused++
+		}
 	}
+	t.Logf("tally: %d hostile inputs tried, %d refused with the named error and an honest message", len(tests), refused)
 }

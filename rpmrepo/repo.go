@@ -262,7 +262,7 @@ func (r *Repo) metadataFile(ctx context.Context, kind string) (string, RepoMDDat
 	if err != nil {
 		return "", d, err
 	}
-	p, err := r.fetcher.fetchVerified(ctx, r.bases, d.Location, d.Checksum, d.Size)
+	p, err := r.fetcher.fetchVerified(ctx, r.bases, d.Location, d.Checksum, d.Size, nil)
 	if errors.Is(err, ErrOffline) {
 		return "", d, &MissingError{Items: []string{fmt.Sprintf("%s: %s (%s)", r.Config.ID, d.Location, d.Checksum)}}
 	}
@@ -445,23 +445,32 @@ func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
 	if pkg.LocationBase != "" {
 		bases = []string{pkg.LocationBase}
 	}
-	p, err := r.fetcher.fetchVerified(ctx, bases, pkg.Location, pkg.Checksum, pkg.Size)
+	var v *Verification
+	var refusedErr error
+	// The file must be what its checksum says, its signature must hold,
+	// and what the metadata said about it must be what its header says,
+	// before it enters the cache (or stays there).
+	check := func(p string) error {
+		var err error
+		v, err = VerifyRPMFile(p, r.opts.KeyRing, r.Config.GPGCheck)
+		var main *rpmhdr.Header
+		if v != nil {
+			v.Name = pkg.NEVRA()
+			main, v.main = v.main, nil
+		}
+		if err != nil {
+			refusedErr = fmt.Errorf("rpmrepo: %s (repo %s, gpgcheck=%v): %w", pkg, r.Config.ID, r.Config.GPGCheck, err)
+		} else if err := MatchHeader(r.packageURL(pkg), pkg, main); err != nil {
+			refusedErr = fmt.Errorf("rpmrepo: %s (repo %s): %w", pkg, r.Config.ID, err)
+		}
+		return refusedErr
+	}
+	p, err := r.fetcher.fetchVerified(ctx, bases, pkg.Location, pkg.Checksum, pkg.Size, check)
 	if err != nil {
-		return Fetched{Package: pkg}, fmt.Errorf("rpmrepo: %s: %w", pkg, err)
-	}
-	v, err := VerifyRPMFile(p, r.opts.KeyRing, r.Config.GPGCheck)
-	var main *rpmhdr.Header
-	if v != nil {
-		v.Name = pkg.NEVRA()
-		main, v.main = v.main, nil
-	}
-	if err != nil {
-		return Fetched{Package: pkg, Path: p, Verification: v}, fmt.Errorf("rpmrepo: %s (repo %s, gpgcheck=%v): %w", pkg, r.Config.ID, r.Config.GPGCheck, err)
-	}
-	// The file is what its checksum says and its signature holds: what
-	// the metadata said about it must be what its header says.
-	if err := MatchHeader(r.packageURL(pkg), pkg, main); err != nil {
-		return Fetched{Package: pkg, Path: p, Verification: v}, fmt.Errorf("rpmrepo: %s (repo %s): %w", pkg, r.Config.ID, err)
+		if refusedErr == nil {
+			err = fmt.Errorf("rpmrepo: %s: %w", pkg, err)
+		}
+		return Fetched{Package: pkg, Verification: v}, err
 	}
 	return Fetched{Package: pkg, Path: p, Verification: v}, nil
 }

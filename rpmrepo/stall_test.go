@@ -132,8 +132,9 @@ func TestFetchStalledMirror(t *testing.T) {
 				}
 			}},
 	}
+	survived := 0
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+		ok := t.Run(tc.name, func(t *testing.T) {
 			s := newRangeFaultServer(t, dir, tc.behave)
 			cfg := noGPG("stalled")
 			cfg.BaseURLs = []string{s.URL}
@@ -183,5 +184,9 @@ func TestFetchStalledMirror(t *testing.T) {
 				t.Errorf("temporary files left: %v", left)
 			}
 		})
+		if ok {
+			survived++
+		}
 	}
+	t.Logf("tally: %d stall faults played, %d survived (resumed, restarted, or failed naming the URL within the timeout)", len(tests), survived)
 }

@@ -24,7 +24,8 @@ package counts by arch; for every package whether each requirement has a
 provider and whether it can be installed from these repositories alone;
 whether the definition's package sets resolve. With --packages it fetches and
 verifies every package (ok, nokey, unsigned, bad, malformed, mismatch with
-the metadata, missing); with --lock, the locked packages the repositories no
+the metadata, missing), with a progress bar on a terminal (plain lines
+elsewhere; none with --json); with --lock, the locked packages the repositories no
 longer serve as locked. Exit 0 when all is well, 1 when something is wrong.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -32,7 +33,15 @@ longer serve as locked. Exit 0 when all is well, 1 when something is wrong.`,
 			if opts.Mirrors, err = parseMirrors(mirrors); err != nil {
 				return err
 			}
+			var prog progress
+			if !asJSON {
+				prog = newProgress(cmd.ErrOrStderr())
+				opts.Progress = prog
+			}
 			rep, err := check.Run(cmd.Context(), opts)
+			if prog != nil {
+				prog.Close()
+			}
 			if err != nil {
 				return err
 			}
@@ -62,6 +71,7 @@ longer serve as locked. Exit 0 when all is well, 1 when something is wrong.`,
 	f.BoolVar(&opts.Offline, "offline", false, "use only the cache")
 	f.IntVar(&opts.Jobs, "jobs", 0, "parallel downloads (0: 4)")
 	f.BoolVar(&opts.NoWeakDeps, "no-weak-deps", false, "resolve the definition's sets without weak dependencies")
-	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&opts.AllowUnsignedKernel, "allow-unsigned-kernel", false, "accept a kernel RPM file (the definition's kernel given by path) that no key of the definition signed")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON (no progress output)")
 	return cmd
 }

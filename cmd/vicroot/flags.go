@@ -48,6 +48,8 @@ type defFlags struct {
 	gpgkeys    []string
 	lock       string
 	noWeakDeps bool
+	// allowUnsignedKernel is --allow-unsigned-kernel.
+	allowUnsignedKernel bool
 }
 
 func (df *defFlags) register(f *pflag.FlagSet) {
@@ -55,6 +57,7 @@ func (df *defFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&df.gpgkeys, "gpgkey", nil, "armored key file trusted for every repository (repeatable)")
 	f.StringVar(&df.lock, "lock", "", "pin every package to this lock file")
 	f.BoolVar(&df.noWeakDeps, "no-weak-deps", false, "do not install weak dependencies (Recommends, Supplements)")
+	f.BoolVar(&df.allowUnsignedKernel, "allow-unsigned-kernel", false, "accept a kernel RPM file (the definition's kernel given by path) that no key of the definition signed; the report warns and the SBOM says so")
 }
 
 // apply reads the definition, the --gpgkey files and the lock into opts.
@@ -67,7 +70,7 @@ func (df *defFlags) apply(opts *pipeline.Options) error {
 	if err != nil {
 		return err
 	}
-	opts.Definition, opts.GPGKeys, opts.NoWeakDeps = def, keys, df.noWeakDeps
+	opts.Definition, opts.GPGKeys, opts.NoWeakDeps, opts.AllowUnsignedKernel = def, keys, df.noWeakDeps, df.allowUnsignedKernel
 	if df.lock != "" {
 		data, err := os.ReadFile(df.lock)
 		if err != nil {

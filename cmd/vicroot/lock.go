@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vicroot/vicroot/internal/atomicfile"
 	"github.com/vicroot/vicroot/pipeline"
 )
 
@@ -48,11 +48,7 @@ and fails if a locked package is gone.`,
 				_, err = cmd.OutOrStdout().Write(data)
 				return err
 			}
-			tmp := out + ".tmp"
-			if err := os.WriteFile(tmp, data, 0o644); err != nil {
-				return err
-			}
-			if err := os.Rename(tmp, out); err != nil {
+			if err := atomicfile.WriteFile(out, data, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "vicroot: wrote %s (%d packages)\n", out, len(lk.Packages))

@@ -21,6 +21,8 @@ import (
 type progress interface {
 	Stage(string)
 	rpmrepo.Progress
+	// Count: done of total packages are verified (check --packages).
+	Count(done, total int)
 	Close() error
 }
 
@@ -43,6 +45,8 @@ type lineProgress struct {
 	mu    sync.Mutex
 	w     io.Writer
 	every time.Duration // between two lines about one download
+	// lastCount is when Count last wrote a line.
+	lastCount time.Time
 }
 
 func (l *lineProgress) printf(format string, args ...any) {
@@ -54,6 +58,18 @@ func (l *lineProgress) printf(format string, args ...any) {
 func (l *lineProgress) Stage(name string) { l.printf("vicroot: %s\n", name) }
 
 func (l *lineProgress) Close() error { return nil }
+
+// Count writes a line at the start, at the end, and every l.every between.
+func (l *lineProgress) Count(done, total int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if done != 0 && done != total && now.Sub(l.lastCount) < l.every {
+		return
+	}
+	l.lastCount = now
+	fmt.Fprintf(l.w, "vicroot: verified %d of %d packages\n", done, total)
+}
 
 func (l *lineProgress) StartDownload(u string, total int64) rpmrepo.Transfer {
 	now := time.Now()
@@ -123,6 +139,19 @@ type barProgress struct {
 	mu    sync.Mutex
 	p     *mpb.Progress
 	stage *mpb.Bar
+	count *mpb.Bar // packages verified (check --packages)
+}
+
+// Count shows a bar of the packages verified, with the rate and ETA.
+func (b *barProgress) Count(done, total int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.count == nil {
+		b.count = b.p.AddBar(int64(total),
+			mpb.PrependDecorators(decor.Name("verified", decor.WC{W: 12, C: decor.DindentRight}), decor.CountersNoUnit("%d / %d", decor.WC{W: 14})),
+			mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO)))
+	}
+	b.count.SetCurrent(int64(done))
 }
 
 func (b *barProgress) Stage(name string) {
@@ -169,6 +198,9 @@ func (b *barProgress) Close() error {
 	b.mu.Lock()
 	if b.stage != nil {
 		b.stage.SetTotal(1, true)
+	}
+	if b.count != nil && !b.count.Completed() {
+		b.count.Abort(false)
 	}
 	b.mu.Unlock()
 	b.p.Wait()

@@ -27,7 +27,9 @@ func newResolveCmd() *cobra.Command {
 		Long: `resolve prints one line per package, name-[epoch:]version-release.arch, in
 install order: the target image's packages, or with PKG arguments exactly the
 plan of "dnf install PKG…" on a fresh root (PKG: a name, a provide or
-name-version). When there is no solution it prints why and exits 1.`,
+name-version). A kernel RPM file the definition names by path is listed as
+"NEVRA (local file PATH)": it is installed as it is, without resolution.
+When there is no solution it prints why and exits 1.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = pipeline.Target(target)
 			if err := fetch.apply(&opts); err != nil {
@@ -60,6 +62,11 @@ name-version). When there is no solution it prints why and exits 1.`,
 				return enc.Encode(res.Lock())
 			}
 			for _, p := range res.Packages {
+				if p.Repo == pipeline.LocalRepo {
+					// The definition's kernel RPM file: not from a repository.
+					fmt.Fprintf(out, "%s (local file %s)\n", p.NEVRA(), p.Location)
+					continue
+				}
 				fmt.Fprintln(out, p.NEVRA())
 			}
 			return nil

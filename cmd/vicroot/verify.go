@@ -24,7 +24,10 @@ func newVerifyCmd() *cobra.Command {
 /boot/vicroot, rebuilds it with the given repositories and cache, and compares the two
 images. The tether and unpack (and the ISOLINUX of a build with --isolinux)
 are taken from the ISO itself, checked against the digests it records,
-unless --bin (--isolinux) names other ones; only the packages are fetched. It exits 0 when they are identical and 3 when they
+unless --bin (--isolinux) names other ones; only the packages are fetched.
+An ISO whose definition gives the kernel as an RPM file records that file by
+its SHA-256 only: verify finds it in the cache (the build put it there) or
+takes --kernel FILE, refused when its SHA-256 differs. It exits 0 when they are identical and 3 when they
 differ, listing the differences by package and by file.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -63,6 +66,7 @@ differ, listing the differences by package and by file.`,
 	fetch.register(f)
 	isolinuxFlag(f, &isolinux)
 	jobsFlag(f, &opts.Jobs)
+	f.StringVar(&opts.KernelFile, "kernel", "", "the kernel RPM file the ISO was built with, when its definition gives the kernel by path (default: found in the cache by the SHA-256 the ISO records)")
 	f.StringVar(&bin, "bin", "", "directory holding the tether-linux and unpack the ISO was built with (default: those in the ISO)")
 	return cmd
 }

@@ -133,3 +133,20 @@ func (c *Copy) EditRepodata(repo, typ string, edit func(string) string) {
 	}
 	c.Sign(repo)
 }
+
+// DropPackage removes the package called name from repo's primary.xml in
+// the copy (its file stays on disk), so that a build can only get it
+// some other way.
+func (c *Copy) DropPackage(repo, name string) {
+	c.t.Helper()
+	c.EditPrimary(repo, func(s string) string {
+		re := regexp.MustCompile(`(?s)<package type="rpm">\s*<name>` + regexp.QuoteMeta(name) + `</name>.*?</package>\s*`)
+		out := re.ReplaceAllString(s, "")
+		n := strings.Count(s, "<package ") - strings.Count(out, "<package ")
+		return regexp.MustCompile(`packages="\d+"`).ReplaceAllStringFunc(out, func(m string) string {
+			var k int
+			fmt.Sscanf(m, `packages="%d"`, &k)
+			return fmt.Sprintf(`packages="%d"`, k-n)
+		})
+	})
+}

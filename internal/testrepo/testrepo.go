@@ -217,3 +217,22 @@ func PackageFiles(t testing.TB, repo string) []string {
 	}
 	return files
 }
+
+// PackageFile is the .rpm file of the package called name in the built
+// repository dir (as manifest.tsv lists it: the first row of that name),
+// e.g. the kernel, linux-esx, for tests that give it by path.
+func PackageFile(t testing.TB, dir, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.tsv"))
+	if err != nil {
+		t.Fatalf("testrepo: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		c := strings.Split(line, "\t")
+		if len(c) >= 3 && c[2] == name {
+			return filepath.Join(dir, c[0], c[1])
+		}
+	}
+	t.Fatalf("testrepo: no package %s in %s/manifest.tsv", name, dir)
+	return ""
+}
