@@ -49,7 +49,7 @@ type installed struct {
 // install makes the tree as VIC's base and staging steps do: base.sh, the
 // base set, the kernel's modules decompressed and depmod, `clean all`, the
 // kernel moved to the ISO's /boot; then the staging erasures and
-// installs, staging.sh, `clean all`, and what the scriptlets left to the
+// installs, staging.sh (the bootstrap's only), `clean all`, and what the scriptlets left to the
 // build (ldconfig, systemd presets, sysusers).
 func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched, epoch time.Time, cfg installConfig) (*installed, error) {
 	out := &installed{tree: rootfs.New(), boot: rootfs.New()}
@@ -93,8 +93,11 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 	if err := installPackages(ctx, tree, pl.stage.Packages, got, cfg); err != nil {
 		return nil, err
 	}
-	if err := hook(repos.StagingHookFile, def.StagingSH); err != nil {
-		return nil, err
+	// VIC runs the definition's staging.sh for the bootstrap only.
+	if pl.target != TargetAppliance {
+		if err := hook(repos.StagingHookFile, def.StagingSH); err != nil {
+			return nil, err
+		}
 	}
 	if err := cleanCaches(tree); err != nil {
 		return nil, err

@@ -12,7 +12,19 @@ import (
 
 // plans are a build's resolved package sets.
 type plans struct {
-	base, stage *resolver.Plan
+	target Target
+	base   *resolver.Plan
+	// stage is the staging on top of base: what it erases (Erase) and
+	// what it installs (Packages).
+	stage *resolver.Plan
+	// staged are the plans that make up stage, in order (the appliance
+	// erases, then installs, as VIC's two package-manager calls do).
+	staged []*resolver.Plan
+	// takenAlong are the packages a staging erase removed besides those it
+	// named, and warnings says when those include a base package or the
+	// kernel.
+	takenAlong []*rpmrepo.Package
+	warnings   []string
 	// installed is what the image ends up with, in install order.
 	installed []*rpmrepo.Package
 	// syslinux is the boot loader's package (nil when the boot loader
@@ -44,6 +56,16 @@ func (p *plans) locked() []*rpmrepo.Package {
 // on top of it, as VIC's separate package-manager calls do; with
 // bootLoader, also the repository's syslinux package.
 func plan(ctx context.Context, src *source, lock *resolver.Lock, bootLoader bool) (*plans, error) {
+	base, err := basePlan(ctx, src, lock)
+	if err != nil {
+		return nil, err
+	}
+	return bootstrapPlan(ctx, src, base, lock, bootLoader)
+}
+
+// basePlan resolves packages.base and the kernel: the plan every target
+// shares.
+func basePlan(ctx context.Context, src *source, lock *resolver.Lock) (*resolver.Plan, error) {
 	def := src.def
 	baseNames, err := def.PackageList(repos.StageBase)
 	if err != nil {
@@ -56,6 +78,13 @@ func plan(ctx context.Context, src *source, lock *resolver.Lock, bootLoader bool
 	if err != nil {
 		return nil, fmt.Errorf("base packages of %s: %w", def.Name, err)
 	}
+	return base, nil
+}
+
+// bootstrapPlan resolves the bootstrap staging on top of base.
+func bootstrapPlan(ctx context.Context, src *source, base *resolver.Plan, lock *resolver.Lock, bootLoader bool) (*plans, error) {
+	def := src.def
+	var err error
 	stageReq := resolver.Request{Installed: base.Packages, Lock: lock}
 	if sc := def.Spec.StagingCommand(repos.StageBootstrap); sc != nil {
 		if sc.Erases() {
@@ -75,7 +104,7 @@ func plan(ctx context.Context, src *source, lock *resolver.Lock, bootLoader bool
 			return nil, fmt.Errorf("bootstrap packages of %s: %w", def.Name, err)
 		}
 	}
-	p := &plans{base: base, stage: stage}
+	p := &plans{target: TargetBootstrap, base: base, stage: stage, staged: []*resolver.Plan{stage}}
 	p.installed = append(append([]*rpmrepo.Package(nil), kept(base, stage)...), stage.Packages...)
 	if bootLoader {
 		if p.syslinux, err = bootLoaderPackage(ctx, src, lock); err != nil {
@@ -83,6 +112,135 @@ func plan(ctx context.Context, src *source, lock *resolver.Lock, bootLoader bool
 		}
 	}
 	return p, nil
+}
+
+// appliancePlan resolves the appliance on top of base as VIC's appliance
+// staging does: packages_script_staging.appliance first (`erase toybox`:
+// the named packages and every installed package that loses the last
+// provider of one of its requirements, as tdnf erase), then
+// packages.appliance on what is left. The definition's staging.sh is not
+// part of it (VIC runs it for the bootstrap only).
+func appliancePlan(ctx context.Context, src *source, base *resolver.Plan, lock *resolver.Lock, bootLoader bool) (*plans, error) {
+	def := src.def
+	names, err := def.PackageList(repos.StageAppliance)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: packages.appliance is empty: the definition has no appliance to build", def.Name)
+	}
+	p := &plans{target: TargetAppliance, base: base}
+	erase := &resolver.Plan{}
+	installedBase := base.Packages
+	if sc := def.Spec.StagingCommand(repos.StageAppliance); sc != nil {
+		rq := resolver.Request{Installed: base.Packages, Lock: lock}
+		if sc.Erases() {
+			rq.Erase = sc.Packages
+		} else {
+			rq.Install = sc.Packages
+		}
+		if erase, err = src.solve(ctx, rq); err != nil {
+			return nil, fmt.Errorf("appliance staging %q of %s: %w", sc.String(), def.Name, err)
+		}
+		if sc.Erases() {
+			p.takenAlong, p.warnings = takenAlong(def, base, erase, sc.Packages)
+		}
+		p.staged = append(p.staged, erase)
+		installedBase = append(kept(base, erase), erase.Packages...)
+	}
+	inst, err := src.solve(ctx, resolver.Request{Installed: installedBase, Install: names, Lock: lock})
+	if err != nil {
+		return nil, fmt.Errorf("appliance packages of %s: %w", def.Name, err)
+	}
+	p.staged = append(p.staged, inst)
+	// One staging plan for the install stage: the erasures, then what the
+	// staging command and packages.appliance install.
+	p.stage = &resolver.Plan{Erase: erase.Erase, Packages: append(append([]*rpmrepo.Package(nil), erase.Packages...), inst.Packages...)}
+	p.installed = append(append([]*rpmrepo.Package(nil), kept(base, erase)...), p.stage.Packages...)
+	if bootLoader {
+		if p.syslinux, err = bootLoaderPackage(ctx, src, lock); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// takenAlong is what an erase removed besides the packages it named, and a
+// warning for each of those that packages.base named or that is the
+// kernel: VIC's appliance needs them.
+func takenAlong(def *repos.Definition, base, erase *resolver.Plan, named []string) ([]*rpmrepo.Package, []string) {
+	baseNames, _ := def.PackageList(repos.StageBase)
+	inBase := map[string]bool{def.Spec.Kernel: true}
+	for _, n := range baseNames {
+		inBase[n] = true
+	}
+	var out []*rpmrepo.Package
+	var warnings []string
+	for _, p := range erase.Erase {
+		if slices.Contains(named, p.Name) || slices.Contains(named, p.NEVRA()) {
+			continue
+		}
+		out = append(out, p)
+		if inBase[p.Name] {
+			what := "packages.base names it"
+			if p.Name == def.Spec.Kernel {
+				what = "it is the kernel"
+			}
+			warnings = append(warnings, fmt.Sprintf("appliance staging %q also erases %s (%s; VIC's appliance needs it)",
+				def.Spec.StagingCommand(repos.StageAppliance).String(), p.NEVRA(), what))
+		}
+	}
+	return out, warnings
+}
+
+// targetPlans resolves each target's plan on one shared base plan.
+func targetPlans(ctx context.Context, src *source, lock *resolver.Lock, targets []Target, bootLoader bool) ([]*plans, error) {
+	base, err := basePlan(ctx, src, lock)
+	if err != nil {
+		return nil, err
+	}
+	var out []*plans
+	for _, t := range targets {
+		var p *plans
+		if t == TargetAppliance {
+			p, err = appliancePlan(ctx, src, base, lock, bootLoader)
+		} else {
+			p, err = bootstrapPlan(ctx, src, base, lock, bootLoader)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// union is every package the plans fetch, each once, in first-seen order.
+func union(pls []*plans) []*rpmrepo.Package {
+	seen := map[*rpmrepo.Package]bool{}
+	var out []*rpmrepo.Package
+	for _, p := range pls {
+		for _, q := range p.fetch() {
+			if !seen[q] {
+				seen[q] = true
+				out = append(out, q)
+			}
+		}
+	}
+	return out
+}
+
+// targets are the images a target names, in build order.
+func targetsOf(t Target) ([]Target, error) {
+	switch t {
+	case "", TargetBootstrap:
+		return []Target{TargetBootstrap}, nil
+	case TargetAppliance:
+		return []Target{TargetAppliance}, nil
+	case TargetAll:
+		return []Target{TargetBootstrap, TargetAppliance}, nil
+	}
+	return nil, fmt.Errorf("unknown target %q (want bootstrap, appliance or all)", t)
 }
 
 // bootLoaderPackage picks the repository's syslinux package: resolved and
