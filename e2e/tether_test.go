@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vicroot/vicroot/internal/fspath"
 	"github.com/vicroot/vicroot/internal/testrepo"
 )
 
@@ -187,41 +188,11 @@ func ttReadTempfsList(t *testing.T, tree string) []ttTempfsEntry {
 // ttResolveIn resolves p's symlinks inside root (absolute links are relative
 // to root, never the host) and returns the image path of the final file.
 func ttResolveIn(root, p string) (string, error) {
-	parts := strings.Split(p, "/")
-	cur := "/"
-	hops := 0
-	for len(parts) > 0 {
-		c := parts[0]
-		parts = parts[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, c)
-		fi, err := os.Lstat(filepath.Join(root, next))
-		if err != nil {
-			return "", fmt.Errorf("resolve %s in the tree: %w", p, err)
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		if hops++; hops > 40 {
-			return "", fmt.Errorf("resolve %s in the tree: too many symlinks", p)
-		}
-		target, err := os.Readlink(filepath.Join(root, next))
-		if err != nil {
-			return "", err
-		}
-		if path.IsAbs(target) {
-			cur = "/"
-		}
-		parts = append(strings.Split(target, "/"), parts...)
+	r, err := fspath.Resolve(os.DirFS(root), p, true)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s in the tree: %w", p, err)
 	}
-	return cur, nil
+	return r.Path, nil
 }
 
 func ttMustResolve(t *testing.T, root, p string) string {

@@ -8,13 +8,13 @@ import (
 	"io"
 	"io/fs"
 	"runtime"
-	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 	"github.com/ulikunitz/xz"
+
+	"github.com/vicroot/vicroot/internal/decompress"
 )
 
 // Compression is how the archive is compressed.
@@ -36,16 +36,6 @@ func (c Compression) String() string {
 		return compressionNames[c]
 	}
 	return fmt.Sprintf("Compression(%d)", int(c))
-}
-
-// ParseCompression parses "gzip", "xz", "zstd" or "none".
-func ParseCompression(s string) (Compression, error) {
-	for i, n := range compressionNames {
-		if strings.EqualFold(s, n) {
-			return Compression(i), nil
-		}
-	}
-	return 0, fmt.Errorf("initramfs: unknown compression %q (want gzip, xz, zstd or none)", s)
 }
 
 // Compress returns a writer that compresses to w; Close flushes it (and
@@ -100,33 +90,31 @@ func (nopCloser) Close() error { return nil }
 // the decompressed stream. An uncompressed newc archive is returned as is.
 func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	br := bufio.NewReader(r)
-	magic, err := br.Peek(6)
+	magic, err := br.Peek(decompress.MagicLen)
 	if err != nil && len(magic) == 0 {
-		return nil, 0, fmt.Errorf("initramfs: read magic: %w", err)
+		return nil, 0, fmt.Errorf("initramfs: read magic: %w", unexpected(err))
 	}
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, Gzip, fmt.Errorf("initramfs: gzip header: %w", err)
+	var c Compression
+	switch decompress.ByMagic(magic) {
+	case decompress.Gzip:
+		c = Gzip
+	case decompress.Xz:
+		c = Xz
+	case decompress.Zstd:
+		c = Zstd
+	case decompress.None:
+		if !bytes.HasPrefix(magic, []byte("0707")) {
+			return nil, 0, fmt.Errorf("initramfs: unknown archive format (magic % x)", magic)
 		}
-		return zr, Gzip, nil
-	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		xr, err := xz.NewReader(br)
-		if err != nil {
-			return nil, Xz, fmt.Errorf("initramfs: xz header: %w", err)
-		}
-		return io.NopCloser(xr), Xz, nil
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, Zstd, fmt.Errorf("initramfs: zstd header: %w", err)
-		}
-		return zr.IOReadCloser(), Zstd, nil
-	case bytes.HasPrefix(magic, []byte("0707")):
 		return io.NopCloser(br), None, nil
+	default:
+		return nil, 0, fmt.Errorf("initramfs: %v archives are not read (magic % x)", decompress.ByMagic(magic), magic)
 	}
-	return nil, 0, fmt.Errorf("initramfs: unknown archive format (magic % x)", magic)
+	rc, _, err := decompress.Sniff(br, decompress.Options{})
+	if err != nil {
+		return nil, c, fmt.Errorf("initramfs: %w", err)
+	}
+	return rc, c, nil
 }
 
 // Write packs fsys with WriteCPIO and compresses it with c onto w.

@@ -20,14 +20,20 @@ func FuzzNewc(f *testing.F) {
 		f.Add(out)
 	}
 	f.Add([]byte("070701"))
+	f.Add([]byte("07070X00000001\x00\x00abc\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Odd lengths read rpm's stripped records too, with sizes as an
+		// RPM header would give them.
 		r := initramfs.NewReader(bytes.NewReader(data))
+		if len(data)%2 == 1 {
+			r = initramfs.NewPayloadReader(bytes.NewReader(data), []int64{0, 3, 1 << 20})
+		}
 		for i := 0; i < 10000; i++ {
 			h, err := r.Next()
 			if err != nil {
 				return
 			}
-			if h.Name == "" {
+			if h.Name == "" && h.Index < 0 {
 				t.Fatal("empty name accepted")
 			}
 			if _, err := io.Copy(io.Discard, r); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/u-root/u-root/pkg/cpio"
 
 	"github.com/vicroot/vicroot/initramfs/internal/treemeta"
+	"github.com/vicroot/vicroot/initramfs/internal/wcount"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
@@ -43,7 +44,7 @@ const maxNewcSize = 1<<32 - 1
 // attributes, and the kernel's unpacker sets none.
 func WriteCPIO(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
-	cw := &countWriter{w: bw}
+	cw := &wcount.Writer{W: bw}
 	p := &packer{
 		ctx:   ctx,
 		fsys:  fsys,
@@ -75,7 +76,7 @@ func WriteCPIO(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error
 	}
 	// GNU cpio pads the archive to its 512-byte block size; do the same so
 	// the two are interchangeable for tools that expect whole blocks.
-	if pad := (512 - cw.n%512) % 512; pad != 0 {
+	if pad := (512 - cw.N%512) % 512; pad != 0 {
 		if _, err := cw.Write(make([]byte, pad)); err != nil {
 			return fmt.Errorf("initramfs: write padding: %w", err)
 		}
@@ -288,16 +289,5 @@ func (s *seqReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	if err == io.ErrUnexpectedEOF {
 		err = io.EOF
 	}
-	return n, err
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n += int64(n)
 	return n, err
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +22,7 @@ import (
 	"github.com/vicroot/vicroot/internal/testrepo"
 )
 
-func packBytes(t testing.TB, fsys fstest.MapFS) []byte {
+func packBytes(t testing.TB, fsys fs.FS) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := initramfs.WriteCPIO(context.Background(), &buf, fsys, initramfs.Options{Epoch: epoch}); err != nil {
@@ -242,7 +243,7 @@ func TestRoundTrip(t *testing.T) {
 	archive := packBytes(t, tree)
 	r := initramfs.NewReader(bytes.NewReader(archive))
 	got := map[string]bool{}
-	inos := map[uint64]bool{}
+	inos := map[uint32]bool{}
 	for {
 		h, err := r.Next()
 		if err == io.EOF {

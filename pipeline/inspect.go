@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/vicroot/vicroot/initramfs"
@@ -25,6 +25,28 @@ const RecordDir = "boot/vicroot"
 // ManifestPath is the initramfs manifest (mtree, with package=) inside the ISO.
 const ManifestPath = RecordDir + "/initramfs.mtree"
 
+// Entry is one path of an image's tree, as `vicroot inspect` lists it.
+type Entry struct {
+	Path         string // relative, slash-separated, no leading "./" ("." is the root)
+	Mode         fs.FileMode
+	UID, GID     uint32
+	Size         int64
+	SHA256       string // hex, regular files only
+	Link         string // symlink target
+	Major, Minor uint32 // devices
+	Package      string // the package that installed it, when the ISO records it
+}
+
+// WriteManifest writes entries as a BSD mtree manifest, sorted by path, as
+// the build writes <iso>.mtree.
+func WriteManifest(w io.Writer, entries []Entry) error {
+	es := make([]mtree.Entry, len(entries))
+	for i, e := range entries {
+		es[i] = mtree.Entry(e)
+	}
+	return mtree.Write(w, es)
+}
+
 // isISO reports whether r starts like an ISO9660 image (the primary volume
 // descriptor's "CD001" at sector 16).
 func isISO(r io.ReaderAt) bool {
@@ -33,41 +55,137 @@ func isISO(r io.ReaderAt) bool {
 	return err == nil && string(b[1:6]) == "CD001"
 }
 
-// Inspect reads an ISO written by vicroot (or VIC) or an initramfs
-// (compressed or not) and returns the manifest of the initramfs tree: for
-// an ISO, the tree inside /boot/core.gz, with the owning package of each
-// path when the ISO records it.
-func Inspect(ctx context.Context, r io.ReaderAt, size int64, name string) ([]mtree.Entry, error) {
+// openedImage is an ISO (or a bare initramfs) opened as trees: the ISO's own
+// (nil for an initramfs) and the initramfs's.
+type openedImage struct {
+	name   string
+	iso    *iso.Image
+	initrd *initramfs.FS
+	file   *os.File
+}
+
+func (im *openedImage) Close() error {
+	var err error
+	if im.initrd != nil {
+		err = im.initrd.Close()
+	}
+	if im.file != nil {
+		if cerr := im.file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// openISOFile opens the ISO at p; withInitrd also opens its initramfs.
+func openISOFile(ctx context.Context, p string, withInitrd bool) (*openedImage, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !isISO(f) {
+		f.Close()
+		return nil, fmt.Errorf("%s: not an ISO9660 image (no CD001 at sector 16)", p)
+	}
+	im, err := openImage(ctx, f, fi.Size(), p, withInitrd)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	im.file = f
+	return im, nil
+}
+
+// openImage opens r (size bytes) as an ISO or, failing the ISO signature,
+// as an initramfs.
+func openImage(ctx context.Context, r io.ReaderAt, size int64, name string, withInitrd bool) (*openedImage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var initrd io.Reader = io.NewSectionReader(r, 0, size)
-	var owners map[string]string
-	if isISO(r) {
-		img, err := iso.Open(r)
+	im := &openedImage{name: name}
+	if !isISO(r) {
+		t, err := initramfs.OpenFS(ctx, r, size)
 		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		im.initrd = t
+		return im, nil
+	}
+	var err error
+	if im.iso, err = iso.Open(r); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if !withInitrd {
+		return im, nil
+	}
+	f, err := im.iso.Open(iso.InitrdPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", name, iso.InitrdPath, err)
+	}
+	ra, ok := f.(io.ReaderAt)
+	if !ok || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: /%s is not a regular file", name, iso.InitrdPath)
+	}
+	if im.initrd, err = initramfs.OpenFS(ctx, ra, fi.Size()); err != nil {
+		return nil, fmt.Errorf("%s: /%s: %w", name, iso.InitrdPath, err)
+	}
+	return im, nil
+}
+
+// readFile reads a regular file of fsys, at most limit bytes.
+func readFile(fsys fs.FS, name string, limit int64) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("/%s is not a regular file", name)
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("/%s: %d bytes, more than the %d this reads", name, fi.Size(), limit)
+	}
+	b, err := io.ReadAll(f)
+	if err == nil && int64(len(b)) != fi.Size() {
+		err = fmt.Errorf("/%s: read %d of its %d bytes", name, len(b), fi.Size())
+	}
+	return b, err
+}
+
+// Inspect reads an ISO written by vicroot (or VIC) or an initramfs
+// (compressed or not) and returns the manifest of the initramfs tree: for
+// an ISO, the tree inside /boot/core.gz, with the owning package of each
+// path when the ISO records it. A damaged or truncated image is an error
+// naming name and what is cut.
+func Inspect(ctx context.Context, r io.ReaderAt, size int64, name string) ([]Entry, error) {
+	im, err := openImage(ctx, r, size, name, true)
+	if err != nil {
+		return nil, fmt.Errorf("inspect: %w", err)
+	}
+	defer im.Close()
+	var owners map[string]string
+	if im.iso != nil {
+		if owners, err = readOwners(im.iso); err != nil {
 			return nil, fmt.Errorf("inspect: %s: %w", name, err)
 		}
-		sr, err := img.Open(iso.InitrdPath)
-		if err != nil {
-			return nil, fmt.Errorf("inspect: %s: %s: %w", name, iso.InitrdPath, err)
-		}
-		initrd = sr
-		if mr, err := img.Open(ManifestPath); err == nil {
-			owners, err = readOwners(mr)
-			if err != nil {
-				return nil, fmt.Errorf("inspect: %s: %s: %w", name, ManifestPath, err)
-			}
-		}
 	}
-	dr, _, err := initramfs.Decompress(initrd)
+	entries, err := manifest(ctx, im.initrd, "")
 	if err != nil {
-		return nil, fmt.Errorf("inspect: %s: %w", name, err)
-	}
-	defer dr.Close()
-	entries, err := readCPIO(ctx, dr)
-	if err != nil {
-		return nil, fmt.Errorf("inspect: %s: %w", name, err)
+		return nil, fmt.Errorf("inspect: %s: /%s: %w", name, iso.InitrdPath, err)
 	}
 	for i := range entries {
 		entries[i].Package = owners[entries[i].Path]
@@ -75,9 +193,18 @@ func Inspect(ctx context.Context, r io.ReaderAt, size int64, name string) ([]mtr
 	return entries, nil
 }
 
-func readOwners(r io.Reader) (map[string]string, error) {
+// readOwners reads the package of each path from the ISO's manifest; an
+// ISO without one (VIC's) has none.
+func readOwners(img *iso.Image) (map[string]string, error) {
+	data, err := readFile(img, ManifestPath, 256<<20)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	owners := map[string]string{}
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -91,63 +218,58 @@ func readOwners(r io.Reader) (map[string]string, error) {
 			}
 		}
 	}
-	return owners, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("/%s: %w", ManifestPath, err)
+	}
+	return owners, nil
 }
 
-// readCPIO lists a newc archive. Hardlinked files carry their data on one
-// record only (GNU cpio: the last); every link gets its digest and size.
-func readCPIO(ctx context.Context, r io.Reader) ([]mtree.Entry, error) {
-	cr := initramfs.NewReader(r)
-	var out []mtree.Entry
-	type linkData struct {
-		size int64
-		sum  string
-	}
-	links := map[uint64]*linkData{}
-	linkIdx := map[uint64][]int{}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		h, err := cr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+// manifest lists every path of fsys (fs.WalkDir's order: sorted, parents
+// first), each named prefix+path; the root is "." without a prefix and
+// left out with one. Regular files are hashed.
+func manifest(ctx context.Context, fsys fs.FS, prefix string) ([]Entry, error) {
+	var out []Entry
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return nil, err
+			return err
 		}
-		mode := fsmeta.FileMode(uint32(h.Mode))
-		if mode&fs.ModeIrregular != 0 {
-			return nil, fmt.Errorf("%s: unknown file type in mode %#o", h.Name, h.Mode)
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		e := mtree.Entry{Path: strings.TrimPrefix(h.Name, "./"), Mode: mode, UID: uint32(h.UID), GID: uint32(h.GID), Major: uint32(h.Rmajor), Minor: uint32(h.Rminor)}
+		if p == "." && prefix != "" {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		e := Entry{Path: prefix + p, Mode: fi.Mode()}
+		if m := fsmeta.Of(fi); m != nil {
+			e.UID, e.GID, e.Major, e.Minor = m.UID, m.GID, m.Major, m.Minor
+		}
 		switch {
-		case mode&fs.ModeSymlink != 0:
-			var b bytes.Buffer
-			if _, err := io.Copy(&b, io.LimitReader(cr, 1<<16)); err != nil {
-				return nil, fmt.Errorf("%s: %w", h.Name, err)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			if e.Link, err = fs.ReadLink(fsys, p); err != nil {
+				return err
 			}
-			e.Link = b.String()
-		case mode.IsRegular():
-			hs := sha256.New()
-			n, err := io.Copy(hs, cr)
+		case fi.Mode().IsRegular():
+			f, err := fsys.Open(p)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", h.Name, err)
+				return err
 			}
-			e.Size, e.SHA256 = n, hex.EncodeToString(hs.Sum(nil))
-			if h.NLink > 1 {
-				if n > 0 || links[h.Ino] == nil {
-					links[h.Ino] = &linkData{n, e.SHA256}
-				}
-				linkIdx[h.Ino] = append(linkIdx[h.Ino], len(out))
+			h := sha256.New()
+			n, err := io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
 			}
+			if n != fi.Size() {
+				return fmt.Errorf("%s: read %d of its %d bytes", p, n, fi.Size())
+			}
+			e.Size, e.SHA256 = n, hex.EncodeToString(h.Sum(nil))
 		}
 		out = append(out, e)
-	}
-	for ino, idx := range linkIdx {
-		for _, i := range idx {
-			out[i].Size, out[i].SHA256 = links[ino].size, links[ino].sum
-		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }

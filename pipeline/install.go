@@ -13,13 +13,17 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing/fstest"
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rootfs/depmod"
+	"github.com/vicroot/vicroot/rootfs/hook"
 	"github.com/vicroot/vicroot/rootfs/ldso"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
+	"github.com/vicroot/vicroot/rootfs/sysconf"
 	"github.com/vicroot/vicroot/rpmrepo"
 )
 
@@ -36,6 +40,10 @@ type installed struct {
 	// tree is the initramfs tree: the packages, hooks and scriptlet
 	// effects applied.
 	tree *rootfs.Tree
+	// db is the tree's package database and scriptlet report.
+	db *rpminstall.Installer
+	// sys applies accounts and systemctl verbs to the tree.
+	sys *sysconf.System
 	// boot is the ISO's tree so far: the kernel and the rest of /boot.
 	boot *rootfs.Tree
 	// kernel is the kernel version under /lib/modules.
@@ -55,6 +63,9 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 	out := &installed{tree: rootfs.New(), boot: rootfs.New()}
 	tree := out.tree
 	tree.SetDefaultTime(epoch)
+	sys := sysconf.New(tree)
+	out.sys = sys
+	out.db = rpminstall.New(tree, sys)
 	hook := func(name string, script []byte) error {
 		if script == nil {
 			return nil
@@ -65,7 +76,7 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 	if err := hook(repos.BaseHookFile, def.BaseSH); err != nil {
 		return nil, err
 	}
-	if err := installPackages(ctx, tree, pl.base.Packages, got, cfg); err != nil {
+	if err := installPackages(ctx, out.db, pl.base.Packages, got, cfg); err != nil {
 		return nil, err
 	}
 	kver, err := kernelModules(ctx, tree, cfg)
@@ -73,7 +84,7 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 		return nil, err
 	}
 	out.kernel = kver
-	if err := cleanCaches(tree); err != nil {
+	if err := cleanCaches(sys); err != nil {
 		return nil, err
 	}
 	out.boot.SetDefaultTime(epoch)
@@ -86,11 +97,11 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 
 	// Staging.
 	for _, p := range pl.stage.Erase {
-		if err := tree.Erase(p.Name); err != nil {
+		if err := out.db.Erase(p.Name); err != nil {
 			return nil, fmt.Errorf("staging: erase %s: %w", p.NEVRA(), err)
 		}
 	}
-	if err := installPackages(ctx, tree, pl.stage.Packages, got, cfg); err != nil {
+	if err := installPackages(ctx, out.db, pl.stage.Packages, got, cfg); err != nil {
 		return nil, err
 	}
 	// VIC runs the definition's staging.sh for the bootstrap only.
@@ -99,10 +110,10 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 			return nil, err
 		}
 	}
-	if err := cleanCaches(tree); err != nil {
+	if err := cleanCaches(sys); err != nil {
 		return nil, err
 	}
-	if out.warnings, err = scriptletEffects(ctx, tree, cfg.Logger); err != nil {
+	if out.warnings, err = scriptletEffects(ctx, tree, sys, out.db.Report(), cfg.Logger); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -112,7 +123,7 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 // VIC's variables; its output goes into the error when it fails.
 func runHook(ctx context.Context, t *rootfs.Tree, def *repos.Definition, name string, script []byte) error {
 	var out bytes.Buffer
-	env := rootfs.HookEnv{
+	env := hook.Env{
 		RepoFS: def.FS,
 		Vars: map[string]string{
 			"REPO":            def.Name,
@@ -121,25 +132,25 @@ func runHook(ctx context.Context, t *rootfs.Tree, def *repos.Definition, name st
 		Stdout: &out,
 		Stderr: &out,
 	}
-	if err := t.RunHook(ctx, name, script, env); err != nil {
+	if err := hook.Run(ctx, t, name, script, env); err != nil {
 		return fmt.Errorf("hook %s of %s: %w\n%s", name, def.Name, err, out.String())
 	}
 	return nil
 }
 
-func installPackages(ctx context.Context, tree *rootfs.Tree, pkgs []*rpmrepo.Package, got *fetched, cfg installConfig) error {
+func installPackages(ctx context.Context, db *rpminstall.Installer, pkgs []*rpmrepo.Package, got *fetched, cfg installConfig) error {
 	if len(pkgs) == 0 {
 		return nil
 	}
-	rf := make([]rootfs.RPMFile, len(pkgs))
+	rf := make([]rpminstall.RPMFile, len(pkgs))
 	for i, p := range pkgs {
-		rf[i] = rootfs.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value}
+		rf[i] = rpminstall.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value}
 	}
 	// Expanded payloads are kept in the cache beside the RPMs: a warm
 	// build skips decompression (they are checked against the verified
 	// header's digests on every use).
 	payloads := filepath.Join(cfg.CacheDir, "payload")
-	if _, err := tree.Install(ctx, rf, rootfs.InstallOptions{Workers: cfg.Jobs, Scriptlets: true, PayloadCache: payloads}); err != nil {
+	if _, err := db.Install(ctx, rf, rpminstall.InstallOptions{Workers: cfg.Jobs, Scriptlets: true, PayloadCache: payloads}); err != nil {
 		return err
 	}
 	return nil
@@ -201,7 +212,7 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 	dir := filepath.Join(cfg.CacheDir, "modules")
 	base := "lib/modules/" + kver
 	var out []depmod.Decompressed
-	miss := rootfs.New() // the modules to decompress now
+	miss := fstest.MapFS{} // the modules to decompress now
 	missKey := map[string]string{}
 	err := fs.WalkDir(tree, base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
@@ -227,12 +238,7 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 				os.Remove(ents[0])
 			}
 		}
-		if err := miss.MkdirAll(path.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := miss.WriteFile(p, data, 0o644); err != nil {
-			return err
-		}
+		miss[p] = &fstest.MapFile{Data: data, Mode: 0o644}
 		missKey[p] = key
 		return nil
 	})
@@ -261,29 +267,29 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 }
 
 // cleanCaches is VIC's `clean all`: the package managers' caches go.
-func cleanCaches(tree *rootfs.Tree) error {
-	if err := tree.CleanCaches(); err != nil {
+func cleanCaches(sys *sysconf.System) error {
+	if err := sys.CleanCaches(); err != nil {
 		return fmt.Errorf("clean all: %w", err)
 	}
 	return nil
 }
 
 // scriptletEffects runs what the emulated scriptlets leave to the build
-// (rootfs.Report.Deferred): ldconfig always, systemd presets, sysusers and
+// (rpminstall.Report.Deferred): ldconfig always, systemd presets, sysusers and
 // an empty machine-id where a package's scriptlet would have made them.
 // depmod runs with the kernel, before. It returns a warning for each
 // effect it does not know.
-func scriptletEffects(ctx context.Context, tree *rootfs.Tree, log *slog.Logger) ([]string, error) {
+func scriptletEffects(ctx context.Context, tree *rootfs.Tree, sys *sysconf.System, rep rpminstall.Report, log *slog.Logger) ([]string, error) {
 	var warnings []string
-	for _, eff := range tree.Report().Deferred() {
+	for _, eff := range rep.Deferred() {
 		var err error
 		switch eff {
 		case "systemd-preset":
-			_, err = tree.PresetAll()
+			_, err = sys.PresetAll()
 		case "sysusers":
-			_, err = tree.ApplySysusers()
+			_, err = sys.ApplySysusers()
 		case "machine-id":
-			err = tree.EmptyMachineID()
+			err = sys.EmptyMachineID()
 		case "depmod", "ldconfig":
 			continue // done by kernelModules and ldconfig
 		default:

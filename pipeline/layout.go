@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"path/filepath"
 
+	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rootfs/ldso"
+	"github.com/vicroot/vicroot/rootfs/sysconf"
 	"github.com/vicroot/vicroot/vic"
 )
 
@@ -90,7 +92,12 @@ func applianceLayout(ctx context.Context, src *source, root *installed, bin Dir)
 	if out.homeSum, err = dirSHA256(home); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(bin.Name, vic.VicadminHomeDir), err)
 	}
-	if out.appliance, err = vic.ApplianceLayout(ctx, root.tree, vic.ApplianceInput{
+	// The tree with the accounts and systemctl verbs of sysconf.
+	t := struct {
+		*rootfs.Tree
+		*sysconf.System
+	}{root.tree, root.sys}
+	if out.appliance, err = vic.ApplianceLayout(ctx, t, vic.ApplianceInput{
 		Definition: src.def, Keys: src.repos.imageKeys, Daemons: daemons, Home: home,
 	}); err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
 	"github.com/vicroot/vicroot/rpmrepo"
 	"github.com/vicroot/vicroot/vic"
 )
@@ -181,11 +182,11 @@ func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Packag
 			}
 		}
 	} else {
-		scratch := rootfs.New()
-		if _, err := scratch.InstallRPM(ctx, rootfs.RPMFile{Path: got.files[syslinux]}, rootfs.InstallOptions{}); err != nil {
+		scratch, err := rpminstall.Payload(ctx, rpminstall.RPMFile{Path: got.files[syslinux]})
+		if err != nil {
 			return fmt.Errorf("%s: %w", syslinux.NEVRA(), err)
 		}
-		err := fs.WalkDir(scratch, ".", func(p string, d fs.DirEntry, err error) error {
+		err = fs.WalkDir(scratch, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
 	"github.com/vicroot/vicroot/rpmrepo"
 	"github.com/vicroot/vicroot/vic"
 )
@@ -43,7 +44,7 @@ type buildReport struct {
 	Appliance *vic.ApplianceReport `json:"appliance,omitempty"`
 	// RPMDB says what became of the appliance's rpm database.
 	RPMDB    string            `json:"rpmdb,omitempty"`
-	Tree     rootfs.Report     `json:"tree"`
+	Tree     rpminstall.Report `json:"tree"`
 	Warnings []string          `json:"warnings,omitempty"`
 	Inputs   map[string]string `json:"inputs,omitempty"`
 }
@@ -66,7 +67,7 @@ func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOu
 	if err != nil {
 		return nil, nil, err
 	}
-	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.tree.Report(), Appliance: lay.appliance, RPMDB: lay.rpmdb}
+	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.db.Report(), Appliance: lay.appliance, RPMDB: lay.rpmdb}
 	if pl.target == TargetAppliance {
 		rep.Target = string(TargetAppliance)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
-	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
 	"github.com/vicroot/vicroot/rpmrepo"
 	"github.com/vicroot/vicroot/vic"
 )
@@ -183,12 +183,12 @@ func ReleaseKey(ctx context.Context, cfg *rpmrepo.RepoConfig, o rpmrepo.Options,
 			errs = append(errs, err.Error())
 			continue
 		}
-		t := rootfs.New()
-		if _, err := t.InstallRPM(ctx, rootfs.RPMFile{Path: fetched[0].Path}, rootfs.InstallOptions{}); err != nil {
+		files, err := rpminstall.Payload(ctx, rpminstall.RPMFile{Path: fetched[0].Path})
+		if err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
-		data, err := t.ReadFile(strings.TrimPrefix(path.Clean(k.ImagePath), "/"))
+		data, err := files.ReadFile(strings.TrimPrefix(path.Clean(k.ImagePath), "/"))
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s does not ship %s", p.NEVRA(), k.ImagePath))
 			continue

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -15,9 +14,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
-	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/vic"
@@ -38,61 +35,47 @@ type Record struct {
 	GPGKeys    map[string][]byte // --gpgkey files
 }
 
-func readISOFile(img *iso.Image, name string) ([]byte, error) {
-	r, err := img.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(io.LimitReader(r, 256<<20))
-}
-
-func openISO(p string) (*iso.Image, *os.File, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	img, err := iso.Open(f)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s: %w", p, err)
-	}
-	return img, f, nil
-}
+// maxRecordFile bounds what is read of one file of an ISO's records.
+const maxRecordFile = 256 << 20
 
 // ReadRecord reads /boot/vicroot of an ISO.
 func ReadRecord(ctx context.Context, isoPath string) (*Record, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	img, f, err := openISO(isoPath)
+	img, err := openISOFile(ctx, isoPath, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("verify: %w", err)
 	}
-	defer f.Close()
+	defer img.Close()
+	return readRecord(img.iso, isoPath)
+}
+
+func readRecord(img fs.FS, isoPath string) (*Record, error) {
 	rec := &Record{Definition: map[string][]byte{}, GPGKeys: map[string][]byte{}}
-	in, err := readISOFile(img, RecordDir+"/inputs.json")
-	if err != nil {
+	in, err := readFile(img, RecordDir+"/inputs.json", maxRecordFile)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("verify: %s records no build inputs (%s): was it built by vicroot? %w", isoPath, RecordDir, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify: %s: %w", isoPath, err)
 	}
 	if err := json.Unmarshal(in, &rec.Inputs); err != nil {
 		return nil, fmt.Errorf("verify: %s: %s/inputs.json: %w", isoPath, RecordDir, err)
 	}
-	if rec.Lock, err = readISOFile(img, RecordDir+"/lock.json"); err != nil {
+	if rec.Lock, err = readFile(img, RecordDir+"/lock.json", maxRecordFile); err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", isoPath, err)
 	}
 	for dir, m := range map[string]map[string][]byte{RecordDir + "/definition": rec.Definition, RecordDir + "/gpgkeys": rec.GPGKeys} {
-		ents, err := img.ReadDir(dir)
+		ents, err := fs.ReadDir(img, dir)
 		if err != nil {
-			if dir == RecordDir+"/gpgkeys" {
+			if dir == RecordDir+"/gpgkeys" && errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
 			return nil, fmt.Errorf("verify: %s: %w", isoPath, err)
 		}
 		for _, e := range ents {
-			if !e.Mode.IsRegular() {
+			if !e.Type().IsRegular() {
 				continue
 			}
-			if m[e.Name], err = readISOFile(img, dir+"/"+e.Name); err != nil {
+			if m[e.Name()], err = readFile(img, dir+"/"+e.Name(), maxRecordFile); err != nil {
 				return nil, fmt.Errorf("verify: %s: %w", isoPath, err)
 			}
 		}
@@ -103,47 +86,22 @@ func ReadRecord(ctx context.Context, isoPath string) (*Record, error) {
 // binFromISO is the tether and unpack the ISO's initramfs holds
 // (/bin/tether, /bin/unpack) as a --bin folder, each checked against the
 // digest the ISO records.
-func binFromISO(isoPath string, in Inputs) (Dir, error) {
-	img, f, err := openISO(isoPath)
+func binFromISO(ctx context.Context, isoPath string, in Inputs) (Dir, error) {
+	img, err := openISOFile(ctx, isoPath, true)
 	if err != nil {
 		return Dir{}, err
 	}
-	defer f.Close()
-	r, err := img.Open(iso.InitrdPath)
-	if err != nil {
-		return Dir{}, fmt.Errorf("%s: %s: %w", isoPath, iso.InitrdPath, err)
-	}
-	dr, _, err := initramfs.Decompress(r)
-	if err != nil {
-		return Dir{}, fmt.Errorf("%s: %s: %w", isoPath, iso.InitrdPath, err)
-	}
-	defer dr.Close()
-	// /bin is usually a link to usr/bin: either path may hold them.
-	want := map[string]string{"bin/tether": "tether-linux", "bin/unpack": "unpack", "usr/bin/tether": "tether-linux", "usr/bin/unpack": "unpack"}
+	defer img.Close()
+	// /bin is usually a link to usr/bin: the tree resolves it.
 	sums := map[string]string{"tether-linux": in.TetherSHA256, "unpack": in.UnpackSHA256}
-	found := map[string][]byte{}
-	cr := initramfs.NewReader(dr)
-	for {
-		h, err := cr.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	bin := fstest.MapFS{}
+	for p, n := range map[string]string{"bin/tether": "tether-linux", "bin/unpack": "unpack"} {
+		data, err := readFile(img.initrd, p, maxRecordFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return Dir{}, fmt.Errorf("%s: the initramfs holds no /bin/%s for %s: give --bin", isoPath, path.Base(p), n)
 		}
 		if err != nil {
 			return Dir{}, fmt.Errorf("%s: %s: %w", isoPath, iso.InitrdPath, err)
-		}
-		p := strings.TrimPrefix(h.Name, "./")
-		if _, ok := want[p]; !ok || h.Mode&0o170000 != 0o100000 {
-			continue
-		}
-		if found[p], err = io.ReadAll(io.LimitReader(cr, 256<<20)); err != nil {
-			return Dir{}, fmt.Errorf("%s: %s: %s: %w", isoPath, iso.InitrdPath, h.Name, err)
-		}
-	}
-	bin := fstest.MapFS{}
-	for _, p := range []string{"bin/tether", "bin/unpack", "usr/bin/tether", "usr/bin/unpack"} {
-		n, data := want[p], found[p]
-		if data == nil || bin[n] != nil {
-			continue
 		}
 		if got := bootFileSHA256(data, false); got != sums[n] {
 			return Dir{}, fmt.Errorf("%s: the initramfs's /%s has sha256 %s, but the ISO records %s of sha256 %s: the ISO was altered; give --bin the binaries it was built with",
@@ -151,23 +109,18 @@ func binFromISO(isoPath string, in Inputs) (Dir, error) {
 		}
 		bin[n] = &fstest.MapFile{Data: data, Mode: 0o755}
 	}
-	for _, n := range []string{"tether-linux", "unpack"} {
-		if bin[n] == nil {
-			return Dir{}, fmt.Errorf("%s: the initramfs holds no /bin/%s for %s: give --bin", isoPath, strings.TrimSuffix(n, "-linux"), n)
-		}
-	}
 	return Dir{FS: bin, Name: isoPath + ":/" + iso.InitrdPath}, nil
 }
 
 // isolinuxFromISO is the ISOLINUX files the ISO holds as an --isolinux
 // folder, each checked against the digest the ISO records (isolinux.bin's
 // with the boot-info table, bytes 8–63, masked).
-func isolinuxFromISO(isoPath string, in Inputs) (Dir, error) {
-	img, f, err := openISO(isoPath)
+func isolinuxFromISO(ctx context.Context, isoPath string, in Inputs) (Dir, error) {
+	img, err := openISOFile(ctx, isoPath, false)
 	if err != nil {
 		return Dir{}, err
 	}
-	defer f.Close()
+	defer img.Close()
 	dir := fstest.MapFS{}
 	for _, c := range []struct {
 		p, want  string
@@ -176,7 +129,7 @@ func isolinuxFromISO(isoPath string, in Inputs) (Dir, error) {
 		if c.want == "" {
 			continue
 		}
-		data, err := readISOFile(img, c.p)
+		data, err := readFile(img.iso, c.p, maxRecordFile)
 		if err != nil {
 			return Dir{}, fmt.Errorf("%s: %s: %w", isoPath, c.p, err)
 		}
@@ -267,7 +220,7 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 			return nil, fmt.Errorf("verify: %w", err)
 		}
 	} else if opts.Bin.FS == nil {
-		if opts.Bin, err = binFromISO(isoPath, rec.Inputs); err != nil {
+		if opts.Bin, err = binFromISO(ctx, isoPath, rec.Inputs); err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
 	}
@@ -285,7 +238,7 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 		}
 	}
 	if opts.Isolinux.FS == nil && rec.Inputs.IsolinuxSHA256 != "" {
-		if opts.Isolinux, err = isolinuxFromISO(isoPath, rec.Inputs); err != nil {
+		if opts.Isolinux, err = isolinuxFromISO(ctx, isoPath, rec.Inputs); err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
 	}
@@ -345,12 +298,22 @@ func (d *Difference) Empty() bool {
 
 // Diff compares two ISOs built by vicroot.
 func Diff(ctx context.Context, a, b string) (*Difference, error) {
+	ia, err := openISOFile(ctx, a, true)
+	if err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	defer ia.Close()
+	ib, err := openISOFile(ctx, b, true)
+	if err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	defer ib.Close()
 	d := &Difference{}
-	la, err := isoLock(a)
+	la, err := isoLock(ia)
 	if err != nil {
 		return nil, err
 	}
-	lb, err := isoLock(b)
+	lb, err := isoLock(ib)
 	if err != nil {
 		return nil, err
 	}
@@ -368,18 +331,28 @@ func Diff(ctx context.Context, a, b string) (*Difference, error) {
 			d.PackagesAdded = append(d.PackagesAdded, nb)
 		}
 	}
-	ma, err := isoManifest(ctx, a)
+	ma, err := isoManifest(ctx, ia)
 	if err != nil {
 		return nil, err
 	}
-	mb, err := isoManifest(ctx, b)
+	mb, err := isoManifest(ctx, ib)
 	if err != nil {
 		return nil, err
 	}
+	d.Files = compareManifests(ma, mb)
+	sort.Strings(d.PackagesAdded)
+	sort.Strings(d.PackagesRemoved)
+	sort.Strings(d.PackagesChanged)
+	return d, nil
+}
+
+// compareManifests lists the paths that differ between two trees' manifests.
+func compareManifests(ma, mb map[string]Entry) []FileChange {
+	var out []FileChange
 	for p, ea := range ma {
 		eb, ok := mb[p]
 		if !ok {
-			d.Files = append(d.Files, FileChange{p, "removed", ea.Package})
+			out = append(out, FileChange{p, "removed", ea.Package})
 			continue
 		}
 		var what []string
@@ -403,32 +376,24 @@ func Diff(ctx context.Context, a, b string) (*Difference, error) {
 			if pkg == "" {
 				pkg = ea.Package
 			}
-			d.Files = append(d.Files, FileChange{p, strings.Join(what, ", "), pkg})
+			out = append(out, FileChange{p, strings.Join(what, ", "), pkg})
 		}
 	}
 	for p, eb := range mb {
 		if _, ok := ma[p]; !ok {
-			d.Files = append(d.Files, FileChange{p, "added", eb.Package})
+			out = append(out, FileChange{p, "added", eb.Package})
 		}
 	}
-	sort.Strings(d.PackagesAdded)
-	sort.Strings(d.PackagesRemoved)
-	sort.Strings(d.PackagesChanged)
-	sort.Slice(d.Files, func(i, j int) bool { return d.Files[i].Path < d.Files[j].Path })
-	return d, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }
 
-func isoLock(p string) (map[string]string, error) {
-	img, f, err := openISO(p)
+func isoLock(img *openedImage) (map[string]string, error) {
+	data, err := readFile(img.iso, RecordDir+"/lock.json", maxRecordFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("diff: %s records no lock: %w", img.name, err)
 	}
-	defer f.Close()
-	data, err := readISOFile(img, RecordDir+"/lock.json")
-	if err != nil {
-		return nil, fmt.Errorf("diff: %s records no lock: %w", p, err)
-	}
-	lk, err := resolver.ParseLock(data, p+":"+RecordDir+"/lock.json")
+	lk, err := resolver.ParseLock(data, img.name+":"+RecordDir+"/lock.json")
 	if err != nil {
 		return nil, err
 	}
@@ -443,46 +408,28 @@ func isoLock(p string) (map[string]string, error) {
 	return m, nil
 }
 
-// isoManifest is the initramfs tree plus the ISO's own files ("iso:/…").
-func isoManifest(ctx context.Context, p string) (map[string]mtree.Entry, error) {
-	f, err := os.Open(p)
+// isoManifest is the initramfs tree plus the ISO's own files ("iso:/…"),
+// with the initramfs paths' packages as the ISO records them.
+func isoManifest(ctx context.Context, img *openedImage) (map[string]Entry, error) {
+	owners, err := readOwners(img.iso)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("diff: %s: %w", img.name, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	initrd, err := manifest(ctx, img.initrd, "")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("diff: %s: /%s: %w", img.name, iso.InitrdPath, err)
 	}
-	entries, err := Inspect(ctx, f, fi.Size(), p)
+	own, err := manifest(ctx, img.iso, "iso:/")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("diff: %s: %w", img.name, err)
 	}
-	m := map[string]mtree.Entry{}
-	for _, e := range entries {
+	m := map[string]Entry{}
+	for _, e := range initrd {
+		e.Package = owners[e.Path]
 		m[e.Path] = e
 	}
-	img, err := iso.Open(f)
-	if err != nil {
-		return nil, err
+	for _, e := range own {
+		m[e.Path] = e
 	}
-	err = img.Walk(func(name string, e iso.Entry) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		me := mtree.Entry{Path: "iso:/" + strings.TrimPrefix(name, "/"), Mode: e.Mode, UID: e.UID, GID: e.GID, Link: e.Target}
-		if e.Mode.IsRegular() {
-			r, err := img.Open(name)
-			if err != nil {
-				return err
-			}
-			me.Size, me.SHA256, err = readerSHA256(r)
-			if err != nil {
-				return err
-			}
-		}
-		m[me.Path] = me
-		return nil
-	})
-	return m, err
+	return m, nil
 }

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
-	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/hook"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
 )
 
 // dnfOracle drives the real dnf against the test repository.
@@ -149,17 +150,17 @@ func TestTreeMatchesDNF(t *testing.T) {
 	files := repoFiles(t, repo)
 	o := newDNFOracle(t, repo)
 
-	hook, err := os.ReadFile(filepath.Join(repo, "definition", "base.sh"))
+	baseSH, err := os.ReadFile(filepath.Join(repo, "definition", "base.sh"))
 	must(t, err)
-	cmd := exec.Command("bash", "-e", "-c", string(hook))
+	cmd := exec.Command("bash", "-e", "-c", string(baseSH))
 	cmd.Dir = filepath.Dir(o.root) // PKGDIR: the parent of rootfs
 	must(t, os.Rename(o.root, filepath.Join(cmd.Dir, "rootfs")))
 	o.root = filepath.Join(cmd.Dir, "rootfs")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("base.sh: %v\n%s", err, out)
 	}
-	tr := rootfs.New()
-	must(t, tr.RunHook(context.Background(), "base.sh", hook, rootfs.HookEnv{}))
+	tr := newRoot()
+	must(t, tr.RunHook(context.Background(), "base.sh", baseSH, hook.Env{}))
 
 	done := map[string]bool{}
 	for _, set := range []struct{ name, pkgs string }{{"base", spec.Packages.Base}, {"bootstrap", spec.Packages.Bootstrap}} {
@@ -167,7 +168,7 @@ func TestTreeMatchesDNF(t *testing.T) {
 		o.install(t, strings.Fields(set.pkgs)...)
 		t.Logf("%s set: dnf took %v", set.name, time.Since(start))
 		start = time.Now()
-		var in []rootfs.RPMFile
+		var in []rpminstall.RPMFile
 		for _, nevra := range o.installed(t) {
 			if done[nevra] {
 				continue
@@ -177,9 +178,9 @@ func TestTreeMatchesDNF(t *testing.T) {
 			if !ok {
 				t.Fatalf("dnf installed %q, which manifest.tsv does not list", nevra)
 			}
-			in = append(in, rootfs.RPMFile{Path: f})
+			in = append(in, rpminstall.RPMFile{Path: f})
 		}
-		if _, err := tr.Install(context.Background(), in, rootfs.InstallOptions{}); err != nil {
+		if _, err := tr.Install(context.Background(), in, rpminstall.InstallOptions{}); err != nil {
 			t.Fatalf("%s set: %v", set.name, err)
 		}
 		t.Logf("%s set: tree install took %v", set.name, time.Since(start))
@@ -212,19 +213,19 @@ func TestTestRepoScriptletsEmulated(t *testing.T) {
 	files := repoFiles(t, repo)
 	o := newDNFOracle(t, repo)
 	o.install(t, append(strings.Fields(spec.Packages.Base), strings.Fields(spec.Packages.Bootstrap)...)...)
-	var in []rootfs.RPMFile
+	var in []rpminstall.RPMFile
 	var paths []string
 	for _, nevra := range o.installed(t) {
-		in = append(in, rootfs.RPMFile{Path: files[nevra]})
+		in = append(in, rpminstall.RPMFile{Path: files[nevra]})
 		paths = append(paths, files[nevra])
 	}
-	tr := rootfs.New()
+	tr := newRoot()
 	tr.SetDefaultTime(time.Unix(sourceDateEpoch, 0))
-	if _, err := tr.Install(context.Background(), in, rootfs.InstallOptions{Scriptlets: true}); err != nil {
+	if _, err := tr.Install(context.Background(), in, rpminstall.InstallOptions{Scriptlets: true}); err != nil {
 		t.Fatal(err)
 	}
 	rep := tr.Report()
-	byNEVRA := map[string]rootfs.PackageReport{}
+	byNEVRA := map[string]rpminstall.PackageReport{}
 	for _, p := range rep.Packages {
 		byNEVRA[p.NEVRA] = p
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
-	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/hook"
 )
 
 const sourceDateEpoch = 1700000000
@@ -93,9 +93,9 @@ func TestAccountsMatchShadowUtils(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeSetup(t, dir, s)
-			tr := rootfs.New()
+			tr := newRoot()
 			tr.SetDefaultTime(time.Unix(sourceDateEpoch, 0))
-			must(t, tr.RunHook(context.Background(), "setup", []byte("mkdir -p rootfs/etc"), rootfs.HookEnv{}))
+			must(t, tr.RunHook(context.Background(), "setup", []byte("mkdir -p rootfs/etc"), hook.Env{}))
 			for name, content := range s.files {
 				mode := os.FileMode(0o644)
 				if strings.Contains(name, "shadow") {

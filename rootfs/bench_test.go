@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
-	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
 )
 
 // baseSetFiles asks dnf (once, untimed) which RPM files make up the base
@@ -55,10 +55,10 @@ func peakRSS() float64 {
 //	go test -run XXX -bench InstallBaseSet -benchtime 3x ./rootfs
 func BenchmarkInstallBaseSet(b *testing.B) {
 	files, _, _ := baseSetFiles(b)
-	var in []rootfs.RPMFile
+	var in []rpminstall.RPMFile
 	var size int64
 	for _, f := range files {
-		in = append(in, rootfs.RPMFile{Path: f})
+		in = append(in, rpminstall.RPMFile{Path: f})
 		if st, err := os.Stat(f); err == nil {
 			size += st.Size()
 		}
@@ -68,8 +68,8 @@ func BenchmarkInstallBaseSet(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		n++
-		tr := rootfs.New()
-		if _, err := tr.Install(context.Background(), in, rootfs.InstallOptions{}); err != nil {
+		tr := newRoot()
+		if _, err := tr.Install(context.Background(), in, rpminstall.InstallOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

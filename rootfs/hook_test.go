@@ -11,7 +11,7 @@ import (
 	"testing/fstest"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
-	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/hook"
 )
 
 // The state VIC's base.sh leaves before a repo hook runs, plus files the
@@ -88,14 +88,14 @@ func TestHooksMatchBash(t *testing.T) {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("bash: %v\n%s", err, out)
 			}
-			tr := rootfs.New()
+			tr := newRoot()
 			ctx := context.Background()
-			if err := tr.RunHook(ctx, "setup.sh", []byte(hookSetup), rootfs.HookEnv{}); err != nil {
+			if err := tr.RunHook(ctx, "setup.sh", []byte(hookSetup), hook.Env{}); err != nil {
 				t.Fatal(err)
 			}
 			// A PKGDIR like VIC's mktemp one, to show the path is virtual.
 			var stderr strings.Builder
-			if err := tr.RunHook(ctx, c.name, []byte(c.script), rootfs.HookEnv{PkgDir: "/tmp/tmp.XYZ", Stderr: &stderr}); err != nil {
+			if err := tr.RunHook(ctx, c.name, []byte(c.script), hook.Env{PkgDir: "/tmp/tmp.XYZ", Stderr: &stderr}); err != nil {
 				t.Fatalf("%v\n%s", err, stderr.String())
 			}
 			want := diskSnapshot(t, filepath.Join(pkg, "rootfs"))
@@ -130,16 +130,16 @@ func TestHookErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tr := rootfs.New()
-			err := tr.RunHook(context.Background(), "base.sh", []byte(c.script), rootfs.HookEnv{})
-			var he *rootfs.HookError
+			tr := newRoot()
+			err := tr.RunHook(context.Background(), "base.sh", []byte(c.script), hook.Env{})
+			var he *hook.Error
 			if !errors.As(err, &he) {
 				t.Fatalf("error %v is not a *HookError", err)
 			}
 			if he.Script != "base.sh" || he.Line != c.line {
 				t.Errorf("error names %s line %d, want base.sh line %d (%v)", he.Script, he.Line, c.line, err)
 			}
-			if errors.Is(err, rootfs.ErrUnknownCommand) != c.unknown {
+			if errors.Is(err, hook.ErrUnknownCommand) != c.unknown {
 				t.Errorf("errors.Is(ErrUnknownCommand) = %v, want %v (%v)", !c.unknown, c.unknown, err)
 			}
 		})
@@ -148,14 +148,14 @@ func TestHookErrors(t *testing.T) {
 
 // Symlinks in the tree, even absolute or dotted ones, resolve inside it.
 func TestHookSymlinksStayInTree(t *testing.T) {
-	tr := rootfs.New()
+	tr := newRoot()
 	script := `mkdir -p rootfs/etc
 ln -s / rootfs/escape
 ln -s ../../../.. rootfs/up
 touch rootfs/escape/etc/a rootfs/up/etc/b
 echo hi > rootfs/up/up/escape/etc/c
 `
-	if err := tr.RunHook(context.Background(), "h.sh", []byte(script), rootfs.HookEnv{}); err != nil {
+	if err := tr.RunHook(context.Background(), "h.sh", []byte(script), hook.Env{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := fstest.TestFS(tr, "etc/a", "etc/b", "etc/c", "escape", "up"); err != nil {
@@ -168,13 +168,13 @@ echo hi > rootfs/up/up/escape/etc/c
 }
 
 func TestHookReadsDefinitionFolder(t *testing.T) {
-	tr := rootfs.New()
+	tr := newRoot()
 	repo := fstest.MapFS{"key.asc": {Data: []byte("KEY\n"), Mode: 0o644}}
 	script := `mkdir -p rootfs/etc/pki
 cp $REPODIR/key.asc rootfs/etc/pki/
 cat $REPODIR/key.asc >> rootfs/etc/pki/both
 `
-	if err := tr.RunHook(context.Background(), "h.sh", []byte(script), rootfs.HookEnv{RepoFS: repo}); err != nil {
+	if err := tr.RunHook(context.Background(), "h.sh", []byte(script), hook.Env{RepoFS: repo}); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"etc/pki/key.asc", "etc/pki/both"} {
@@ -182,7 +182,7 @@ cat $REPODIR/key.asc >> rootfs/etc/pki/both
 			t.Errorf("%s = %q, %v", f, data, err)
 		}
 	}
-	err := tr.RunHook(context.Background(), "h.sh", []byte("echo x > $REPODIR/key.asc\n"), rootfs.HookEnv{RepoFS: repo})
+	err := tr.RunHook(context.Background(), "h.sh", []byte("echo x > $REPODIR/key.asc\n"), hook.Env{RepoFS: repo})
 	if err == nil {
 		t.Error("writing into the definition folder succeeded")
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
-	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
 )
 
 // rpmInstall is the oracle: real rpm installing files one transaction at a
@@ -38,14 +38,14 @@ func skipRPMDB(p string) string {
 	return ""
 }
 
-func installAll(t *testing.T, files ...string) *rootfs.Tree {
+func installAll(t *testing.T, files ...string) *root {
 	t.Helper()
-	tr := rootfs.New()
-	var in []rootfs.RPMFile
+	tr := newRoot()
+	var in []rpminstall.RPMFile
 	for _, f := range files {
-		in = append(in, rootfs.RPMFile{Path: f})
+		in = append(in, rpminstall.RPMFile{Path: f})
 	}
-	if _, err := tr.Install(context.Background(), in, rootfs.InstallOptions{}); err != nil {
+	if _, err := tr.Install(context.Background(), in, rpminstall.InstallOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return tr
@@ -256,8 +256,8 @@ func TestInstallPayloadsMatchRPM(t *testing.T) {
 
 func TestInstallConflictNamesBothPackages(t *testing.T) {
 	pk := testPackages(t)
-	tr := rootfs.New()
-	_, err := tr.Install(context.Background(), []rootfs.RPMFile{{Path: pk["base"]}, {Path: pk["pay-xz"]}, {Path: pk["conflict"]}}, rootfs.InstallOptions{})
+	tr := newRoot()
+	_, err := tr.Install(context.Background(), []rpminstall.RPMFile{{Path: pk["base"]}, {Path: pk["pay-xz"]}, {Path: pk["conflict"]}}, rpminstall.InstallOptions{})
 	if err == nil {
 		t.Fatal("installing a package with a different /usr/share/p/h1 succeeded")
 	}
@@ -302,12 +302,12 @@ func TestInstallIndependentOfWorkers(t *testing.T) {
 	files := []string{pk["base"], pk["pay-gzip"], pk["pay-bzip2"], pk["pay-xz"], pk["pay-lzma"], pk["pay-zstd"], pk["pay-none"]}
 	var first map[string]entry
 	for _, w := range []int{1, 3, 8} {
-		tr := rootfs.New()
-		var in []rootfs.RPMFile
+		tr := newRoot()
+		var in []rpminstall.RPMFile
 		for _, f := range files {
-			in = append(in, rootfs.RPMFile{Path: f})
+			in = append(in, rpminstall.RPMFile{Path: f})
 		}
-		if _, err := tr.Install(context.Background(), in, rootfs.InstallOptions{Workers: w}); err != nil {
+		if _, err := tr.Install(context.Background(), in, rpminstall.InstallOptions{Workers: w}); err != nil {
 			t.Fatal(err)
 		}
 		snap := treeSnapshot(t, tr)
@@ -331,8 +331,8 @@ func TestSharedDirectoryConflictLikeRPM(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "conflicts with file from package dir-a") {
 		t.Fatalf("oracle: rpm -i dir-c over dir-a: %v\n%s", err, out)
 	}
-	tr := rootfs.New()
-	_, err = tr.Install(context.Background(), []rootfs.RPMFile{{Path: pk["base"]}, {Path: pk["dir-a"]}, {Path: pk["dir-c"]}}, rootfs.InstallOptions{})
+	tr := newRoot()
+	_, err = tr.Install(context.Background(), []rpminstall.RPMFile{{Path: pk["base"]}, {Path: pk["dir-a"]}, {Path: pk["dir-c"]}}, rpminstall.InstallOptions{})
 	if err == nil || !strings.Contains(err.Error(), "dir-a-1-1.noarch") || !strings.Contains(err.Error(), "dir-c-1-1.noarch") {
 		t.Fatalf("tree: %v, want a conflict naming dir-a and dir-c", err)
 	}

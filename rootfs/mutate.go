@@ -78,10 +78,18 @@ func (t *Tree) mkdirAll(op, name string, perm fs.FileMode) (*inode, error) {
 func (t *Tree) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.writeFile("writefile", name, append([]byte(nil), data...), perm)
+	return t.writeFile("writefile", name, Bytes(append([]byte(nil), data...)), perm)
 }
 
-func (t *Tree) writeFile(op, name string, data []byte, perm fs.FileMode) error {
+// WriteContent is WriteFile with content the caller has already hashed,
+// which the tree takes as it is.
+func (t *Tree) WriteContent(name string, c Content, perm fs.FileMode) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.writeFile("writefile", name, c, perm)
+}
+
+func (t *Tree) writeFile(op, name string, c Content, perm fs.FileMode) error {
 	if err := validName(op, name); err != nil {
 		return err
 	}
@@ -103,7 +111,7 @@ func (t *Tree) writeFile(op, name string, data []byte, perm fs.FileMode) error {
 		return nil
 	}
 	old := n.content
-	n.content = t.putBlob(data)
+	n.content = t.putContent(c)
 	t.dropBlob(old)
 	n.mtime = t.defTime
 	return nil

@@ -8,21 +8,21 @@ import (
 	"testing"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
-	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
 )
 
 // A payload cache gives the same tree as decompressing, and a damaged
 // entry is caught by the header digests, replaced, and never installed.
 func TestPayloadCache(t *testing.T) {
 	repo := testrepo.Dir(t)
-	var files []rootfs.RPMFile
+	var files []rpminstall.RPMFile
 	for _, n := range []string{"filesystem-1.1-1.ph2.x86_64.rpm", "glibc-2.36-1.ph2.x86_64.rpm", "bash-5.2.15-1.ph2.x86_64.rpm", "iproute2-6.1.0-1.ph2.x86_64.rpm"} {
-		files = append(files, rootfs.RPMFile{Path: filepath.Join(repo, "photon", n), Key: "sha256:" + n})
+		files = append(files, rpminstall.RPMFile{Path: filepath.Join(repo, "photon", n), Key: "sha256:" + n})
 	}
 	install := func(cache string) map[string]entry {
 		t.Helper()
-		tr := rootfs.New()
-		if _, err := tr.Install(context.Background(), files, rootfs.InstallOptions{PayloadCache: cache}); err != nil {
+		tr := newRoot()
+		if _, err := tr.Install(context.Background(), files, rpminstall.InstallOptions{PayloadCache: cache}); err != nil {
 			t.Fatal(err)
 		}
 		return treeSnapshot(t, tr)

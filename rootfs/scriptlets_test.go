@@ -12,7 +12,7 @@ import (
 
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/testrepo"
-	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
 )
 
 // A %pre in the style of Photon's systemd, dbus and openssh packages.
@@ -57,16 +57,16 @@ userdel svc
 groupadd -r trig
 `)
 
-	tr := rootfs.New()
+	tr := newRoot()
 	tr.SetDefaultTime(time.Unix(sourceDateEpoch, 0))
-	_, err := tr.Install(context.Background(), []rootfs.RPMFile{{Path: pk["base"]}, {Path: svc}}, rootfs.InstallOptions{Scriptlets: true})
+	_, err := tr.Install(context.Background(), []rpminstall.RPMFile{{Path: pk["base"]}, {Path: svc}}, rpminstall.InstallOptions{Scriptlets: true})
 	must(t, err)
 
 	prefix := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(prefix, "etc"), 0o755))
 	// The oracle starts from base's files, as installed (before %pre).
-	base := rootfs.New()
-	_, err = base.Install(context.Background(), []rootfs.RPMFile{{Path: pk["base"]}}, rootfs.InstallOptions{})
+	base := newRoot()
+	_, err = base.Install(context.Background(), []rpminstall.RPMFile{{Path: pk["base"]}}, rpminstall.InstallOptions{})
 	must(t, err)
 	for _, f := range []string{"passwd", "group"} {
 		data, err := base.ReadFile("etc/" + f)
@@ -110,9 +110,9 @@ id() { grep -q "^$2:" "$P/etc/passwd"; }
 	rep := tr.Report()
 	b, err := json.Marshal(rep)
 	must(t, err)
-	var back rootfs.Report
+	var back rpminstall.Report
 	must(t, json.Unmarshal(b, &back))
-	var pre, post, preun, trig *rootfs.ScriptletReport
+	var pre, post, preun, trig *rpminstall.ScriptletReport
 	for i := range back.Packages {
 		if back.Packages[i].NEVRA != "svc-1-1.noarch" {
 			continue
@@ -152,7 +152,7 @@ id() { grep -q "^$2:" "$P/etc/passwd"; }
 	}
 }
 
-func mustRead(t *testing.T, tr *rootfs.Tree, name string) string {
+func mustRead(t *testing.T, tr *root, name string) string {
 	t.Helper()
 	b, err := tr.ReadFile(name)
 	must(t, err)
@@ -176,9 +176,9 @@ func idOf(t *testing.T, db, name string) uint32 {
 }
 
 func TestReportDeferred(t *testing.T) {
-	r := rootfs.Report{Packages: []rootfs.PackageReport{
-		{NEVRA: "glibc", Scriptlets: []rootfs.ScriptletReport{{Kind: "post", Prog: "/sbin/ldconfig", Emulated: true, By: []string{"ldconfig"}}}},
-		{NEVRA: "systemd", Scriptlets: []rootfs.ScriptletReport{
+	r := rpminstall.Report{Packages: []rpminstall.PackageReport{
+		{NEVRA: "glibc", Scriptlets: []rpminstall.ScriptletReport{{Kind: "post", Prog: "/sbin/ldconfig", Emulated: true, By: []string{"ldconfig"}}}},
+		{NEVRA: "systemd", Scriptlets: []rpminstall.ScriptletReport{
 			{Kind: "pre", Emulated: true, By: []string{"accounts"}},
 			{Kind: "post", Emulated: true, By: []string{"ldconfig", "systemd-preset"}},
 			{Kind: "posttrans", Emulated: false, By: []string{"depmod"}},

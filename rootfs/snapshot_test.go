@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/vicroot/vicroot/internal/fsmeta"
-	"github.com/vicroot/vicroot/rootfs"
 )
 
 // entry is what the acceptance comparison looks at for one path.
@@ -98,7 +97,7 @@ func diskSnapshot(t *testing.T, root string) map[string]entry {
 }
 
 // treeSnapshot reads the same facts from a tree through io/fs only.
-func treeSnapshot(t *testing.T, tr *rootfs.Tree) map[string]entry {
+func treeSnapshot(t *testing.T, tr *root) map[string]entry {
 	t.Helper()
 	out := map[string]entry{}
 	err := fs.WalkDir(tr, ".", func(p string, d fs.DirEntry, err error) error {

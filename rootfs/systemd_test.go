@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
-	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/hook"
 )
 
 // Unit files and presets in the shape Photon's systemd ships them.
@@ -55,8 +55,8 @@ func TestSystemdMatchesSystemctl(t *testing.T) {
 	}
 	os.Remove(filepath.Join(root, "etc/machine-id"))
 
-	tr := rootfs.New()
-	must(t, tr.RunHook(context.Background(), "setup", []byte(unitSetup), rootfs.HookEnv{}))
+	tr := newRoot()
+	must(t, tr.RunHook(context.Background(), "setup", []byte(unitSetup), hook.Env{}))
 	enabled, err := tr.PresetAll()
 	must(t, err)
 	must(t, tr.SetDefault("multi-user.target"))
@@ -66,7 +66,7 @@ func TestSystemdMatchesSystemctl(t *testing.T) {
 }
 
 func TestEmptyMachineIDAndCleanCaches(t *testing.T) {
-	tr := rootfs.New()
+	tr := newRoot()
 	must(t, tr.MkdirAll("var/cache/tdnf/photon/rpms", 0o755))
 	must(t, tr.WriteFile("var/cache/tdnf/photon/rpms/x.rpm", []byte("x"), 0o644))
 	must(t, tr.MkdirAll("var/cache/yum/x", 0o755))

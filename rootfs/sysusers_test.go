@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/internal/testrepo"
-	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/hook"
 )
 
 // sysusers.d files in the shape Photon's systemd and dbus ship, plus an
@@ -53,9 +53,9 @@ func TestSysusersMatchesSystemd(t *testing.T) {
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("systemd-sysusers: %v\n%s", err, out)
 	}
-	tr := rootfs.New()
+	tr := newRoot()
 	tr.SetDefaultTime(time.Unix(sourceDateEpoch, 0))
-	must(t, tr.RunHook(context.Background(), "setup", []byte(sysusersSetup), rootfs.HookEnv{}))
+	must(t, tr.RunHook(context.Background(), "setup", []byte(sysusersSetup), hook.Env{}))
 	created, err := tr.ApplySysusers()
 	must(t, err)
 	t.Logf("created: %q", created)

@@ -30,11 +30,6 @@ type Tree struct {
 	nextIno uint64
 	// defTime is the mtime given to entries the tree creates without one.
 	defTime time.Time
-
-	pkgs     map[string]*PackageRecord // by name
-	owners   map[string][]string       // canonical path -> package names
-	pkgOrder []string                  // names, install order
-	report   Report
 }
 
 // blob is file content stored once per SHA-256 digest.
@@ -54,7 +49,6 @@ type inode struct {
 	caps  []byte
 	pkg   string // NEVRA of the owning package
 	nlink uint32
-	color uint8 // rpm file color (1 ELF32, 2 ELF64) for conflict resolution
 
 	content *blob             // regular files
 	target  string            // symlinks
@@ -65,10 +59,7 @@ type inode struct {
 
 // New returns an empty tree: a root directory, mode 0755, owned by root.
 func New() *Tree {
-	t := &Tree{
-		blobs: map[[sha256.Size]byte]*blob{},
-		pkgs:  map[string]*PackageRecord{},
-	}
+	t := &Tree{blobs: map[[sha256.Size]byte]*blob{}}
 	t.defTime = time.Unix(0, 0).UTC()
 	t.root = t.newInode(fs.ModeDir | 0o755)
 	t.root.kids = map[string]*inode{}
@@ -92,26 +83,14 @@ func (t *Tree) newInode(mode fs.FileMode) *inode {
 	return n
 }
 
-// putBlobSum stores data whose SHA-256 the caller computed already.
-func (t *Tree) putBlobSum(sum [sha256.Size]byte, data []byte) *blob {
-	if b, ok := t.blobs[sum]; ok {
+// putContent stores c once per digest and returns the shared blob.
+func (t *Tree) putContent(c Content) *blob {
+	if b, ok := t.blobs[c.sum]; ok {
 		b.refs++
 		return b
 	}
-	b := &blob{sum: sum, data: data, refs: 1}
-	t.blobs[sum] = b
-	return b
-}
-
-// putBlob stores data (taking ownership) and returns the shared blob.
-func (t *Tree) putBlob(data []byte) *blob {
-	sum := sha256.Sum256(data)
-	if b, ok := t.blobs[sum]; ok {
-		b.refs++
-		return b
-	}
-	b := &blob{sum: sum, data: data, refs: 1}
-	t.blobs[sum] = b
+	b := &blob{sum: c.sum, data: c.data, refs: 1}
+	t.blobs[c.sum] = b
 	return b
 }
 

@@ -9,12 +9,11 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/internal/fsmeta"
-	"github.com/vicroot/vicroot/rootfs"
 )
 
-func sampleTree(t *testing.T) *rootfs.Tree {
+func sampleTree(t *testing.T) *root {
 	t.Helper()
-	tr := rootfs.New()
+	tr := newRoot()
 	must(t, tr.MkdirAll("usr/bin", 0o755))
 	must(t, tr.MkdirAll("usr/lib", 0o755))
 	must(t, tr.Symlink("usr/bin", "bin"))

@@ -1,7 +1,6 @@
 package rpmrepo
 
 import (
-	"compress/bzip2"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -14,9 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	dc "github.com/vicroot/vicroot/internal/decompress"
 )
 
 // ErrZchunk: the repository offers its metadata only as zchunk (.zck),
@@ -169,29 +166,12 @@ func (c Checksum) check() error {
 // decompress wraps r by the compression the file name says: .gz, .xz,
 // .zst, .bz2 or none. .zck is ErrZchunk.
 func decompress(r io.Reader, href string) (io.ReadCloser, error) {
-	switch {
-	case strings.HasSuffix(href, ".gz"):
-		z, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		return z, nil
-	case strings.HasSuffix(href, ".xz"):
-		z, err := xz.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		return io.NopCloser(z), nil
-	case strings.HasSuffix(href, ".zst"):
-		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, err
-		}
-		return z.IOReadCloser(), nil
-	case strings.HasSuffix(href, ".bz2"):
-		return io.NopCloser(bzip2.NewReader(r)), nil
-	case strings.HasSuffix(href, ".zck"):
+	f := dc.ByName(href)
+	switch f {
+	case dc.Zchunk:
 		return nil, ErrZchunk
+	case dc.Lzma:
+		f = dc.None // not a repodata compression: read as is, as before
 	}
-	return io.NopCloser(r), nil
+	return dc.NewReader(r, f, dc.Options{})
 }

@@ -12,11 +12,19 @@ import (
 	"github.com/vicroot/vicroot/internal/testrepo"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/sysconf"
 	"github.com/vicroot/vicroot/vic"
 )
 
+// sysTree is a tree with sysconf's accounts and systemctl verbs, as the
+// pipeline passes it.
+type sysTree struct {
+	*rootfs.Tree
+	*sysconf.System
+}
+
 // applianceTree is a small tree with what VIC's appliance steps edit.
-func applianceTree(t *testing.T, files map[string]string) *rootfs.Tree {
+func applianceTree(t *testing.T, files map[string]string) sysTree {
 	t.Helper()
 	tr := rootfs.New()
 	for p, data := range files {
@@ -27,7 +35,7 @@ func applianceTree(t *testing.T, files map[string]string) *rootfs.Tree {
 			t.Fatal(err)
 		}
 	}
-	return tr
+	return sysTree{tr, sysconf.New(tr)}
 }
 
 func applianceFiles() map[string]string {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/pipeline"
 )
 
@@ -38,7 +37,7 @@ that installed the path.`,
 			if err != nil {
 				return err
 			}
-			if err := mtree.Write(cmd.OutOrStdout(), entries); err != nil {
+			if err := pipeline.WriteManifest(cmd.OutOrStdout(), entries); err != nil {
 				return err
 			}
 			stale, err := pipeline.StaleSidecars(args[0])

@@ -24,10 +24,10 @@ const helperBench = "VICROOT_ISO_HELPER_BENCH"
 func benchPack(tree, bootfs string) error {
 	ep := time.Unix(1654850000, 0)
 	ctx := context.Background()
-	if err := initramfs.WriteFile(ctx, filepath.Join(bootfs, iso.InitrdPath), os.DirFS(tree), initramfs.Gzip, initramfs.Options{Epoch: ep}); err != nil {
+	if err := writeInitrd(ctx, filepath.Join(bootfs, iso.InitrdPath), os.DirFS(tree), initramfs.Gzip, initramfs.Options{Epoch: ep}); err != nil {
 		return err
 	}
-	return iso.Write(ctx, filepath.Join(bootfs, "..", "ours.iso"), os.DirFS(bootfs), vic.ISOOptions("v1.5.8-0-9489f63", ep))
+	return writeImage(ctx, filepath.Join(bootfs, "..", "ours.iso"), os.DirFS(bootfs), vic.ISOOptions("v1.5.8-0-9489f63", ep))
 }
 
 // makeBootfs prepares a bootfs folder without core.gz: kernel, ISOLINUX,

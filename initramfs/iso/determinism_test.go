@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs"
-	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/vic"
 )
 
@@ -28,10 +27,10 @@ const (
 func packDisk(tree, out string) error {
 	fsys := os.DirFS(tree)
 	ep := time.Unix(1654850000, 0)
-	if err := iso.Write(context.Background(), out+".iso", fsys, vic.ISOOptions("v1.5.8-0-9489f63", ep)); err != nil {
+	if err := writeImage(context.Background(), out+".iso", fsys, vic.ISOOptions("v1.5.8-0-9489f63", ep)); err != nil {
 		return err
 	}
-	return initramfs.WriteFile(context.Background(), out+".cpio.gz", fsys, initramfs.Gzip, initramfs.Options{Epoch: ep})
+	return writeInitrd(context.Background(), out+".cpio.gz", fsys, initramfs.Gzip, initramfs.Options{Epoch: ep})
 }
 
 // TestMain doubles as the re-executed packer of

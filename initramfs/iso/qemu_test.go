@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io/fs"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -95,39 +94,30 @@ func bootQEMU(t *testing.T, busybox []byte, kernel string, c initramfs.Compressi
 	if err := initramfs.Write(context.Background(), &core, initrd, c, initramfs.Options{Epoch: epoch}); err != nil {
 		t.Fatal(err)
 	}
-	// The ISO tree as the build assembles it: VICLayout from the host's
-	// /boot (kernel, System.map, config), core.gz on disk and an
-	// ISOLINUX folder.
-	work := t.TempDir()
-	if err := os.WriteFile(filepath.Join(work, "core.gz"), core.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	isolinux := filepath.Join(work, "isolinux")
-	os.Mkdir(isolinux, 0o755)
-	os.WriteFile(filepath.Join(isolinux, "isolinux.bin"), needFile(t, hostIsolinux), 0o644)
-	os.WriteFile(filepath.Join(isolinux, "ldlinux.c32"), needFile(t, hostLdlinux), 0o644)
+	// The ISO tree as the build assembles it: the host's kernel with its
+	// System.map and config, core.gz and ISOLINUX, every entry root's.
 	kver := strings.TrimPrefix(filepath.Base(kernel), "vmlinuz-")
 	cfg, err := vic.IsolinuxConfig(vic.BootConfig{Init: "/init", Consoles: []string{"ttyS0"}, Extra: []string{"panic=-1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	layout := iso.VICLayout{
-		Kernel:      iso.FileRef{FS: os.DirFS("/boot"), Path: "vmlinuz-" + kver},
-		Initrd:      iso.FileRef{FS: os.DirFS(work), Path: "core.gz"},
-		BootFiles:   []iso.FileRef{{FS: os.DirFS("/boot"), Path: "System.map-" + kver}, {FS: os.DirFS("/boot"), Path: "config-" + kver}},
-		Isolinux:    iso.FileRef{FS: os.DirFS(work), Path: "isolinux"},
-		IsolinuxCfg: cfg,
-		BootMsg:     vic.BootMsg("v1.5.8-0-9489f63"),
-		ModTime:     epoch,
-	}
-	bootfs, err := layout.Tree()
-	if err != nil {
-		t.Fatal(err)
+	bootfs := fstest.MapFS{
+		iso.KernelPath:            file(needFile(t, "/boot/vmlinuz-"+kver), 0o644, 0, 0),
+		iso.InitrdPath:            file(core.Bytes(), 0o644, 0, 0),
+		"boot/System.map-" + kver: file(needFile(t, "/boot/System.map-"+kver), 0o644, 0, 0),
+		"boot/config-" + kver:     file(needFile(t, "/boot/config-"+kver), 0o644, 0, 0),
+		iso.IsolinuxBin:           file(needFile(t, hostIsolinux), 0o644, 0, 0),
+		iso.LdlinuxC32:            file(needFile(t, hostLdlinux), 0o644, 0, 0),
+		iso.IsolinuxCfg:           file(cfg, 0o644, 0, 0),
+		iso.BootMsgPath:           file(vic.BootMsg("v1.5.8-0-9489f63"), 0o644, 0, 0),
+		".":                       dir(0o755),
+		"boot":                    dir(0o755),
+		iso.IsolinuxDir:           dir(0o755),
 	}
 	img := filepath.Join(t.TempDir(), "bootstrap.iso")
 	opts := vic.ISOOptions("v1.5.8-0-9489f63", epoch)
 	opts.HybridMBR = mbr
-	if err := iso.Write(context.Background(), img, bootfs, opts); err != nil {
+	if err := writeImage(context.Background(), img, bootfs, opts); err != nil {
 		t.Fatal(err)
 	}
 	media := []string{"-cdrom", img}
@@ -135,7 +125,7 @@ func bootQEMU(t *testing.T, busybox []byte, kernel string, c initramfs.Compressi
 		media = []string{"-drive", "file=" + img + ",format=raw,if=ide"}
 	}
 	var names []string
-	if err := openImage(t, img).Walk(func(p string, e iso.Entry) error {
+	if err := walk(openImage(t, img), func(p string, e entry) error {
 		if e.UID != 0 || e.GID != 0 {
 			t.Errorf("%s: owner %d:%d, want root", p, e.UID, e.GID)
 		}

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vicroot/vicroot/internal/fsindex"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
@@ -23,9 +23,17 @@ const (
 	maxDepth   = 256
 )
 
-// Image is an ISO9660 image opened for reading.
+// Image is an ISO9660 image opened for reading. It is the image's tree as
+// an fs.FS (with fs.StatFS, fs.ReadDirFS and fs.ReadLinkFS): Rock Ridge
+// names, modes, owners (FileInfo.Sys() is a *fsmeta.Meta, as the writer
+// takes it), symlinks and device numbers when the image has them, else the
+// ISO9660 names, root-owned, directories 0555 and files 0444. Open
+// returns regular files as io.ReaderAt and io.Seeker. The whole directory
+// tree is read and checked by Open, so a damaged or truncated image fails
+// there, naming what is cut; file contents are read when opened.
 type Image struct {
-	r io.ReaderAt
+	tree *fsindex.FS
+	r    io.ReaderAt
 
 	SystemID, VolumeID, VolumeSetID  string
 	Publisher, Preparer, Application string
@@ -56,8 +64,8 @@ type BootEntry struct {
 	LBA         uint32
 }
 
-// Entry is one file of the image, with Rock Ridge data when present.
-type Entry struct {
+// entry is one file of the image, with Rock Ridge data when present.
+type entry struct {
 	Name    string // Rock Ridge name, else the ISO9660 name without ";1"
 	ISOName string // the ISO9660 identifier as recorded
 	Mode    fs.FileMode
@@ -99,6 +107,9 @@ func Open(r io.ReaderAt) (*Image, error) {
 		}
 		b := make([]byte, sectorSize)
 		if _, err := r.ReadAt(b, s*sectorSize); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("iso: volume descriptor at sector %d: the image is cut short (%w)", s, err)
+			}
 			return nil, fmt.Errorf("iso: volume descriptor at sector %d: %w", s, err)
 		}
 		if string(b[1:6]) != "CD001" {
@@ -125,6 +136,9 @@ func Open(r io.ReaderAt) (*Image, error) {
 	im.SystemID = str(pvd[8:40])
 	im.VolumeID = str(pvd[40:72])
 	im.VolumeSpaceSize = binary.LittleEndian.Uint32(pvd[80:])
+	if want := int64(im.VolumeSpaceSize) * sectorSize; im.size >= 0 && im.size < want {
+		return nil, fmt.Errorf("iso: the image is cut short: %d bytes, but its volume descriptor says %d (%d sectors)", im.size, want, im.VolumeSpaceSize)
+	}
 	if bs := binary.LittleEndian.Uint16(pvd[128:]); bs != sectorSize {
 		return nil, fmt.Errorf("iso: primary volume descriptor: logical block size %d, want 2048", bs)
 	}
@@ -161,6 +175,9 @@ func Open(r io.ReaderAt) (*Image, error) {
 		if err := im.readCatalog(); err != nil {
 			return nil, err
 		}
+	}
+	if err := im.index(); err != nil {
+		return nil, err
 	}
 	return im, nil
 }
@@ -245,6 +262,9 @@ func (im *Image) readDir(d rawRecord) ([]rawRecord, error) {
 	}
 	b := make([]byte, d.size)
 	if _, err := im.r.ReadAt(b, int64(d.lba)*sectorSize); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("iso: directory at sector %d (%d bytes): the image is cut short (%w)", d.lba, d.size, err)
+		}
 		return nil, fmt.Errorf("iso: directory at sector %d (%d bytes): %w", d.lba, d.size, err)
 	}
 	var out []rawRecord
@@ -265,8 +285,8 @@ func (im *Image) readDir(d rawRecord) ([]rawRecord, error) {
 }
 
 // entry decodes a record's names and Rock Ridge data.
-func (im *Image) entry(r rawRecord) (Entry, error) {
-	e := Entry{ISOName: string(r.id), Size: int64(r.size), LBA: r.lba, ModTime: parseDirDate(r.date), Nlink: 1}
+func (im *Image) entry(r rawRecord) (entry, error) {
+	e := entry{ISOName: string(r.id), Size: int64(r.size), LBA: r.lba, ModTime: parseDirDate(r.date), Nlink: 1}
 	e.Name = strings.TrimSuffix(strings.TrimSuffix(e.ISOName, ";1"), ".")
 	if r.flags&2 != 0 {
 		e.Mode = fs.ModeDir | 0o555
@@ -423,102 +443,47 @@ func decodeSL(b []byte) (string, error) {
 	return t, nil
 }
 
-// ReadDir returns the entries of the directory at name ("" or "." for
-// the root), without "." and "..".
-func (im *Image) ReadDir(name string) ([]Entry, error) {
-	d, err := im.lookup(name)
+var _ interface {
+	fs.StatFS
+	fs.ReadDirFS
+	fs.ReadLinkFS
+} = (*Image)(nil)
+
+// Open opens name, following symlinks inside the tree (fs.FS). A regular
+// file is also an io.ReaderAt and io.Seeker.
+func (im *Image) Open(name string) (fs.File, error) { return im.tree.Open(name) }
+
+// Stat returns the FileInfo of name, following symlinks (fs.StatFS).
+func (im *Image) Stat(name string) (fs.FileInfo, error) { return im.tree.Stat(name) }
+
+// Lstat returns the FileInfo of name itself (fs.ReadLinkFS).
+func (im *Image) Lstat(name string) (fs.FileInfo, error) { return im.tree.Lstat(name) }
+
+// ReadLink returns the target of the symlink name (fs.ReadLinkFS).
+func (im *Image) ReadLink(name string) (string, error) { return im.tree.ReadLink(name) }
+
+// ReadDir lists the directory name, sorted by name (fs.ReadDirFS).
+func (im *Image) ReadDir(name string) ([]fs.DirEntry, error) { return im.tree.ReadDir(name) }
+
+// index reads every directory of the image into the tree, checking that
+// each extent lies inside the image.
+func (im *Image) index() error {
+	rootEnt, err := im.entry(im.root)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return im.readEntries(d, name)
-}
-
-func (im *Image) readEntries(d rawRecord, name string) ([]Entry, error) {
-	if d.flags&2 == 0 {
-		return nil, fmt.Errorf("iso: %s: not a directory", name)
-	}
-	recs, err := im.readDir(d)
-	if err != nil {
-		return nil, err
-	}
-	var out []Entry
-	for _, r := range recs {
-		if len(r.id) == 1 && (r.id[0] == 0 || r.id[0] == 1) {
-			continue
-		}
-		e, err := im.entry(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
-func (im *Image) lookup(name string) (rawRecord, error) {
-	cur := im.root
-	name = strings.Trim(path.Clean("/"+name), "/")
-	if name == "" {
-		return cur, nil
-	}
-	for _, c := range strings.Split(name, "/") {
-		if cur.flags&2 == 0 {
-			return rawRecord{}, fmt.Errorf("iso: %s: %w", name, fs.ErrNotExist)
-		}
-		recs, err := im.readDir(cur)
-		if err != nil {
-			return rawRecord{}, err
-		}
-		found := false
-		for _, r := range recs {
-			if len(r.id) == 1 && (r.id[0] == 0 || r.id[0] == 1) {
-				continue
-			}
-			e, err := im.entry(r)
-			if err != nil {
-				return rawRecord{}, err
-			}
-			if e.Name == c {
-				cur, found = r, true
-				break
-			}
-		}
-		if !found {
-			return rawRecord{}, fmt.Errorf("iso: %s: %w", name, fs.ErrNotExist)
+	// The root's own metadata is in its "." record.
+	if recs, err := im.readDir(im.root); err == nil && len(recs) > 0 {
+		if e, err := im.entry(recs[0]); err == nil {
+			rootEnt = e
 		}
 	}
-	return cur, nil
-}
-
-// Stat returns the entry at name.
-func (im *Image) Stat(name string) (Entry, error) {
-	r, err := im.lookup(name)
-	if err != nil {
-		return Entry{}, err
-	}
-	return im.entry(r)
-}
-
-// Open returns the content of the regular file at name.
-func (im *Image) Open(name string) (*io.SectionReader, error) {
-	e, err := im.Stat(name)
-	if err != nil {
-		return nil, err
-	}
-	if !e.Mode.IsRegular() {
-		return nil, fmt.Errorf("iso: %s: not a regular file (%v)", name, e.Mode)
-	}
-	return io.NewSectionReader(im.r, int64(e.LBA)*sectorSize, e.Size), nil
-}
-
-// Walk calls fn for every entry below the root in directory order,
-// parents before children, with slash-separated paths.
-func (im *Image) Walk(fn func(path string, e Entry) error) error {
+	im.tree = fsindex.New(im.r, indexNode(rootEnt))
 	seen := map[uint32]bool{im.root.lba: true}
 	var walk func(dir rawRecord, prefix string, depth int) error
 	walk = func(dir rawRecord, prefix string, depth int) error {
 		if depth > maxDepth {
-			return fmt.Errorf("iso: %s: directories nested deeper than %d", prefix, maxDepth)
+			return fmt.Errorf("iso: /%s: directories nested deeper than %d", prefix, maxDepth)
 		}
 		recs, err := im.readDir(dir)
 		if err != nil {
@@ -532,16 +497,22 @@ func (im *Image) Walk(fn func(path string, e Entry) error) error {
 			if err != nil {
 				return err
 			}
+			if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") {
+				return fmt.Errorf("iso: /%s: directory at sector %d holds the name %q", prefix, dir.lba, e.Name)
+			}
 			p := e.Name
 			if prefix != "" {
 				p = prefix + "/" + e.Name
 			}
-			if err := fn(p, e); err != nil {
-				return err
+			if e.Mode.IsRegular() && im.size >= 0 && int64(e.LBA)*sectorSize+e.Size > im.size {
+				return fmt.Errorf("iso: /%s: its %d bytes at sector %d run past the end of the %d-byte image (it is cut short)", p, e.Size, e.LBA, im.size)
+			}
+			if err := im.tree.Add(p, indexNode(e), indexNode(rootEnt)); err != nil {
+				return fmt.Errorf("iso: %w", err)
 			}
 			if r.flags&2 != 0 {
 				if seen[r.lba] {
-					return fmt.Errorf("iso: %s: directory at sector %d visited twice (a loop)", p, r.lba)
+					return fmt.Errorf("iso: /%s: directory at sector %d visited twice (a loop)", p, r.lba)
 				}
 				seen[r.lba] = true
 				if err := walk(r, p, depth+1); err != nil {
@@ -552,4 +523,19 @@ func (im *Image) Walk(fn func(path string, e Entry) error) error {
 		return nil
 	}
 	return walk(im.root, "", 0)
+}
+
+func indexNode(e entry) fsindex.Node {
+	n := fsindex.Node{Mode: e.Mode, ModTime: e.ModTime, Size: e.Size, Offset: int64(e.LBA) * sectorSize, Target: e.Target,
+		Meta: fsmeta.Meta{UID: e.UID, GID: e.GID, Major: e.RMajor, Minor: e.RMinor, Nlink: max(e.Nlink, 1)}}
+	if e.Mode.IsRegular() && e.Nlink > 1 && e.Size > 0 {
+		n.Meta.Inode = uint64(e.LBA) // hardlinks share their extent
+	}
+	if !e.Mode.IsRegular() {
+		n.Size = 0
+		if e.Mode&fs.ModeSymlink != 0 {
+			n.Size = int64(len(e.Target))
+		}
+	}
+	return n
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/fsmeta"
@@ -33,6 +34,37 @@ func openImage(t testing.TB, name string) *iso.Image {
 		t.Fatal(err)
 	}
 	return im
+}
+
+// entry is what the tests compare of one image entry.
+type entry struct {
+	Mode           fs.FileMode
+	UID, GID       uint32
+	ModTime        time.Time
+	Target         string
+	RMajor, RMinor uint32
+}
+
+// walk calls fn for every entry below the root of im, as fs.WalkDir
+// visits them.
+func walk(im *iso.Image, fn func(p string, e entry) error) error {
+	return fs.WalkDir(im, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		m := fsmeta.Of(fi)
+		e := entry{Mode: fi.Mode(), UID: m.UID, GID: m.GID, ModTime: fi.ModTime(), RMajor: m.Major, RMinor: m.Minor}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if e.Target, err = fs.ReadLink(im, p); err != nil {
+				return err
+			}
+		}
+		return fn(p, e)
+	})
 }
 
 // TestReaderWalksOurImage reads back every entry of bootTree and the boot
@@ -58,7 +90,7 @@ func TestReaderWalksOurImage(t *testing.T) {
 		t.Fatalf("boot entry %+v, want bootable x86 no-emulation 4 sectors at %d", b, lba)
 	}
 	seen := map[string]bool{}
-	err := im.Walk(func(p string, e iso.Entry) error {
+	err := walk(im, func(p string, e entry) error {
 		seen[p] = true
 		if p == iso.CatalogPath {
 			return nil
@@ -89,11 +121,10 @@ func TestReaderWalksOurImage(t *testing.T) {
 				t.Errorf("%s: device %d,%d, want %d,%d", p, e.RMajor, e.RMinor, meta.Major, meta.Minor)
 			}
 		case mf.Mode.IsRegular() && p != iso.IsolinuxBin:
-			r, err := im.Open(p)
+			got, err := fs.ReadFile(im, p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, _ := io.ReadAll(r)
 			if !bytes.Equal(got, mf.Data) {
 				t.Errorf("%s: content differs", p)
 			}
@@ -134,7 +165,7 @@ func TestReaderReadsXorrisoImage(t *testing.T) {
 		t.Errorf("boot entry %+v", im.Boot)
 	}
 	n := 0
-	must(im.Walk(func(p string, e iso.Entry) error {
+	must(walk(im, func(p string, e entry) error {
 		if p == "boot/isolinux/boot.cat" {
 			return nil
 		}
@@ -148,8 +179,7 @@ func TestReaderReadsXorrisoImage(t *testing.T) {
 			t.Errorf("%s: mode %v, disk %v", p, e.Mode, fi.Mode())
 		}
 		if fi.Mode().IsRegular() && p != "boot/isolinux/isolinux.bin" {
-			r, _ := im.Open(p)
-			got, _ := io.ReadAll(r)
+			got, _ := fs.ReadFile(im, p)
 			want, _ := os.ReadFile(filepath.Join(d, p))
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s: content differs", p)
@@ -187,10 +217,7 @@ func TestReaderRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.mutate(bytes.Clone(good))
-			im, err := iso.Open(bytes.NewReader(b))
-			if err == nil {
-				err = im.Walk(func(string, iso.Entry) error { return nil })
-			}
+			_, err := iso.Open(bytes.NewReader(b))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want one mentioning %q", err, tt.want)
 			}
@@ -227,16 +254,9 @@ func (hugeInfo) Size() int64 { return 5 << 30 }
 
 func TestFileTooLarge(t *testing.T) {
 	fsys := hugeFS{MapFS: fstest.MapFS{"boot/big.img": {Data: []byte("x"), Mode: 0o644}}, huge: "boot/big.img"}
-	out := filepath.Join(t.TempDir(), "x.iso")
-	err := iso.Write(context.Background(), out, fsys, iso.Options{Epoch: epoch})
+	_, err := iso.WriteTo(context.Background(), io.Discard, fsys, iso.Options{Epoch: epoch})
 	if !errors.Is(err, iso.ErrFileTooLarge) || !strings.Contains(err.Error(), "boot/big.img") {
 		t.Fatalf("error %v, want ErrFileTooLarge naming boot/big.img", err)
-	}
-	if _, err := os.Stat(out); !os.IsNotExist(err) {
-		t.Errorf("a failed write left %s behind", out)
-	}
-	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 0 {
-		t.Errorf("a failed write left %v behind", ents)
 	}
 }
 
@@ -265,5 +285,64 @@ func TestWriteErrors(t *testing.T) {
 	cancel()
 	if _, err := iso.WriteTo(ctx, io.Discard, tree, iso.Options{Epoch: epoch}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// The image is an fs.FS as testing/fstest checks it, and its symlinks
+// resolve inside the image.
+func TestImageIsAnFS(t *testing.T) {
+	tree := bootTree(t)
+	dangling := tree["extra/link"]
+	delete(tree, "extra/link") // fstest opens every entry
+	im := openImage(t, writeISO(t, tree))
+	var names []string
+	for p := range tree {
+		if p != "." {
+			names = append(names, p)
+		}
+	}
+	if err := fstest.TestFS(im, names...); err != nil {
+		t.Fatal(err)
+	}
+	tree["extra/link"] = dangling
+	im = openImage(t, writeISO(t, tree))
+	b, err := fs.ReadFile(im, "extra/abs")
+	if err != nil || !bytes.Equal(b, tree["boot/vmlinuz64"].Data) {
+		t.Errorf("extra/abs -> /boot/./vmlinuz64: %d bytes, %v", len(b), err)
+	}
+	if _, err := fs.Stat(im, "extra/link"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("extra/link (dangling in the image): %v", err)
+	}
+}
+
+// An image cut short anywhere inside its volume fails to open, saying so,
+// instead of reading as a smaller image.
+func TestReaderRejectsTruncated(t *testing.T) {
+	tree := bootTree(t)
+	b, err := os.ReadFile(writeISO(t, tree))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := iso.Open(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	volume := int(im.VolumeSpaceSize) * 2048
+	for _, cut := range []int{volume - 1, volume / 2, 20 * 2048, 17 * 2048} {
+		f := filepath.Join(t.TempDir(), "cut.iso")
+		if err := os.WriteFile(f, b[:cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := os.Open(f)
+		_, err := iso.Open(r)
+		r.Close()
+		if err == nil || !strings.Contains(err.Error(), "cut short") {
+			t.Errorf("cut at %d of %d: %v, want an error saying it is cut short", cut, len(b), err)
+		}
+	}
+	// The padding after the volume is not part of it.
+	r := bytes.NewReader(b[:volume])
+	if _, err := iso.Open(r); err != nil {
+		t.Errorf("image without its padding: %v", err)
 	}
 }

@@ -306,7 +306,7 @@ func TestXorrisoSeesIsohybrid(t *testing.T) {
 	opts := vic.ISOOptions("v1", epoch)
 	opts.HybridMBR = needFile(t, hostIsohdpfx)
 	img := filepath.Join(t.TempDir(), "hybrid.iso")
-	if err := iso.Write(context.Background(), img, tree, opts); err != nil {
+	if err := writeImage(context.Background(), img, tree, opts); err != nil {
 		t.Fatal(err)
 	}
 	out := run(t, "xorriso", "-indev", img, "-report_system_area", "plain")
@@ -341,7 +341,7 @@ func TestManyDirectories(t *testing.T) {
 		tree[d+"/f"] = &fstest.MapFile{Data: []byte(d), Mode: 0o644}
 	}
 	img := filepath.Join(t.TempDir(), "many.iso")
-	if err := iso.Write(context.Background(), img, tree, iso.Options{Epoch: epoch}); err != nil {
+	if err := writeImage(context.Background(), img, tree, iso.Options{Epoch: epoch}); err != nil {
 		t.Fatal(err)
 	}
 	got := isoinfoList(t, run(t, "isoinfo", "-R", "-l", "-i", img))

@@ -117,8 +117,35 @@ func bootTree(t testing.TB) fstest.MapFS {
 func writeISO(t testing.TB, fsys fs.FS) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "bootstrap.iso")
-	if err := iso.Write(context.Background(), out, fsys, vic.ISOOptions("v1.5.8-0-9489f63", epoch)); err != nil {
+	if err := writeImage(context.Background(), out, fsys, vic.ISOOptions("v1.5.8-0-9489f63", epoch)); err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// writeImage writes the image of fsys to the file name.
+func writeImage(ctx context.Context, name string, fsys fs.FS, opts iso.Options) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if _, err := iso.WriteTo(ctx, f, fsys, opts); err != nil {
+		f.Close()
+		os.Remove(name)
+		return err
+	}
+	return f.Close()
+}
+
+// writeInitrd packs fsys compressed with c into the file name.
+func writeInitrd(ctx context.Context, name string, fsys fs.FS, c initramfs.Compression, opts initramfs.Options) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := initramfs.Write(ctx, f, fsys, c, opts); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -9,16 +9,14 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs/internal/treemeta"
+	"github.com/vicroot/vicroot/initramfs/internal/wcount"
 	"github.com/vicroot/vicroot/internal/fsmeta"
-
-	"github.com/vicroot/vicroot/internal/atomicfile"
 )
 
 const sectorSize = 2048
@@ -80,30 +78,13 @@ type node struct {
 	su       suArea // of the record in the parent directory
 }
 
-// Write writes the image of fsys to the file name: a temporary file beside
-// it, renamed into place when complete.
-func Write(ctx context.Context, name string, fsys fs.FS, opts Options) error {
-	var werr error
-	err := atomicfile.Write(name, 0o644, func(f *os.File) error {
-		_, werr = WriteTo(ctx, f, fsys, opts)
-		return werr
-	})
-	if werr != nil {
-		return fmt.Errorf("%w (writing %s)", werr, name)
-	}
-	if err != nil {
-		return fmt.Errorf("iso: %w", err)
-	}
-	return nil
-}
-
 // WriteTo streams the image of fsys to w and returns the bytes written.
 // Only metadata is held in memory (and the boot file, to patch it).
 //
 // Rock Ridge owners and modes come from the tree (the *fsmeta.Meta of each
-// FileInfo, else the host's stat data): build the ISO tree with Tree or
-// VICLayout, whose entries are root's, rather than os.DirFS of a temporary
-// folder, or the builder's uid ends up in the image.
+// FileInfo, else the host's stat data): build the ISO tree in memory (the
+// pipeline uses the in-memory tree of package rootfs) rather than as
+// os.DirFS of a temporary folder, or the builder's uid ends up in the image.
 func WriteTo(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) (int64, error) {
 	if opts.Epoch.IsZero() {
 		return 0, errors.New("iso: Options.Epoch (SOURCE_DATE_EPOCH) is required")
@@ -128,14 +109,14 @@ func WriteTo(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) (int64,
 		return 0, err
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
-	cw := &countWriter{w: bw}
+	cw := &wcount.Writer{W: bw}
 	if err := l.write(cw); err != nil {
-		return cw.n, err
+		return cw.N, err
 	}
 	if err := bw.Flush(); err != nil {
-		return cw.n, fmt.Errorf("iso: write: %w", err)
+		return cw.N, fmt.Errorf("iso: write: %w", err)
 	}
-	return cw.n, nil
+	return cw.N, nil
 }
 
 type layout struct {
@@ -412,7 +393,7 @@ func (l *layout) rrEntries(n *node, names [][]byte) [][]byte {
 }
 
 // write emits the image.
-func (l *layout) write(w *countWriter) error {
+func (l *layout) write(w *wcount.Writer) error {
 	pvd := l.pvd()
 	system := make([]byte, 16*sectorSize)
 	if l.opts.HybridMBR != nil {
@@ -481,10 +462,10 @@ func (l *layout) write(w *countWriter) error {
 			return err
 		}
 	}
-	if w.n != int64(l.volumeSize)*sectorSize {
-		return fmt.Errorf("iso: internal error: wrote %d bytes, planned %d sectors", w.n, l.volumeSize)
+	if w.N != int64(l.volumeSize)*sectorSize {
+		return fmt.Errorf("iso: internal error: wrote %d bytes, planned %d sectors", w.N, l.volumeSize)
 	}
-	if _, err := w.Write(make([]byte, l.totalSize()-w.n)); err != nil {
+	if _, err := w.Write(make([]byte, l.totalSize()-w.N)); err != nil {
 		return fmt.Errorf("iso: write: %w", err)
 	}
 	return nil
@@ -669,15 +650,4 @@ func (l *layout) pvd() []byte {
 	b[881] = 1
 	padField(b[883:1395], "")
 	return b
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n += int64(n)
-	return n, err
 }

@@ -1,4 +1,4 @@
-package rootfs
+package sysconf
 
 import (
 	"fmt"
@@ -27,16 +27,17 @@ type sysItem struct {
 // ApplySysusers creates the users and groups the tree's sysusers.d files
 // declare, in systemd-sysusers' order, and returns a line per account
 // created. Malformed lines are errors naming the file and line.
-func (t *Tree) ApplySysusers() ([]string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (sys *System) ApplySysusers() ([]string, error) {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
 	files := map[string]string{} // basename -> tree path, first dir wins
 	for _, d := range sysusersDirs {
-		_, _, dn, err := t.lookup(d, true)
-		if err != nil || dn == nil || !dn.mode.IsDir() {
+		ents, err := sys.fs.ReadDir(d)
+		if err != nil {
 			continue
 		}
-		for name := range dn.kids {
+		for _, e := range ents {
+			name := e.Name()
 			if _, seen := files[name]; !seen && strings.HasSuffix(name, ".conf") {
 				files[name] = d + "/" + name
 			}
@@ -44,7 +45,7 @@ func (t *Tree) ApplySysusers() ([]string, error) {
 	}
 	var items []sysItem
 	for _, name := range sortedKeys(files) {
-		data, ok := t.readLocked(files[name])
+		data, ok := sys.readLocked(files[name])
 		if !ok {
 			continue
 		}
@@ -69,8 +70,8 @@ func (t *Tree) ApplySysusers() ([]string, error) {
 			items = append(items, it)
 		}
 	}
-	s := &sysusers{t: t, pw: t.loadDB("etc/passwd", 7), gr: t.loadDB("etc/group", 4),
-		sh: t.loadDB("etc/shadow", 9), gs: t.loadDB("etc/gshadow", 4)}
+	s := &sysusers{sys: sys, pw: sys.loadDB("etc/passwd", 7), gr: sys.loadDB("etc/group", 4),
+		sh: sys.loadDB("etc/shadow", 9), gs: sys.loadDB("etc/gshadow", 4)}
 	var created []string
 	// Explicit groups first, then each user with its own group.
 	for _, it := range items {
@@ -109,7 +110,7 @@ func (t *Tree) ApplySysusers() ([]string, error) {
 }
 
 type sysusers struct {
-	t              *Tree
+	sys            *System
 	pw, gr, sh, gs *acctDB
 	changed        bool
 }
@@ -233,7 +234,7 @@ func (s *sysusers) user(it sysItem) ([]string, error) {
 	u := strconv.FormatInt(uid, 10)
 	s.pw.rows = append(s.pw.rows, []string{it.name, "x", u, gid, dash(it.gecos, ""), dash(it.home, "/"), dash(it.shell, sysusersNologin)})
 	if s.sh.ok {
-		s.sh.rows = append(s.sh.rows, []string{it.name, "!*", s.t.daysNow(), "", "", "", "", "", ""})
+		s.sh.rows = append(s.sh.rows, []string{it.name, "!*", s.sys.daysNow(), "", "", "", "", "", ""})
 	}
 	s.changed = true
 	return append(created, fmt.Sprintf("user %s uid %s gid %s", it.name, u, gid)), nil

@@ -1,4 +1,4 @@
-package rootfs_test
+package rpminstall_test
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/rpmpack"
 	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/rpminstall"
+	"github.com/vicroot/vicroot/rootfs/sysconf"
 )
 
 // FuzzInstallRPM feeds whole RPM files (seeded from real ones, with
@@ -27,7 +29,7 @@ func FuzzInstallRPM(f *testing.F) {
 	f.Add([]byte{0xed, 0xab, 0xee, 0xdb})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr := rootfs.New()
-		_, err := tr.InstallRPM(context.Background(), rootfs.RPMFile{R: bytes.NewReader(data), Size: int64(len(data))}, rootfs.InstallOptions{Workers: 1})
+		_, err := rpminstall.New(tr, sysconf.New(tr)).InstallRPM(context.Background(), rpminstall.RPMFile{R: bytes.NewReader(data), Size: int64(len(data))}, rpminstall.InstallOptions{Workers: 1})
 		if err != nil && !strings.HasPrefix(err.Error(), "rootfs: ") {
 			t.Fatalf("error without the package prefix: %v", err)
 		}
@@ -68,7 +70,7 @@ func TestSmallRPMSeedsInstall(t *testing.T) {
 	for _, comp := range []string{"gzip:0", "zstd", "xz", "lzma"} {
 		data := smallRPM(t, comp)
 		tr := rootfs.New()
-		if _, err := tr.InstallRPM(context.Background(), rootfs.RPMFile{R: bytes.NewReader(data), Size: int64(len(data))}, rootfs.InstallOptions{}); err != nil {
+		if _, err := rpminstall.New(tr, sysconf.New(tr)).InstallRPM(context.Background(), rpminstall.RPMFile{R: bytes.NewReader(data), Size: int64(len(data))}, rpminstall.InstallOptions{}); err != nil {
 			t.Fatalf("%s: %v", comp, err)
 		}
 		if got, err := tr.ReadFile("etc/abs"); err != nil || string(got) != "hello\n" {

@@ -1,7 +1,8 @@
-package rootfs
+package sysconf
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -35,16 +36,16 @@ type unitFile struct {
 
 // findUnit locates a unit file by name in the unit directories (the first
 // directory holding it wins, as in systemd), following symlinks.
-func (t *Tree) findUnit(name string) (*unitFile, error) {
+func (sys *System) findUnit(name string) (*unitFile, error) {
 	for _, d := range unitDirs {
-		l, err := t.lookupPath(d+"/"+name, true)
-		if err != nil || l.n == nil || !l.n.mode.IsRegular() {
+		fi, err := sys.fs.Stat(d + "/" + name)
+		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
 		u := &unitFile{name: name, path: d + "/" + name}
-		var data []byte
-		if l.n.content != nil {
-			data = l.n.content.data
+		data, err := sys.fs.ReadFile(d + "/" + name)
+		if err != nil {
+			return nil, err
 		}
 		section := ""
 		sc := bufio.NewScanner(strings.NewReader(string(data)))
@@ -109,74 +110,70 @@ func unitLinks(u *unitFile) map[string]string {
 }
 
 // Enable creates the [Install] links of the named units (and their Also=).
-func (t *Tree) Enable(units ...string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.enable(units, map[string]bool{})
+func (sys *System) Enable(units ...string) error {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	return sys.enable(units, map[string]bool{})
 }
 
-func (t *Tree) enable(units []string, seen map[string]bool) error {
+func (sys *System) enable(units []string, seen map[string]bool) error {
 	for _, name := range units {
 		if seen[name] {
 			continue
 		}
 		seen[name] = true
-		u, err := t.findUnit(name)
+		u, err := sys.findUnit(name)
 		if err != nil {
 			return fmt.Errorf("rootfs: enable: %w", err)
 		}
 		links := unitLinks(u)
 		for _, l := range sortedKeys(links) {
-			if err := t.placeLink(l, links[l]); err != nil {
+			if err := sys.placeLink(l, links[l]); err != nil {
 				return fmt.Errorf("rootfs: enable %s: %w", name, err)
 			}
 		}
-		if err := t.enable(u.also, seen); err != nil {
+		if err := sys.enable(u.also, seen); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *Tree) placeLink(name, target string) error {
-	if _, err := t.mkdirAll("enable", parentOf(name), 0o755); err != nil {
+func (sys *System) placeLink(name, target string) error {
+	if err := sys.fs.MkdirAll(parentOf(name), 0o755); err != nil {
 		return err
 	}
-	l, err := t.lookupPath(name, false)
-	if err != nil {
-		return err
-	}
-	if l.n != nil {
-		if l.n.mode&fs.ModeSymlink != 0 && l.n.target == target {
-			return nil
-		}
-		if l.n.mode&fs.ModeSymlink == 0 {
+	if fi, err := sys.fs.Lstat(name); err == nil {
+		if fi.Mode()&fs.ModeSymlink == 0 {
 			return fmt.Errorf("%s exists and is not a symlink", name)
 		}
-		delete(l.dir.kids, l.base)
-		t.unlinked(l.n)
+		if old, err := sys.fs.ReadLink(name); err == nil && old == target {
+			return nil
+		}
+		if err := sys.fs.Remove(name); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
-	n := t.newInode(fs.ModeSymlink | 0o777)
-	n.target = target
-	t.attach(l.dir, l.base, n)
-	return nil
+	return sys.fs.Symlink(target, name)
 }
 
 // Disable removes the links of the named units under /etc/systemd/system
 // (and of their Also= units).
-func (t *Tree) Disable(units ...string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.disable(units, map[string]bool{})
+func (sys *System) Disable(units ...string) error {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	return sys.disable(units, map[string]bool{})
 }
 
-func (t *Tree) disable(units []string, seen map[string]bool) error {
+func (sys *System) disable(units []string, seen map[string]bool) error {
 	for _, name := range units {
 		if seen[name] {
 			continue
 		}
 		seen[name] = true
-		u, err := t.findUnit(name)
+		u, err := sys.findUnit(name)
 		if err != nil {
 			return fmt.Errorf("rootfs: disable: %w", err)
 		}
@@ -186,40 +183,41 @@ func (t *Tree) disable(units []string, seen map[string]bool) error {
 		for _, a := range u.alias {
 			names[a] = true
 		}
-		t.removeLinks("etc/systemd/system", names, "/"+u.path)
-		if err := t.disable(u.also, seen); err != nil {
+		sys.removeLinks("etc/systemd/system", names, "/"+u.path)
+		if err := sys.disable(u.also, seen); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *Tree) removeLinks(dir string, names map[string]bool, target string) {
-	_, _, d, err := t.lookup(dir, true)
-	if err != nil || d == nil || !d.mode.IsDir() {
+func (sys *System) removeLinks(dir string, names map[string]bool, target string) {
+	ents, err := sys.fs.ReadDir(dir)
+	if err != nil {
 		return
 	}
-	for _, k := range sortedNames(d.kids) {
-		c := d.kids[k]
+	for _, e := range ents {
+		k := e.Name()
 		switch {
-		case c.mode.IsDir():
-			t.removeLinks(dir+"/"+k, names, target)
-		case c.mode&fs.ModeSymlink != 0 && (names[k] || c.target == target):
-			delete(d.kids, k)
-			t.unlinked(c)
+		case e.IsDir():
+			sys.removeLinks(dir+"/"+k, names, target)
+		case e.Type()&fs.ModeSymlink != 0:
+			if t, err := sys.fs.ReadLink(dir + "/" + k); err == nil && (names[k] || t == target) {
+				sys.fs.Remove(dir + "/" + k)
+			}
 		}
 	}
 }
 
 // SetDefault makes /etc/systemd/system/default.target point at target.
-func (t *Tree) SetDefault(target string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	u, err := t.findUnit(target)
+func (sys *System) SetDefault(target string) error {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	u, err := sys.findUnit(target)
 	if err != nil {
 		return fmt.Errorf("rootfs: set-default: %w", err)
 	}
-	return t.placeLink("etc/systemd/system/default.target", "/"+u.path)
+	return sys.placeLink("etc/systemd/system/default.target", "/"+u.path)
 }
 
 // presetRule is one line of a *.preset file.
@@ -228,33 +226,35 @@ type presetRule struct {
 	pattern string
 }
 
-func (t *Tree) presetRules() []presetRule {
-	files := map[string]*inode{}
+func (sys *System) presetRules() []presetRule {
+	files := map[string]string{} // name -> tree path
 	for _, d := range presetDirs {
-		_, _, dn, err := t.lookup(d, true)
-		if err != nil || dn == nil || !dn.mode.IsDir() {
+		ents, err := sys.fs.ReadDir(d)
+		if err != nil {
 			continue
 		}
-		for name, n := range dn.kids {
+		for _, e := range ents {
+			name := e.Name()
 			if !strings.HasSuffix(name, ".preset") {
 				continue
 			}
 			if _, seen := files[name]; seen {
 				continue // an earlier directory overrides by name
 			}
-			if n.mode&fs.ModeSymlink != 0 {
-				_, _, n, _ = t.lookup(d+"/"+name, true)
-			}
-			files[name] = n
+			files[name] = d + "/" + name
 		}
 	}
 	var rules []presetRule
-	for _, name := range sortedInodeKeys(files) {
-		n := files[name]
-		if n == nil || n.content == nil {
+	for _, name := range sortedKeys(files) {
+		fi, err := sys.fs.Stat(files[name])
+		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
-		for _, line := range strings.Split(string(n.content.data), "\n") {
+		data, err := sys.fs.ReadFile(files[name])
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
 			f := strings.Fields(line)
 			if len(f) < 2 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
 				continue
@@ -274,19 +274,19 @@ func (t *Tree) presetRules() []presetRule {
 // [Install] section is enabled or disabled by the first matching rule of
 // the *.preset files (enabled when none matches). It returns the units it
 // enabled, sorted.
-func (t *Tree) PresetAll() ([]string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	rules := t.presetRules()
+func (sys *System) PresetAll() ([]string, error) {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	rules := sys.presetRules()
 	names := map[string]bool{}
 	for _, d := range unitDirs {
-		_, _, dn, err := t.lookup(d, true)
-		if err != nil || dn == nil || !dn.mode.IsDir() {
+		ents, err := sys.fs.ReadDir(d)
+		if err != nil {
 			continue
 		}
-		for name, n := range dn.kids {
-			if n.mode.IsRegular() && isUnitName(name) {
-				names[name] = true
+		for _, e := range ents {
+			if e.Type().IsRegular() && isUnitName(e.Name()) {
+				names[e.Name()] = true
 			}
 		}
 	}
@@ -294,7 +294,7 @@ func (t *Tree) PresetAll() ([]string, error) {
 	// disabled unit's Also= cannot undo an enabled one.
 	var enabled, disabled []string
 	for _, name := range sortedBoolKeys(names) {
-		u, err := t.findUnit(name)
+		u, err := sys.findUnit(name)
 		if err != nil || !u.hasInst {
 			continue
 		}
@@ -311,10 +311,10 @@ func (t *Tree) PresetAll() ([]string, error) {
 			disabled = append(disabled, name)
 		}
 	}
-	if err := t.disable(disabled, map[string]bool{}); err != nil {
+	if err := sys.disable(disabled, map[string]bool{}); err != nil {
 		return nil, err
 	}
-	if err := t.enable(enabled, map[string]bool{}); err != nil {
+	if err := sys.enable(enabled, map[string]bool{}); err != nil {
 		return nil, err
 	}
 	return enabled, nil
@@ -331,32 +331,29 @@ func isUnitName(n string) bool {
 
 // EmptyMachineID leaves /etc/machine-id empty (mode 0444), as VIC does
 // after systemd-machine-id-setup, so each VM gets its own id at boot.
-func (t *Tree) EmptyMachineID() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, err := t.mkdirAll("machine-id", "etc", 0o755); err != nil {
+func (sys *System) EmptyMachineID() error {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	if err := sys.fs.MkdirAll("etc", 0o755); err != nil {
 		return err
 	}
-	if err := t.writeFile("machine-id", "etc/machine-id", []byte{}, 0o444); err != nil {
-		return err
-	}
-	return nil
+	return sys.fs.WriteFile("etc/machine-id", []byte{}, 0o444)
 }
 
 // CleanCaches removes the package managers' caches, as VIC's `clean all`
 // does (rm -fr rootfs/var/cache/tdnf/*, and yum's).
-func (t *Tree) CleanCaches() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (sys *System) CleanCaches() error {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
 	for _, d := range []string{"var/cache/tdnf", "var/cache/yum", "var/cache/dnf"} {
-		_, _, n, err := t.lookup(d, true)
-		if err != nil || n == nil || !n.mode.IsDir() {
+		ents, err := sys.fs.ReadDir(d)
+		if err != nil {
 			continue
 		}
-		for _, k := range sortedNames(n.kids) {
-			c := n.kids[k]
-			delete(n.kids, k)
-			t.unlinked(c)
+		for _, e := range ents {
+			if err := sys.fs.RemoveAll(d + "/" + e.Name()); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -372,15 +369,6 @@ func sortedKeys(m map[string]string) []string {
 }
 
 func sortedBoolKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedInodeKeys(m map[string]*inode) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -1,4 +1,4 @@
-package rootfs
+package hook
 
 import (
 	"errors"
@@ -6,166 +6,15 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/vicroot/vicroot/internal/fsmeta"
+	"github.com/vicroot/vicroot/rootfs/sysconf"
 )
 
-// flags splits leading options ("-rf", "-m 755", "--force") from operands.
-// withArg lists the short options that take a value.
-func flags(args []string, withArg string) (map[byte]string, []string, error) {
-	o := map[byte]string{}
-	for len(args) > 0 {
-		a := args[0]
-		if a == "--" {
-			return o, args[1:], nil
-		}
-		if len(a) < 2 || a[0] != '-' {
-			break
-		}
-		args = args[1:]
-		if strings.HasPrefix(a, "--") {
-			long := map[string]byte{"force": 'f', "recursive": 'r', "parents": 'p', "symbolic": 's',
-				"archive": 'a', "no-dereference": 'P', "dereference": 'L', "mode": 'm',
-				"in-place": 'i', "no-clobber": 'n', "verbose": 'v', "directory": 'd'}
-			k, v, hasV := strings.Cut(a[2:], "=")
-			c, ok := long[k]
-			if !ok {
-				return nil, nil, fmt.Errorf("unsupported option %s", a)
-			}
-			o[c] = v
-			if strings.IndexByte(withArg, c) >= 0 && !hasV {
-				if len(args) == 0 {
-					return nil, nil, fmt.Errorf("option %s needs a value", a)
-				}
-				o[c], args = args[0], args[1:]
-			}
-			continue
-		}
-		for j := 1; j < len(a); j++ {
-			c := a[j]
-			if strings.IndexByte(withArg, c) >= 0 {
-				v := a[j+1:]
-				if v == "" {
-					if len(args) == 0 {
-						return nil, nil, fmt.Errorf("option -%c needs a value", c)
-					}
-					v, args = args[0], args[1:]
-				}
-				o[c] = v
-				break
-			}
-			o[c] = ""
-		}
-	}
-	return o, args, nil
-}
-
-func has(o map[byte]string, cs string) bool {
-	for i := 0; i < len(cs); i++ {
-		if _, ok := o[cs[i]]; ok {
-			return true
-		}
-	}
-	return false
-}
-
-func parseMode(s string, old fs.FileMode, isDir bool) (fs.FileMode, error) {
-	if v, err := strconv.ParseUint(s, 8, 32); err == nil {
-		return unixToMode(uint32(v)), nil
-	}
-	m := modeToUnix(old)
-	for _, clause := range strings.Split(s, ",") {
-		i := strings.IndexAny(clause, "+-=")
-		if i < 0 {
-			return 0, fmt.Errorf("invalid mode %q", s)
-		}
-		who := clause[:i]
-		if who == "" || strings.Contains(who, "a") {
-			who = "ugo"
-		}
-		var mask uint32
-		for _, w := range who {
-			switch w {
-			case 'u':
-				mask |= 0o4700
-			case 'g':
-				mask |= 0o2070
-			case 'o':
-				mask |= 0o1007
-			default:
-				return 0, fmt.Errorf("invalid mode %q", s)
-			}
-		}
-		ops := clause[i:]
-		for len(ops) > 0 {
-			op := ops[0]
-			j := 1
-			var bits uint32
-			for ; j < len(ops) && strings.IndexByte("+-=", ops[j]) < 0; j++ {
-				switch ops[j] {
-				case 'r':
-					bits |= 0o444
-				case 'w':
-					bits |= 0o222
-				case 'x':
-					bits |= 0o111
-				case 'X':
-					if isDir || m&0o111 != 0 {
-						bits |= 0o111
-					}
-				case 's':
-					bits |= 0o6000
-				case 't':
-					bits |= 0o1000
-				default:
-					return 0, fmt.Errorf("invalid mode %q", s)
-				}
-			}
-			ops = ops[j:]
-			bits &= mask
-			switch op {
-			case '+':
-				m |= bits
-			case '-':
-				m &^= bits
-			case '=':
-				m = m&^(mask&0o777|mask&0o7000) | bits
-			}
-		}
-	}
-	return unixToMode(m), nil
-}
-
-func unixToMode(v uint32) fs.FileMode {
-	m := fs.FileMode(v & 0o777)
-	if v&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if v&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if v&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
-
-func modeToUnix(m fs.FileMode) uint32 {
-	v := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		v |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		v |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		v |= 0o1000
-	}
-	return v
-}
+// permBits are the mode bits chmod, cp -p and install set.
+const permBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
 func (h *hookRun) paths(args []string) ([]string, error) {
 	var out []string
@@ -179,12 +28,9 @@ func (h *hookRun) paths(args []string) ([]string, error) {
 	return out, nil
 }
 
-func (h *hookRun) mkdir(args []string) error {
-	o, rest, err := flags(args, "m")
-	if err != nil {
-		return err
-	}
+func (h *hookRun) mkdir(o opts, rest []string) error {
 	perm := fs.FileMode(0o755)
+	var err error
 	if m, ok := o['m']; ok {
 		if perm, err = parseMode(m, 0o755, true); err != nil {
 			return err
@@ -195,7 +41,7 @@ func (h *hookRun) mkdir(args []string) error {
 		return err
 	}
 	for _, p := range ps {
-		if has(o, "p") {
+		if o.has("p") {
 			err = h.t.MkdirAll(p, perm)
 		} else {
 			err = h.t.Mkdir(p, perm)
@@ -217,14 +63,7 @@ func (h *hookRun) isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-func (h *hookRun) ln(args []string) error {
-	o, rest, err := flags(args, "")
-	if err != nil {
-		return err
-	}
-	if len(rest) < 1 {
-		return errors.New("missing operand")
-	}
+func (h *hookRun) ln(o opts, rest []string) error {
 	if len(rest) == 1 {
 		rest = append(rest, path.Base(rest[0]))
 	}
@@ -233,7 +72,7 @@ func (h *hookRun) ln(args []string) error {
 	if err != nil {
 		return err
 	}
-	noDeref := has(o, "nT")
+	noDeref := o.has("nT")
 	targets := rest[:len(rest)-1]
 	intoDir := false
 	if fi, err := h.t.Lstat(dst); err == nil {
@@ -244,17 +83,17 @@ func (h *hookRun) ln(args []string) error {
 	}
 	for _, target := range targets {
 		name := dst
-		if intoDir && !has(o, "T") {
+		if intoDir && !o.has("T") {
 			name = path.Join(dst, path.Base(target))
 		}
-		if has(o, "f") {
+		if o.has("f") {
 			if fi, err := h.t.Lstat(name); err == nil && !fi.IsDir() {
 				if err := h.t.Remove(name); err != nil {
 					return err
 				}
 			}
 		}
-		if has(o, "s") {
+		if o.has("s") {
 			err = h.t.Symlink(target, name)
 		} else {
 			var src string
@@ -269,11 +108,7 @@ func (h *hookRun) ln(args []string) error {
 	return nil
 }
 
-func (h *hookRun) rm(args []string) error {
-	o, rest, err := flags(args, "")
-	if err != nil {
-		return err
-	}
+func (h *hookRun) rm(o opts, rest []string) error {
 	ps, err := h.paths(rest)
 	if err != nil {
 		return err
@@ -281,7 +116,7 @@ func (h *hookRun) rm(args []string) error {
 	for _, p := range ps {
 		fi, err := h.t.Lstat(p)
 		if err != nil {
-			if has(o, "f") && errors.Is(err, fs.ErrNotExist) {
+			if o.has("f") && errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
 			return err
@@ -290,7 +125,7 @@ func (h *hookRun) rm(args []string) error {
 			return errors.New("refusing to remove the tree's root")
 		}
 		if fi.IsDir() {
-			if !has(o, "rR") {
+			if !o.has("rR") {
 				return fmt.Errorf("cannot remove %s: is a directory", p)
 			}
 			err = h.t.RemoveAll(p)
@@ -319,24 +154,17 @@ func (h *hookRun) source(a string) (fsys fs.FS, name string, err error) {
 	return nil, "", fmt.Errorf("%s: %w", a, errOutside)
 }
 
-func (h *hookRun) cp(args []string) error {
-	o, rest, err := flags(args, "")
-	if err != nil {
-		return err
-	}
-	if len(rest) < 2 {
-		return errors.New("missing operand")
-	}
+func (h *hookRun) cp(o opts, rest []string) error {
 	dst, err := h.treePath(rest[len(rest)-1])
 	if err != nil {
 		return err
 	}
-	archive := has(o, "a")
-	recursive := archive || has(o, "rR")
-	preserve := archive || has(o, "p")
+	archive := o.has("a")
+	recursive := archive || o.has("rR")
+	preserve := archive || o.has("p")
 	// -a and -P/-d copy symlinks as links; -L or plain cp of an operand
 	// follows them, as GNU cp does for files named on the command line.
-	keepLinks := archive || has(o, "Pd")
+	keepLinks := archive || o.has("Pd")
 	srcs := rest[:len(rest)-1]
 	if len(srcs) > 1 && !h.isDir(dst) {
 		return fmt.Errorf("target %s is not a directory", rest[len(rest)-1])
@@ -350,7 +178,7 @@ func (h *hookRun) cp(args []string) error {
 		if h.isDir(dst) {
 			to = path.Join(dst, path.Base(name))
 		}
-		if has(o, "n") {
+		if o.has("n") {
 			if _, err := h.t.Lstat(to); err == nil {
 				continue
 			}
@@ -420,7 +248,7 @@ func (h *hookRun) copy(fsys fs.FS, from, to string, recursive, preserve, keepLin
 			return err
 		}
 	default:
-		return fmt.Errorf("%s: cannot copy a %s", from, typeName(mode))
+		return fmt.Errorf("%s: cannot copy a file of mode %v", from, mode)
 	}
 	if preserve {
 		m := fsmetaOf(fi)
@@ -448,14 +276,7 @@ func fsmetaOf(fi fs.FileInfo) idsOf {
 	return r
 }
 
-func (h *hookRun) mv(args []string) error {
-	_, rest, err := flags(args, "")
-	if err != nil {
-		return err
-	}
-	if len(rest) < 2 {
-		return errors.New("missing operand")
-	}
+func (h *hookRun) mv(_ opts, rest []string) error {
 	ps, err := h.paths(rest)
 	if err != nil {
 		return err
@@ -500,20 +321,13 @@ func (h *hookRun) walk(p string, recursive bool, fn func(string) error) error {
 	return nil
 }
 
-func (h *hookRun) chmod(args []string) error {
-	o, rest, err := flags(args, "")
-	if err != nil {
-		return err
-	}
-	if len(rest) < 2 {
-		return errors.New("missing operand")
-	}
+func (h *hookRun) chmod(o opts, rest []string) error {
 	ps, err := h.paths(rest[1:])
 	if err != nil {
 		return err
 	}
 	for _, p := range ps {
-		err := h.walk(p, has(o, "R"), func(q string) error {
+		err := h.walk(p, o.has("R"), func(q string) error {
 			fi, err := h.t.Stat(q)
 			if err != nil {
 				return err
@@ -533,9 +347,7 @@ func (h *hookRun) chmod(args []string) error {
 
 // owner parses USER[:GROUP] with names from the tree's own account files.
 func (h *hookRun) owner(spec string, uid, gid uint32) (uint32, uint32, error) {
-	h.t.mu.RLock()
-	ids := h.t.loadIDs()
-	h.t.mu.RUnlock()
+	users, groups := sysconf.IDs(h.t)
 	u, g, hasG := strings.Cut(spec, ":")
 	if !hasG {
 		u, g, hasG = strings.Cut(spec, ".")
@@ -551,32 +363,25 @@ func (h *hookRun) owner(spec string, uid, gid uint32) (uint32, uint32, error) {
 	}
 	var err error
 	if u != "" {
-		if uid, err = look(u, ids.users); err != nil {
+		if uid, err = look(u, users); err != nil {
 			return 0, 0, err
 		}
 	}
 	if hasG && g != "" {
-		if gid, err = look(g, ids.groups); err != nil {
+		if gid, err = look(g, groups); err != nil {
 			return 0, 0, err
 		}
 	}
 	return uid, gid, nil
 }
 
-func (h *hookRun) chown(args []string) error {
-	o, rest, err := flags(args, "")
-	if err != nil {
-		return err
-	}
-	if len(rest) < 2 {
-		return errors.New("missing operand")
-	}
+func (h *hookRun) chown(o opts, rest []string) error {
 	ps, err := h.paths(rest[1:])
 	if err != nil {
 		return err
 	}
 	for _, p := range ps {
-		err := h.walk(p, has(o, "R"), func(q string) error {
+		err := h.walk(p, o.has("R"), func(q string) error {
 			fi, err := h.t.Lstat(q)
 			if err != nil {
 				return err
@@ -586,7 +391,7 @@ func (h *hookRun) chown(args []string) error {
 			if err != nil {
 				return err
 			}
-			if has(o, "h") || fi.Mode()&fs.ModeSymlink != 0 && q != p {
+			if o.has("h") || fi.Mode()&fs.ModeSymlink != 0 && q != p {
 				return h.t.Lchown(q, uid, gid)
 			}
 			return h.t.Chown(q, uid, gid)
@@ -598,18 +403,14 @@ func (h *hookRun) chown(args []string) error {
 	return nil
 }
 
-func (h *hookRun) touch(args []string) error {
-	o, rest, err := flags(args, "")
-	if err != nil {
-		return err
-	}
+func (h *hookRun) touch(o opts, rest []string) error {
 	ps, err := h.paths(rest)
 	if err != nil {
 		return err
 	}
 	for _, p := range ps {
 		if _, err := h.t.Stat(p); err != nil {
-			if has(o, "c") {
+			if o.has("c") {
 				continue
 			}
 			if err := h.t.WriteFile(p, nil, 0o644); err != nil {
@@ -617,29 +418,20 @@ func (h *hookRun) touch(args []string) error {
 			}
 			continue
 		}
-		h.t.mu.RLock()
-		tm := h.t.defTime
-		h.t.mu.RUnlock()
-		if err := h.t.Chtimes(p, tm); err != nil {
+		if err := h.t.Chtimes(p, h.t.DefaultTime()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (h *hookRun) mknod(args []string) error {
-	o, rest, err := flags(args, "m")
-	if err != nil {
-		return err
-	}
+func (h *hookRun) mknod(o opts, rest []string) error {
 	perm := fs.FileMode(0o644)
+	var err error
 	if m, ok := o['m']; ok {
 		if perm, err = parseMode(m, 0o666, false); err != nil {
 			return err
 		}
-	}
-	if len(rest) < 2 {
-		return errors.New("missing operand")
 	}
 	p, err := h.treePath(rest[0])
 	if err != nil {
@@ -667,11 +459,7 @@ func (h *hookRun) mknod(args []string) error {
 	return h.t.Mknod(p, typ|perm, uint32(maj), uint32(min))
 }
 
-func (h *hookRun) cat(args []string) error {
-	_, rest, err := flags(args, "")
-	if err != nil {
-		return err
-	}
+func (h *hookRun) cat(_ opts, rest []string) error {
 	if len(rest) == 0 {
 		_, err := io.Copy(h.stdout, h.stdin)
 		return err
@@ -692,19 +480,16 @@ func (h *hookRun) cat(args []string) error {
 	return nil
 }
 
-func (h *hookRun) install(args []string) error {
-	o, rest, err := flags(args, "mogt")
-	if err != nil {
-		return err
-	}
+func (h *hookRun) install(o opts, rest []string) error {
 	perm := fs.FileMode(0o755)
+	var err error
 	if m, ok := o['m']; ok {
 		if perm, err = parseMode(m, 0o755, false); err != nil {
 			return err
 		}
 	}
 	setOwner := func(p string) error {
-		if !has(o, "og") {
+		if !o.has("og") {
 			return nil
 		}
 		spec := o['o']
@@ -717,7 +502,7 @@ func (h *hookRun) install(args []string) error {
 		}
 		return h.t.Chown(p, uid, gid)
 	}
-	if has(o, "d") {
+	if o.has("d") {
 		ps, err := h.paths(rest)
 		if err != nil {
 			return err
@@ -743,8 +528,8 @@ func (h *hookRun) install(args []string) error {
 	if err != nil {
 		return err
 	}
-	if has(o, "D") {
-		if err := h.t.MkdirAll(parentOf(dst), 0o755); err != nil {
+	if o.has("D") {
+		if err := h.t.MkdirAll(path.Dir(dst), 0o755); err != nil {
 			return err
 		}
 	}
@@ -775,10 +560,7 @@ func (h *hookRun) install(args []string) error {
 	return nil
 }
 
-func (h *hookRun) basename(args []string) error {
-	if len(args) == 0 {
-		return errors.New("missing operand")
-	}
+func (h *hookRun) basename(_ opts, args []string) error {
 	b := path.Base(args[0])
 	if len(args) > 1 {
 		b = strings.TrimSuffix(b, args[1])
@@ -787,10 +569,7 @@ func (h *hookRun) basename(args []string) error {
 	return err
 }
 
-func (h *hookRun) dirname(args []string) error {
-	if len(args) == 0 {
-		return errors.New("missing operand")
-	}
+func (h *hookRun) dirname(_ opts, args []string) error {
 	for _, a := range args {
 		if _, err := fmt.Fprintln(h.stdout, path.Dir(a)); err != nil {
 			return err
@@ -799,26 +578,20 @@ func (h *hookRun) dirname(args []string) error {
 	return nil
 }
 
-func (h *hookRun) readlink(args []string) error {
-	o, rest, err := flags(args, "")
-	if err != nil {
-		return err
-	}
-	if len(rest) != 1 {
-		return errors.New("need one operand")
-	}
+func (h *hookRun) readlink(o opts, rest []string) error {
 	p, err := h.treePath(rest[0])
 	if err != nil {
 		return err
 	}
-	if has(o, "fe") {
-		h.t.mu.RLock()
-		l, err := h.t.lookupPath(p, true)
-		h.t.mu.RUnlock()
-		if err != nil || (l.n == nil && has(o, "e")) {
+	if o.has("fe") {
+		real, err := h.t.Realpath(p, true)
+		if err == nil && o.has("e") {
+			_, err = h.t.Lstat(real)
+		}
+		if err != nil {
 			return fmt.Errorf("%s: cannot canonicalize", rest[0])
 		}
-		_, err = fmt.Fprintln(h.stdout, h.root+"/"+strings.TrimPrefix(l.path(), "."))
+		_, err = fmt.Fprintln(h.stdout, h.root+"/"+strings.TrimPrefix(real, "."))
 		return err
 	}
 	target, err := h.t.ReadLink(p)
@@ -827,149 +600,4 @@ func (h *hookRun) readlink(args []string) error {
 	}
 	_, err = fmt.Fprintln(h.stdout, target)
 	return err
-}
-
-// sed supports what hooks use: sed -i with s/RE/REPL/FLAGS and /RE/d
-// commands (several with -e or ';'), basic or extended (-E, -r) regexps.
-func (h *hookRun) sed(args []string) error {
-	o, rest, err := flags(args, "e")
-	if err != nil {
-		return err
-	}
-	if !has(o, "i") {
-		return errors.New("only sed -i is supported")
-	}
-	var script string
-	if e, ok := o['e']; ok {
-		script = e
-	} else {
-		if len(rest) == 0 {
-			return errors.New("missing script")
-		}
-		script, rest = rest[0], rest[1:]
-	}
-	cmds, err := parseSed(script, has(o, "Er"))
-	if err != nil {
-		return err
-	}
-	ps, err := h.paths(rest)
-	if err != nil {
-		return err
-	}
-	for _, p := range ps {
-		data, err := h.t.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		text := string(data)
-		trailing := strings.HasSuffix(text, "\n")
-		lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-		var out []string
-		for _, l := range lines {
-			keep := true
-			for _, c := range cmds {
-				if c.del {
-					if c.re.MatchString(l) {
-						keep = false
-						break
-					}
-					continue
-				}
-				if c.global {
-					l = c.re.ReplaceAllString(l, c.repl)
-				} else if loc := c.re.FindStringSubmatchIndex(l); loc != nil {
-					var b []byte
-					b = c.re.ExpandString(b, c.repl, l, loc)
-					l = l[:loc[0]] + string(b) + l[loc[1]:]
-				}
-			}
-			if keep {
-				out = append(out, l)
-			}
-		}
-		res := strings.Join(out, "\n")
-		if trailing && len(out) > 0 {
-			res += "\n"
-		}
-		if err := h.t.WriteFile(p, []byte(res), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-type sedCmd struct {
-	re     *regexp.Regexp
-	repl   string
-	global bool
-	del    bool
-}
-
-func parseSed(script string, ere bool) ([]sedCmd, error) {
-	var cmds []sedCmd
-	for _, part := range strings.Split(script, ";") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(part, "s") && len(part) > 1:
-			delim := string(part[1])
-			f := strings.Split(part[2:], delim)
-			if len(f) != 3 {
-				return nil, fmt.Errorf("unsupported sed command %q", part)
-			}
-			re, err := sedRegexp(f[0], ere)
-			if err != nil {
-				return nil, err
-			}
-			repl := strings.ReplaceAll(f[1], "$", "$$")
-			repl = regexp.MustCompile(`\\([0-9])`).ReplaceAllString(repl, "$${$1}")
-			repl = strings.ReplaceAll(repl, "&", "${0}")
-			if strings.Trim(f[2], "g") != "" {
-				return nil, fmt.Errorf("unsupported sed flags %q", f[2])
-			}
-			cmds = append(cmds, sedCmd{re: re, repl: repl, global: f[2] == "g"})
-		case strings.HasPrefix(part, "/") && strings.HasSuffix(part, "/d"):
-			re, err := sedRegexp(part[1:len(part)-2], ere)
-			if err != nil {
-				return nil, err
-			}
-			cmds = append(cmds, sedCmd{re: re, del: true})
-		default:
-			return nil, fmt.Errorf("unsupported sed command %q", part)
-		}
-	}
-	return cmds, nil
-}
-
-// sedRegexp converts a POSIX basic regexp to Go syntax when needed.
-func sedRegexp(s string, ere bool) (*regexp.Regexp, error) {
-	if !ere {
-		var b strings.Builder
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if c == '\\' && i+1 < len(s) {
-				n := s[i+1]
-				if strings.IndexByte("(){}|+?", n) >= 0 {
-					b.WriteByte(n)
-				} else {
-					b.WriteByte('\\')
-					b.WriteByte(n)
-				}
-				i++
-				continue
-			}
-			if strings.IndexByte("(){}|+?", c) >= 0 {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(c)
-		}
-		s = b.String()
-	}
-	re, err := regexp.Compile(s)
-	if err != nil {
-		return nil, fmt.Errorf("sed regexp %q: %w", s, err)
-	}
-	return re, nil
 }

@@ -1,4 +1,4 @@
-package rootfs
+package rpminstall
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/vicroot/vicroot/internal/fsmeta"
+	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/sysconf"
 )
 
 // newcRecord writes one cpio newc member (test helper: the production code
@@ -114,15 +116,15 @@ func FuzzNewc(f *testing.F) {
 		if err := d.readCpio(bytes.NewReader(payload), md5.New); err != nil {
 			return
 		}
-		tr := New()
-		if _, err := tr.apply(d, InstallOptions{}); err != nil {
+		tr := rootfs.New()
+		if _, err := New(tr, sysconf.New(tr)).apply(d, InstallOptions{}); err != nil {
 			return
 		}
 		checkTree(t, tr)
 	})
 }
 
-func checkTree(t *testing.T, tr *Tree) {
+func checkTree(t *testing.T, tr *rootfs.Tree) {
 	err := fs.WalkDir(tr, ".", func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err

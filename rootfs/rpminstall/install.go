@@ -1,7 +1,9 @@
-package rootfs
+package rpminstall
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,11 +12,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vicroot/vicroot/internal/fsmeta"
+	"github.com/vicroot/vicroot/rootfs"
+	"github.com/vicroot/vicroot/rootfs/sysconf"
 )
 
 // RPMFile is one package file to install, already verified by the caller
@@ -66,13 +70,33 @@ type PackageRecord struct {
 	Scriptlets []Scriptlet
 }
 
+// Installer installs and erases RPM packages on a root filesystem and
+// keeps its file database: which package owns which path, and the report
+// of what each package's scriptlets did. It is safe for concurrent use.
+type Installer struct {
+	mu       sync.Mutex
+	fs       rootfs.FS
+	sys      *sysconf.System
+	pkgs     map[string]*PackageRecord // by name
+	owners   map[string][]string       // canonical path -> package names
+	colors   map[string]uint8          // canonical path -> rpm file color (1 ELF32, 2 ELF64)
+	pkgOrder []string                  // names, install order
+	report   Report
+}
+
+// New returns an installer with an empty database for the root fsys.
+// Scriptlet effects that change accounts go through sys.
+func New(fsys rootfs.FS, sys *sysconf.System) *Installer {
+	return &Installer{fs: fsys, sys: sys, pkgs: map[string]*PackageRecord{}, owners: map[string][]string{}, colors: map[string]uint8{}}
+}
+
 // Packages returns the installed packages in install order.
-func (t *Tree) Packages() []PackageRecord {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	out := make([]PackageRecord, 0, len(t.pkgOrder))
-	for _, n := range t.pkgOrder {
-		p := *t.pkgs[n]
+func (in *Installer) Packages() []PackageRecord {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make([]PackageRecord, 0, len(in.pkgOrder))
+	for _, n := range in.pkgOrder {
+		p := *in.pkgs[n]
 		p.Files = append([]string(nil), p.Files...)
 		out = append(out, p)
 	}
@@ -80,8 +104,8 @@ func (t *Tree) Packages() []PackageRecord {
 }
 
 // InstallRPM installs one package.
-func (t *Tree) InstallRPM(ctx context.Context, f RPMFile, opts InstallOptions) (*PackageRecord, error) {
-	recs, err := t.Install(ctx, []RPMFile{f}, opts)
+func (in *Installer) InstallRPM(ctx context.Context, f RPMFile, opts InstallOptions) (*PackageRecord, error) {
+	recs, err := in.Install(ctx, []RPMFile{f}, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +120,7 @@ type decodeResult struct {
 // Install installs packages in the given order (the plan's). Payloads are
 // decompressed in parallel, a bounded window ahead of the package being
 // applied; each package is applied to the tree only after all before it.
-func (t *Tree) Install(ctx context.Context, files []RPMFile, opts InstallOptions) ([]PackageRecord, error) {
+func (in *Installer) Install(ctx context.Context, files []RPMFile, opts InstallOptions) ([]PackageRecord, error) {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -136,7 +160,7 @@ func (t *Tree) Install(ctx context.Context, files []RPMFile, opts InstallOptions
 		if r.err != nil {
 			return recs, r.err
 		}
-		rec, err := t.apply(r.d, opts)
+		rec, err := in.apply(r.d, opts)
 		<-window
 		if err != nil {
 			return recs, err
@@ -166,39 +190,6 @@ func decodeFile(f RPMFile, cacheDir string) (*decodedRPM, error) {
 	return decodeRPM(fh, st.Size(), f.Path, cache)
 }
 
-// idMap maps user and group names to ids from the tree's own /etc/passwd
-// and /etc/group, as rpm does inside the install root.
-type idMap struct {
-	users, groups map[string]uint32
-}
-
-func (t *Tree) loadIDs() idMap {
-	m := idMap{users: map[string]uint32{"root": 0}, groups: map[string]uint32{"root": 0}}
-	for _, x := range []struct {
-		file string
-		into map[string]uint32
-	}{{"etc/passwd", m.users}, {"etc/group", m.groups}} {
-		_, _, n, err := t.lookup(x.file, true)
-		if err != nil || n == nil || n.content == nil {
-			continue
-		}
-		for _, line := range strings.Split(string(n.content.data), "\n") {
-			f := strings.Split(line, ":")
-			if len(f) < 3 || f[0] == "" {
-				continue
-			}
-			id, err := strconv.ParseUint(f[2], 10, 32)
-			if err != nil {
-				continue
-			}
-			if _, dup := x.into[f[0]]; !dup {
-				x.into[f[0]] = uint32(id)
-			}
-		}
-	}
-	return m
-}
-
 func rdevSplit(rdev uint32) (major, minor uint32) {
 	return (rdev >> 8) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00)
 }
@@ -216,20 +207,21 @@ func fileMode(m uint32) (fs.FileMode, error) {
 const preferredColor = 2
 
 // apply puts one decoded package into the tree, as rpm's file state
-// machine would, under the write lock.
-func (t *Tree) apply(d *decodedRPM, opts InstallOptions) (*PackageRecord, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if old, ok := t.pkgs[d.name]; ok {
+// machine would.
+func (in *Installer) apply(d *decodedRPM, opts InstallOptions) (*PackageRecord, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if old, ok := in.pkgs[d.name]; ok {
 		return nil, fmt.Errorf("rootfs: %s: %s is already installed (erase it first)", d.nevra, old.NEVRA)
 	}
-	rep := t.pkgReport(d.nevra)
+	rep := in.pkgReport(d.nevra)
 	if opts.Scriptlets {
-		t.emulateScriptlets(d, rep, "pretrans", "pre")
+		in.emulateScriptlets(d, rep, "pretrans", "pre")
 	}
-	ids := t.loadIDs()
+	users, groups := sysconf.IDs(in.fs)
+	ids := idMap{users, groups}
 	rec := &PackageRecord{Name: d.name, NEVRA: d.nevra, BuildTime: d.buildTime, Scriptlets: d.scripts}
-	links := map[[2]uint32]*inode{}
+	links := map[[2]uint32]string{}
 	warned := map[string]bool{}
 	warn := func(s string) {
 		if !warned[s] {
@@ -242,28 +234,73 @@ func (t *Tree) apply(d *decodedRPM, opts InstallOptions) (*PackageRecord, error)
 		if f.flags&fileGhost != 0 {
 			continue
 		}
-		p, err := t.applyFile(d, f, ids, links, warn)
+		p, err := in.applyFile(d, f, ids, links, warn)
 		if err != nil {
 			return nil, fmt.Errorf("rootfs: %s: %s: %w", d.nevra, f.path, err)
 		}
 		if p != "" {
 			rec.Files = append(rec.Files, p)
-			t.ownerAdd(p, d.name)
+			in.ownerAdd(p, d.name)
 		}
 	}
-	t.pkgs[d.name] = rec
-	t.pkgOrder = append(t.pkgOrder, d.name)
+	in.pkgs[d.name] = rec
+	in.pkgOrder = append(in.pkgOrder, d.name)
 	if opts.Scriptlets {
-		t.emulateScriptlets(d, rep, "post", "posttrans", "preun", "postun", "trigger", "filetrigger")
+		in.emulateScriptlets(d, rep, "post", "posttrans", "preun", "postun", "trigger", "filetrigger")
 	}
 	out := *rec
 	out.Files = append([]string(nil), rec.Files...)
 	return &out, nil
 }
 
+// idMap maps user and group names to ids from the tree's own /etc/passwd
+// and /etc/group, as rpm does inside the install root.
+type idMap struct {
+	users, groups map[string]uint32
+}
+
+// entry is what the installer needs to know of an existing tree entry.
+type entry struct {
+	mode     fs.FileMode
+	uid, gid uint32
+	pkg      string
+	sum      []byte // regular files
+	target   string // symlinks
+	major    uint32 // devices
+	minor    uint32
+	color    uint8
+}
+
+// lstat describes the entry at the canonical path p (nil when absent).
+func (in *Installer) lstat(p string) (*entry, error) {
+	fi, err := in.fs.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	e := &entry{mode: fi.Mode(), color: in.colors[p]}
+	if m := fsmeta.Of(fi); m != nil {
+		e.uid, e.gid, e.pkg, e.sum, e.major, e.minor = m.UID, m.GID, m.Package, m.SHA256, m.Major, m.Minor
+	}
+	if e.mode&fs.ModeSymlink != 0 {
+		if e.target, err = in.fs.ReadLink(p); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// remove unlinks the entry at the canonical path p.
+func (in *Installer) remove(p string) error {
+	delete(in.colors, p)
+	return in.fs.Remove(p)
+}
+
 // applyFile installs one header entry and returns its canonical path
 // ("" when skipped).
-func (t *Tree) applyFile(d *decodedRPM, f *hdrFile, ids idMap, links map[[2]uint32]*inode, warn func(string)) (string, error) {
+func (in *Installer) applyFile(d *decodedRPM, f *hdrFile, ids idMap, links map[[2]uint32]string, warn func(string)) (string, error) {
 	mode, err := fileMode(f.mode)
 	if err != nil {
 		return "", err
@@ -276,16 +313,13 @@ func (t *Tree) applyFile(d *decodedRPM, f *hdrFile, ids idMap, links map[[2]uint
 	// Parents: created as rpm's fsmMkdirs does (0755, root) when missing,
 	// through symlinked directories (/bin -> usr/bin).
 	if dir := path.Dir(rel); dir != "." {
-		if _, err := t.mkdirAll("install", dir, 0o755); err != nil {
+		if err := in.fs.MkdirAll(dir, 0o755); err != nil {
 			return "", err
 		}
 	}
-	l, err := t.lookupPath(rel, false)
+	p, err := in.fs.Realpath(rel, false)
 	if err != nil {
 		return "", err
-	}
-	if l.n == nil && l.base == "." {
-		return "", fmt.Errorf("resolves to a directory name")
 	}
 	uid, ok := ids.users[f.user]
 	if !ok {
@@ -295,20 +329,48 @@ func (t *Tree) applyFile(d *decodedRPM, f *hdrFile, ids idMap, links map[[2]uint
 	if !ok {
 		warn(fmt.Sprintf("group %s does not exist - using root", f.group))
 	}
-	setMeta := func(n *inode) {
-		n.mode = mode
-		n.uid, n.gid = uid, gid
-		n.mtime = time.Unix(int64(f.mtime), 0).UTC()
-		n.caps = capsFromText(f.caps, warn, f.path)
+	mtime := time.Unix(int64(f.mtime), 0).UTC()
+	// setMeta gives the entry at q the header's metadata; hadCaps says
+	// whether it may hold capabilities to clear.
+	setMeta := func(q string, hadCaps bool) error {
+		caps := capsFromText(f.caps, warn, f.path)
+		if mode&fs.ModeSymlink != 0 {
+			// Links keep 0777 and carry no capabilities.
+			if err := in.fs.Lchown(q, uid, gid); err != nil {
+				return err
+			}
+			return in.fs.Lchtimes(q, mtime)
+		}
+		if err := in.fs.Chmod(q, mode); err != nil {
+			return err
+		}
+		if err := in.fs.Lchown(q, uid, gid); err != nil {
+			return err
+		}
+		if err := in.fs.Lchtimes(q, mtime); err != nil {
+			return err
+		}
+		if caps != nil || hadCaps {
+			return in.fs.SetCaps(q, caps)
+		}
+		return nil
 	}
-	ex := l.n
+	ex, err := in.lstat(p)
+	if err != nil {
+		return "", err
+	}
 	if mode.IsDir() {
 		switch {
 		case ex == nil:
-			n := t.newInode(mode)
-			setMeta(n)
-			n.pkg = d.nevra
-			t.attach(l.dir, l.base, n)
+			if err := in.fs.Mkdir(p, mode); err != nil {
+				return "", err
+			}
+			if err := setMeta(p, false); err != nil {
+				return "", err
+			}
+			if err := in.fs.SetPackage(p, d.nevra); err != nil {
+				return "", err
+			}
 		case ex.mode.IsDir():
 			// Another package's directory must have the same mode and
 			// owner (rpm reports a conflict otherwise); rpm then sets the
@@ -316,54 +378,69 @@ func (t *Tree) applyFile(d *decodedRPM, f *hdrFile, ids idMap, links map[[2]uint
 			if ex.pkg != "" && ex.pkg != d.nevra && (ex.mode != mode || ex.uid != uid || ex.gid != gid) {
 				return "", fmt.Errorf("directory conflicts with the one from package %s (%v %d:%d vs %v %d:%d)", ex.pkg, ex.mode, ex.uid, ex.gid, mode, uid, gid)
 			}
-			setMeta(ex)
+			if err := setMeta(p, true); err != nil {
+				return "", err
+			}
 			if ex.pkg == "" {
-				ex.pkg = d.nevra
+				if err := in.fs.SetPackage(p, d.nevra); err != nil {
+					return "", err
+				}
 			}
 		case ex.mode&fs.ModeSymlink != 0 && ex.pkg != "" && ex.pkg != d.nevra:
 			return "", fmt.Errorf("directory conflicts with the symlink from package %s", ex.pkg)
 		case ex.mode&fs.ModeSymlink != 0:
 			// A symlink to a directory stands in for the directory (rpm
 			// keeps it); the metadata goes to the directory it names.
-			tl, err := t.lookupPath(l.path(), true)
-			if err != nil || tl.n == nil || !tl.n.mode.IsDir() {
-				return "", fmt.Errorf("directory would replace symlink %s, which does not name a directory", l.path())
+			tp, err := in.fs.Realpath(p, true)
+			var fi fs.FileInfo
+			if err == nil {
+				fi, err = in.fs.Lstat(tp)
 			}
-			setMeta(tl.n)
-			return tl.path(), nil
+			if err != nil || !fi.IsDir() {
+				return "", fmt.Errorf("directory would replace symlink %s, which does not name a directory", p)
+			}
+			if err := setMeta(tp, true); err != nil {
+				return "", err
+			}
+			return tp, nil
 		default:
 			return "", fmt.Errorf("directory would replace a %s", typeName(ex.mode))
 		}
-		return l.path(), nil
+		return p, nil
 	}
+	name := p
 	if ex != nil {
 		if ex.mode.IsDir() {
 			return "", fmt.Errorf("%s would replace a directory", typeName(mode))
 		}
 		if ex.pkg != "" && ex.pkg != d.nevra {
-			switch t.compareFile(ex, f, mode, uid, gid) {
+			switch compareFile(ex, f, mode, uid, gid) {
 			case sameFile:
-				return l.path(), nil
+				return p, nil
 			case keepOld:
-				return l.path(), nil
+				return p, nil
 			case conflict:
 				return "", fmt.Errorf("file conflicts with the one from package %s", ex.pkg)
 			}
-		} else if ex.pkg == "" && f.flags&fileConfig != 0 && ex.mode.IsRegular() && !(ex.content != nil && ex.content.sum == f.sum) {
+		} else if ex.pkg == "" && f.flags&fileConfig != 0 && ex.mode.IsRegular() && !bytes.Equal(ex.sum, f.sum[:]) {
 			// %config over a file no package owns: rpm keeps the old one
 			// aside (noreplace: the new one goes to .rpmnew).
 			if f.flags&fileNoReplace != 0 {
 				warn(fmt.Sprintf("%s created as %s.rpmnew", f.path, f.path))
-				l.base += ".rpmnew"
-				ex = l.dir.kids[l.base]
+				name = p + ".rpmnew"
+				if ex, err = in.lstat(name); err != nil {
+					return "", err
+				}
 			} else {
 				warn(fmt.Sprintf("%s saved as %s.rpmorig", f.path, f.path))
-				if old := l.dir.kids[l.base+".rpmorig"]; old != nil {
-					delete(l.dir.kids, l.base+".rpmorig")
-					t.unlinked(old)
+				if old, err := in.lstat(p + ".rpmorig"); err != nil {
+					return "", err
+				} else if old != nil && old.mode.IsDir() {
+					return "", fmt.Errorf("%s.rpmorig is a directory", f.path)
 				}
-				l.dir.kids[l.base+".rpmorig"] = ex
-				delete(l.dir.kids, l.base)
+				if err := in.fs.Rename(p, p+".rpmorig"); err != nil {
+					return "", err
+				}
 				ex = nil
 			}
 		}
@@ -371,34 +448,54 @@ func (t *Tree) applyFile(d *decodedRPM, f *hdrFile, ids idMap, links map[[2]uint
 			if ex.mode.IsDir() {
 				return "", fmt.Errorf("%s would replace a directory", typeName(mode))
 			}
-			delete(l.dir.kids, l.base)
-			t.unlinked(ex)
-		}
-	}
-	var n *inode
-	key := [2]uint32{f.dev, f.ino}
-	if mode.IsRegular() && f.ino != 0 {
-		n = links[key]
-	}
-	if n == nil {
-		n = t.newInode(mode)
-		setMeta(n)
-		n.pkg = d.nevra
-		n.color = uint8(f.color)
-		switch {
-		case mode.IsRegular():
-			n.content = t.putBlobSum(f.sum, f.data)
-			if f.ino != 0 {
-				links[key] = n
+			if err := in.remove(name); err != nil {
+				return "", err
 			}
-		case mode&fs.ModeSymlink != 0:
-			n.target = f.linkto
-		case mode&fs.ModeDevice != 0:
-			n.major, n.minor = rdevSplit(f.rdev)
 		}
 	}
-	t.attach(l.dir, l.base, n)
-	return l.path(), nil
+	key := [2]uint32{f.dev, f.ino}
+	if first, ok := links[key]; ok && mode.IsRegular() && f.ino != 0 {
+		if err := in.fs.Link(first, name); err != nil {
+			return "", err
+		}
+		if f.color != 0 {
+			in.colors[name] = uint8(f.color)
+		}
+		return name, nil
+	}
+	switch {
+	case mode.IsRegular():
+		if err := in.fs.WriteContent(name, rootfs.BytesSum(f.data, f.sum), mode); err != nil {
+			return "", err
+		}
+		if f.ino != 0 {
+			links[key] = name
+		}
+	case mode&fs.ModeSymlink != 0:
+		if err := in.fs.Symlink(f.linkto, name); err != nil {
+			return "", err
+		}
+	case mode&fs.ModeDevice != 0 || mode&fs.ModeNamedPipe != 0:
+		maj, min := rdevSplit(f.rdev)
+		if mode&fs.ModeNamedPipe != 0 {
+			maj, min = 0, 0
+		}
+		if err := in.fs.Mknod(name, mode, maj, min); err != nil {
+			return "", err
+		}
+	default:
+		return "", fmt.Errorf("cannot create a %s", typeName(mode))
+	}
+	if err := setMeta(name, false); err != nil {
+		return "", err
+	}
+	if err := in.fs.SetPackage(name, d.nevra); err != nil {
+		return "", err
+	}
+	if f.color != 0 {
+		in.colors[name] = uint8(f.color)
+	}
+	return name, nil
 }
 
 type cmpResult int
@@ -412,7 +509,7 @@ const (
 
 // compareFile decides between an entry another package installed and a
 // new one at the same path, as rpm's rpmfilesCompare plus file colors.
-func (t *Tree) compareFile(ex *inode, f *hdrFile, mode fs.FileMode, uid, gid uint32) cmpResult {
+func compareFile(ex *entry, f *hdrFile, mode fs.FileMode, uid, gid uint32) cmpResult {
 	same := ex.mode.Type() == mode.Type() && ex.uid == uid && ex.gid == gid
 	if same && mode&fs.ModeSymlink == 0 && ex.mode != mode {
 		same = false
@@ -420,7 +517,7 @@ func (t *Tree) compareFile(ex *inode, f *hdrFile, mode fs.FileMode, uid, gid uin
 	if same {
 		switch {
 		case mode.IsRegular():
-			same = ex.content != nil && ex.content.sum == f.sum
+			same = bytes.Equal(ex.sum, f.sum[:])
 		case mode&fs.ModeSymlink != 0:
 			same = ex.target == f.linkto
 		case mode&fs.ModeDevice != 0:
@@ -457,25 +554,22 @@ func typeName(m fs.FileMode) string {
 }
 
 // ownerAdd records that package name owns path.
-func (t *Tree) ownerAdd(p, name string) {
-	if t.owners == nil {
-		t.owners = map[string][]string{}
-	}
-	for _, o := range t.owners[p] {
+func (in *Installer) ownerAdd(p, name string) {
+	for _, o := range in.owners[p] {
 		if o == name {
 			return
 		}
 	}
-	t.owners[p] = append(t.owners[p], name)
+	in.owners[p] = append(in.owners[p], name)
 }
 
 // Erase removes an installed package: its files go unless another package
 // also owns them; its directories go only when no other package owns them
 // and they are empty.
-func (t *Tree) Erase(name string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	rec, ok := t.pkgs[name]
+func (in *Installer) Erase(name string) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	rec, ok := in.pkgs[name]
 	if !ok {
 		return fmt.Errorf("rootfs: erase %s: package is not installed", name)
 	}
@@ -483,7 +577,7 @@ func (t *Tree) Erase(name string) error {
 	// Deepest first, so directories are empty by the time they come up.
 	sort.Sort(sort.Reverse(sort.StringSlice(paths)))
 	for _, p := range paths {
-		owners := t.owners[p]
+		owners := in.owners[p]
 		kept := owners[:0]
 		for _, o := range owners {
 			if o != name {
@@ -491,24 +585,29 @@ func (t *Tree) Erase(name string) error {
 			}
 		}
 		if len(kept) > 0 {
-			t.owners[p] = kept
+			in.owners[p] = kept
 			continue
 		}
-		delete(t.owners, p)
-		l, err := t.lookupPath(p, false)
-		if err != nil || l.n == nil || l.base == "." {
+		delete(in.owners, p)
+		q, err := in.fs.Realpath(p, false)
+		if err != nil || q == "." {
 			continue
 		}
-		if l.n.mode.IsDir() && len(l.n.kids) > 0 {
+		fi, err := in.fs.Lstat(q)
+		if err != nil {
 			continue
 		}
-		delete(l.dir.kids, l.base)
-		t.unlinked(l.n)
+		if fi.IsDir() {
+			if ents, err := in.fs.ReadDir(q); err != nil || len(ents) > 0 {
+				continue
+			}
+		}
+		in.remove(q)
 	}
-	delete(t.pkgs, name)
-	for i, n := range t.pkgOrder {
+	delete(in.pkgs, name)
+	for i, n := range in.pkgOrder {
 		if n == name {
-			t.pkgOrder = append(t.pkgOrder[:i], t.pkgOrder[i+1:]...)
+			in.pkgOrder = append(in.pkgOrder[:i], in.pkgOrder[i+1:]...)
 			break
 		}
 	}

@@ -1,4 +1,6 @@
-package rootfs
+package rpminstall
+
+import "sort"
 
 // Report is what a build did to the tree beyond unpacking payloads: for
 // every package, each scriptlet and trigger and whether its effect was
@@ -30,11 +32,11 @@ type ScriptletReport struct {
 }
 
 // Report returns a copy of the build report so far.
-func (t *Tree) Report() Report {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	r := Report{Warnings: append([]string(nil), t.report.Warnings...)}
-	for _, p := range t.report.Packages {
+func (in *Installer) Report() Report {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	r := Report{Warnings: append([]string(nil), in.report.Warnings...)}
+	for _, p := range in.report.Packages {
 		q := PackageReport{NEVRA: p.NEVRA, Warnings: append([]string(nil), p.Warnings...)}
 		for _, s := range p.Scriptlets {
 			s.By = append([]string(nil), s.By...)
@@ -47,14 +49,14 @@ func (t *Tree) Report() Report {
 
 // pkgReport returns the report entry of nevra, creating it. Callers hold
 // the write lock.
-func (t *Tree) pkgReport(nevra string) *PackageReport {
-	for i := range t.report.Packages {
-		if t.report.Packages[i].NEVRA == nevra {
-			return &t.report.Packages[i]
+func (in *Installer) pkgReport(nevra string) *PackageReport {
+	for i := range in.report.Packages {
+		if in.report.Packages[i].NEVRA == nevra {
+			return &in.report.Packages[i]
 		}
 	}
-	t.report.Packages = append(t.report.Packages, PackageReport{NEVRA: nevra})
-	return &t.report.Packages[len(t.report.Packages)-1]
+	in.report.Packages = append(in.report.Packages, PackageReport{NEVRA: nevra})
+	return &in.report.Packages[len(in.report.Packages)-1]
 }
 
 // Deferred returns, sorted, the effects that emulated scriptlets rely on
@@ -75,5 +77,10 @@ func (r Report) Deferred() []string {
 			}
 		}
 	}
-	return sortedBoolKeys(seen)
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -1,4 +1,4 @@
-package rootfs
+package rpminstall
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vicroot/vicroot/rootfs/sysconf"
 	"mvdan.cc/sh/v3/syntax"
 )
 
@@ -14,12 +15,12 @@ import (
 // the effects vicroot does natively are applied (accounts) or left to the
 // build stage (depmod, ldconfig, systemd presets), and each scriptlet is
 // recorded in the report with how it was treated. Callers hold the lock.
-func (t *Tree) emulateScriptlets(d *decodedRPM, rep *PackageReport, kinds ...string) {
+func (in *Installer) emulateScriptlets(d *decodedRPM, rep *PackageReport, kinds ...string) {
 	for _, s := range d.scripts {
 		if !slices.Contains(kinds, s.Kind) {
 			continue
 		}
-		rep.Scriptlets = append(rep.Scriptlets, t.emulate(d.nevra, s, rep))
+		rep.Scriptlets = append(rep.Scriptlets, in.emulate(d.nevra, s, rep))
 	}
 }
 
@@ -46,7 +47,7 @@ var inertCommands = map[string]bool{
 // mvdan.cc/sh/v3/syntax and performs the account commands it holds
 // (groupadd, useradd, usermod, with getent guards). It is reported as
 // emulated only when every command in it is known.
-func (t *Tree) emulate(nevra string, s Scriptlet, rep *PackageReport) ScriptletReport {
+func (in *Installer) emulate(nevra string, s Scriptlet, rep *PackageReport) ScriptletReport {
 	r := ScriptletReport{Kind: s.Kind, Prog: s.Prog}
 	if s.Kind == "preun" || s.Kind == "postun" {
 		r.Note = "runs when the package is erased, not on install"
@@ -74,7 +75,7 @@ func (t *Tree) emulate(nevra string, s Scriptlet, rep *PackageReport) ScriptletR
 	// Triggers run when other packages come and go; their account
 	// commands are not applied blindly, only classified.
 	dry := s.Kind == "trigger" || s.Kind == "filetrigger"
-	ev := &scriptEval{t: t, name: nevra + " %" + s.Kind, by: map[string]bool{}, unknown: map[string]bool{}, dry: dry}
+	ev := &scriptEval{sys: in.sys, name: nevra + " %" + s.Kind, by: map[string]bool{}, unknown: map[string]bool{}, dry: dry}
 	ev.stmts(f.Stmts)
 	for _, w := range ev.warnings {
 		rep.Warnings = append(rep.Warnings, w)
@@ -103,7 +104,7 @@ func (t *Tree) emulate(nevra string, s Scriptlet, rep *PackageReport) ScriptletR
 // account commands: && and || chains, if/else, negation, and the exit
 // status of getent and id. Nothing is executed on the host.
 type scriptEval struct {
-	t        *Tree
+	sys      *sysconf.System
 	name     string
 	by       map[string]bool
 	unknown  map[string]bool
@@ -219,14 +220,14 @@ func (e *scriptEval) call(c *syntax.CallExpr) int {
 		return 0
 	case name == "getent" || name == "id":
 		e.by["accounts"] = true
-		return e.t.accountQuery(name, args[1:])
+		return e.sys.Query(name, args[1:])
 	case name == "groupadd" || name == "useradd" || name == "usermod":
 		if e.dry {
 			e.unknown[name+" in a trigger"] = true
 			return 0
 		}
 		e.by["accounts"] = true
-		st, err := e.t.accountCommand(name, args[1:])
+		st, err := e.sys.Command(name, args[1:])
 		if err != nil {
 			e.warnings = append(e.warnings, fmt.Sprintf("%s line %d: %v", e.name, c.Pos().Line(), err))
 		}

@@ -1,10 +1,12 @@
-package rootfs
+package sysconf
 
 import (
 	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
+
+	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
 // Accounts: groupadd, useradd and usermod as shadow-utils 4.13 apply them
@@ -24,50 +26,53 @@ const (
 )
 
 // readLocked returns a regular file's content (following symlinks).
-func (t *Tree) readLocked(name string) ([]byte, bool) {
-	_, _, n, err := t.lookup(name, true)
-	if err != nil || n == nil || !n.mode.IsRegular() {
+func (sys *System) readLocked(name string) ([]byte, bool) {
+	fi, err := sys.fs.Stat(name)
+	if err != nil || !fi.Mode().IsRegular() {
 		return nil, false
 	}
-	if n.content == nil {
-		return []byte{}, true
+	data, err := sys.fs.ReadFile(name)
+	if err != nil {
+		return nil, false
 	}
-	return n.content.data, true
+	return data, true
 }
 
 // writeAccountFile replaces an account file, first saving the old content
 // as NAME- with the same mode and owner, as shadow-utils does.
-func (t *Tree) writeAccountFile(name string, data []byte) error {
-	_, _, n, err := t.lookup(name, true)
-	if err != nil {
-		return err
-	}
-	if n != nil && n.mode.IsRegular() {
-		var old []byte
-		if n.content != nil {
-			old = n.content.data
-		}
-		if err := t.writeFile("backup", name+"-", append([]byte(nil), old...), n.mode.Perm()); err != nil {
+func (sys *System) writeAccountFile(name string, data []byte) error {
+	if fi, err := sys.fs.Stat(name); err == nil && fi.Mode().IsRegular() {
+		old, err := sys.fs.ReadFile(name)
+		if err != nil {
 			return err
 		}
-		_, _, b, _ := t.lookup(name+"-", true)
-		if b != nil {
-			b.mode, b.uid, b.gid = n.mode, n.uid, n.gid
+		if err := sys.fs.WriteFile(name+"-", old, fi.Mode().Perm()); err != nil {
+			return err
+		}
+		if err := sys.fs.Chmod(name+"-", fi.Mode()); err != nil {
+			return err
+		}
+		var uid, gid uint32
+		if m := fsmeta.Of(fi); m != nil {
+			uid, gid = m.UID, m.GID
+		}
+		if err := sys.fs.Chown(name+"-", uid, gid); err != nil {
+			return err
 		}
 	}
-	return t.writeFile("write", name, data, 0o644)
+	return sys.fs.WriteFile(name, data, 0o644)
 }
 
 type acctDB struct {
-	t    *Tree
+	sys  *System
 	file string
 	rows [][]string
 	ok   bool // the file exists
 }
 
-func (t *Tree) loadDB(file string, fields int) *acctDB {
-	db := &acctDB{t: t, file: file}
-	data, ok := t.readLocked(file)
+func (sys *System) loadDB(file string, fields int) *acctDB {
+	db := &acctDB{sys: sys, file: file}
+	data, ok := sys.readLocked(file)
 	db.ok = ok
 	for _, line := range strings.Split(string(data), "\n") {
 		if line == "" {
@@ -100,15 +105,15 @@ func (db *acctDB) save() error {
 		b.WriteString(strings.Join(r, ":"))
 		b.WriteByte('\n')
 	}
-	return db.t.writeAccountFile(db.file, []byte(b.String()))
+	return db.sys.writeAccountFile(db.file, []byte(b.String()))
 }
 
 // defs holds /etc/login.defs and /etc/default/useradd of the tree.
 type defs map[string]string
 
-func (t *Tree) loadDefs() defs {
+func (sys *System) loadDefs() defs {
 	d := defs{}
-	if data, ok := t.readLocked("etc/login.defs"); ok {
+	if data, ok := sys.readLocked("etc/login.defs"); ok {
 		for _, line := range strings.Split(string(data), "\n") {
 			f := strings.Fields(line)
 			if len(f) >= 2 && !strings.HasPrefix(f[0], "#") {
@@ -116,7 +121,7 @@ func (t *Tree) loadDefs() defs {
 			}
 		}
 	}
-	if data, ok := t.readLocked("etc/default/useradd"); ok {
+	if data, ok := sys.readLocked("etc/default/useradd"); ok {
 		for _, line := range strings.Split(string(data), "\n") {
 			line = strings.TrimSpace(line)
 			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
@@ -205,8 +210,15 @@ func newID(db *acctDB, lo, hi int64, system bool, preferred int64) (int64, error
 	return 0, fmt.Errorf("no free id in %d..%d", lo, hi)
 }
 
-// accountQuery evaluates getent and id against the tree's databases.
-func (t *Tree) accountQuery(cmd string, args []string) int {
+// Query evaluates `getent ARGS` or `id ARGS` against the root's account
+// databases and returns the exit status the real command would.
+func (sys *System) Query(cmd string, args []string) int {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	return sys.query(cmd, args)
+}
+
+func (sys *System) query(cmd string, args []string) int {
 	switch cmd {
 	case "getent":
 		if len(args) < 1 {
@@ -215,13 +227,13 @@ func (t *Tree) accountQuery(cmd string, args []string) int {
 		var db *acctDB
 		switch args[0] {
 		case "passwd":
-			db = t.loadDB("etc/passwd", 7)
+			db = sys.loadDB("etc/passwd", 7)
 		case "group":
-			db = t.loadDB("etc/group", 4)
+			db = sys.loadDB("etc/group", 4)
 		case "shadow":
-			db = t.loadDB("etc/shadow", 9)
+			db = sys.loadDB("etc/shadow", 9)
 		case "gshadow":
-			db = t.loadDB("etc/gshadow", 4)
+			db = sys.loadDB("etc/gshadow", 4)
 		default:
 			return 1
 		}
@@ -247,7 +259,7 @@ func (t *Tree) accountQuery(cmd string, args []string) int {
 				name = a
 			}
 		}
-		if name == "" || t.loadDB("etc/passwd", 7).find(name) != nil {
+		if name == "" || sys.loadDB("etc/passwd", 7).find(name) != nil {
 			return 0
 		}
 		return 1
@@ -325,43 +337,45 @@ var usermodLong = map[string]string{
 	"prefix": "P", "shell": "s", "uid": "u", "unlock": "U",
 }
 
-// accountCommand applies groupadd, useradd or usermod to the tree and
+// Command applies groupadd, useradd or usermod to the tree and
 // returns the exit status the real tool would.
-func (t *Tree) accountCommand(cmd string, args []string) (int, error) {
+func (sys *System) Command(cmd string, args []string) (int, error) {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
 	switch cmd {
 	case "groupadd":
-		return t.groupadd(args)
+		return sys.groupadd(args)
 	case "useradd":
-		return t.useradd(args)
+		return sys.useradd(args)
 	case "usermod":
-		return t.usermod(args)
+		return sys.usermod(args)
 	}
 	return exitBadSyntax, fmt.Errorf("%s: not an account command", cmd)
 }
 
 // Groupadd applies `groupadd ARGS` to the tree's account files, as
 // shadow-utils' groupadd --prefix does. It returns the tool's exit status.
-func (t *Tree) Groupadd(args ...string) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.groupadd(args)
+func (sys *System) Groupadd(args ...string) (int, error) {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	return sys.groupadd(args)
 }
 
 // Useradd applies `useradd ARGS` to the tree, as shadow-utils does.
-func (t *Tree) Useradd(args ...string) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.useradd(args)
+func (sys *System) Useradd(args ...string) (int, error) {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	return sys.useradd(args)
 }
 
 // Usermod applies `usermod ARGS` to the tree, as shadow-utils does.
-func (t *Tree) Usermod(args ...string) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.usermod(args)
+func (sys *System) Usermod(args ...string) (int, error) {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	return sys.usermod(args)
 }
 
-func (t *Tree) groupadd(args []string) (int, error) {
+func (sys *System) groupadd(args []string) (int, error) {
 	o, rest, err := parseOpts(args, "gKpRPU", groupaddLong)
 	if err != nil || len(rest) != 1 {
 		return exitBadSyntax, fmt.Errorf("groupadd %s: bad usage", strings.Join(args, " "))
@@ -370,14 +384,14 @@ func (t *Tree) groupadd(args []string) (int, error) {
 	_, system := o['r']
 	_, force := o['f']
 	_, nonUnique := o['o']
-	gr := t.loadDB("etc/group", 4)
+	gr := sys.loadDB("etc/group", 4)
 	if gr.find(name) != nil {
 		if force {
 			return 0, nil
 		}
 		return exitNameInUse, fmt.Errorf("groupadd: group '%s' already exists", name)
 	}
-	d := t.loadDefs()
+	d := sys.loadDefs()
 	var gid int64
 	if g, ok := o['g']; ok {
 		gid, err = strconv.ParseInt(g, 10, 64)
@@ -397,7 +411,7 @@ func (t *Tree) groupadd(args []string) (int, error) {
 			return exitIDInUse, fmt.Errorf("groupadd %s: %w", name, err)
 		}
 	}
-	return 0, t.addGroup(gr, name, gid, o['U'], false)
+	return 0, sys.addGroup(gr, name, gid, o['U'], false)
 }
 
 func gidUsed(gr *acctDB, gid int64) bool {
@@ -413,8 +427,8 @@ func gidUsed(gr *acctDB, gid int64) bool {
 // addGroup adds a group. groupadd always writes "x" as the password;
 // useradd's user group gets "!" when there is no gshadow, as shadow-utils
 // does (userPass).
-func (t *Tree) addGroup(gr *acctDB, name string, gid int64, members string, userGroup bool) error {
-	gs := t.loadDB("etc/gshadow", 4)
+func (sys *System) addGroup(gr *acctDB, name string, gid int64, members string, userGroup bool) error {
+	gs := sys.loadDB("etc/gshadow", 4)
 	pass := "x"
 	if userGroup && !gs.ok {
 		pass = "!"
@@ -427,8 +441,8 @@ func (t *Tree) addGroup(gr *acctDB, name string, gid int64, members string, user
 	return gs.save()
 }
 
-func (t *Tree) daysNow() string {
-	return strconv.FormatInt(t.defTime.Unix()/86400, 10)
+func (sys *System) daysNow() string {
+	return strconv.FormatInt(sys.fs.DefaultTime().Unix()/86400, 10)
 }
 
 func optNum(d defs, key string) string {
@@ -439,19 +453,19 @@ func optNum(d defs, key string) string {
 	return strconv.FormatInt(v, 10)
 }
 
-func (t *Tree) useradd(args []string) (int, error) {
+func (sys *System) useradd(args []string) (int, error) {
 	o, rest, err := parseOpts(args, "bcdefgGkKpRPsu", useraddLong)
 	if err != nil || len(rest) != 1 {
 		return exitBadSyntax, fmt.Errorf("useradd %s: bad usage", strings.Join(args, " "))
 	}
 	name := rest[0]
 	_, system := o['r']
-	pw := t.loadDB("etc/passwd", 7)
+	pw := sys.loadDB("etc/passwd", 7)
 	if pw.find(name) != nil {
 		return exitNameInUse, fmt.Errorf("useradd: user '%s' already exists", name)
 	}
-	d := t.loadDefs()
-	gr := t.loadDB("etc/group", 4)
+	d := sys.loadDefs()
+	gr := sys.loadDB("etc/group", 4)
 
 	// The primary group: -g, else a new group named after the user
 	// (USERGROUPS_ENAB, -U), else GROUP from /etc/default/useradd.
@@ -495,10 +509,10 @@ func (t *Tree) useradd(args []string) (int, error) {
 		if gid, err = newID(gr, lo, hi, system, uid); err != nil {
 			return exitIDInUse, fmt.Errorf("useradd %s: %w", name, err)
 		}
-		if err := t.addGroup(gr, name, gid, "", true); err != nil {
+		if err := sys.addGroup(gr, name, gid, "", true); err != nil {
 			return 1, err
 		}
-		gr = t.loadDB("etc/group", 4)
+		gr = sys.loadDB("etc/group", 4)
 	} else if gid < 0 {
 		gid = d.num("useradd.GROUP", 100)
 	}
@@ -513,7 +527,7 @@ func (t *Tree) useradd(args []string) (int, error) {
 	if !ok {
 		shell = d.str("useradd.SHELL", "/bin/bash")
 	}
-	sh := t.loadDB("etc/shadow", 9)
+	sh := sys.loadDB("etc/shadow", 9)
 	pass := "x"
 	if !sh.ok {
 		pass = "!"
@@ -545,29 +559,29 @@ func (t *Tree) useradd(args []string) (int, error) {
 	if !system {
 		pmin, pmax, pwarn = optNum(d, "PASS_MIN_DAYS"), optNum(d, "PASS_MAX_DAYS"), optNum(d, "PASS_WARN_AGE")
 	}
-	sh.rows = append(sh.rows, []string{name, spass, t.daysNow(), pmin, pmax, pwarn, inactive, expire, ""})
+	sh.rows = append(sh.rows, []string{name, spass, sys.daysNow(), pmin, pmax, pwarn, inactive, expire, ""})
 	if err := sh.save(); err != nil {
 		return 1, err
 	}
 	if g, ok := o['G']; ok && g != "" {
-		if st, err := t.addToGroups(name, g, false); err != nil {
+		if st, err := sys.addToGroups(name, g, false); err != nil {
 			return st, err
 		}
 	}
 	_, mkHome := o['m']
 	_, noHome := o['M']
 	if (mkHome || (d.boolean("CREATE_HOME") && !system)) && !noHome {
-		t.createHome(d, strings.TrimPrefix(home, "/"), uint32(uid), uint32(gid), o)
+		sys.createHome(d, strings.TrimPrefix(home, "/"), uint32(uid), uint32(gid), o)
 	}
 	return 0, nil
 }
 
 // createHome makes the home directory and copies the skeleton into it.
-func (t *Tree) createHome(d defs, home string, uid, gid uint32, o map[byte]string) {
+func (sys *System) createHome(d defs, home string, uid, gid uint32, o map[byte]string) {
 	if home == "" {
 		return
 	}
-	if _, _, n, _ := t.lookup(home, true); n != nil {
+	if _, err := sys.fs.Stat(home); err == nil {
 		return
 	}
 	umask := d.num("UMASK", 0o22)
@@ -578,36 +592,63 @@ func (t *Tree) createHome(d defs, home string, uid, gid uint32, o map[byte]strin
 		}
 	}
 	if dir := parentOf(home); dir != "." {
-		if _, err := t.mkdirAll("useradd", dir, 0o755); err != nil {
+		if err := sys.fs.MkdirAll(dir, 0o755); err != nil {
 			return
 		}
 	}
-	n, err := t.mkdir("useradd", home, perm)
-	if err != nil {
+	if err := sys.fs.Mkdir(home, perm); err != nil {
 		return
 	}
-	n.uid, n.gid = uid, gid
+	if sys.fs.Lchown(home, uid, gid) != nil {
+		return
+	}
 	skel := strings.TrimPrefix(d.str("useradd.SKEL", "/etc/skel"), "/")
 	if k, ok := o['k']; ok {
 		skel = strings.TrimPrefix(k, "/")
 	}
-	_, _, s, _ := t.lookup(skel, true)
-	if s != nil && s.mode.IsDir() {
-		t.copyTree(s, n, uid, gid)
+	if fi, err := sys.fs.Stat(skel); err == nil && fi.IsDir() {
+		sys.copyTree(skel, home, uid, gid)
 	}
 }
 
-func (t *Tree) copyTree(src, dst *inode, uid, gid uint32) {
-	for _, k := range sortedNames(src.kids) {
-		c := src.kids[k]
-		nc := t.newInode(c.mode)
-		nc.uid, nc.gid, nc.mtime, nc.target = uid, gid, c.mtime, c.target
-		if c.content != nil {
-			nc.content = t.putBlobSum(c.content.sum, c.content.data)
+// copyTree copies the skeleton directory src into dst, owned by uid:gid,
+// keeping modes and mtimes (not capabilities or device numbers, as
+// useradd does not either).
+func (sys *System) copyTree(src, dst string, uid, gid uint32) {
+	ents, err := sys.fs.ReadDir(src)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		from, to := src+"/"+e.Name(), dst+"/"+e.Name()
+		fi, err := sys.fs.Lstat(from)
+		if err != nil {
+			continue
 		}
-		t.attach(dst, k, nc)
-		if c.mode.IsDir() {
-			t.copyTree(c, nc, uid, gid)
+		m := fi.Mode()
+		switch {
+		case m.IsDir():
+			err = sys.fs.Mkdir(to, m)
+		case m.IsRegular():
+			var data []byte
+			if data, err = sys.fs.ReadFile(from); err == nil {
+				err = sys.fs.WriteFile(to, data, m)
+			}
+		case m&fs.ModeSymlink != 0:
+			var target string
+			if target, err = sys.fs.ReadLink(from); err == nil {
+				err = sys.fs.Symlink(target, to)
+			}
+		default:
+			err = sys.fs.Mknod(to, m, 0, 0)
+		}
+		if err != nil {
+			continue
+		}
+		sys.fs.Lchown(to, uid, gid)
+		sys.fs.Lchtimes(to, fi.ModTime())
+		if m.IsDir() {
+			sys.copyTree(from, to, uid, gid)
 		}
 	}
 }
@@ -622,9 +663,9 @@ func parentOf(p string) string {
 // addToGroups adds user to each group in the comma-separated list (in
 // both group and gshadow); with replace, it first removes the user from
 // every other group.
-func (t *Tree) addToGroups(user, list string, replace bool) (int, error) {
+func (sys *System) addToGroups(user, list string, replace bool) (int, error) {
 	want := strings.Split(list, ",")
-	gr := t.loadDB("etc/group", 4)
+	gr := sys.loadDB("etc/group", 4)
 	for i, g := range want {
 		r := gr.find(g)
 		if r == nil {
@@ -639,7 +680,7 @@ func (t *Tree) addToGroups(user, list string, replace bool) (int, error) {
 		}
 		want[i] = r[0]
 	}
-	gs := t.loadDB("etc/gshadow", 4)
+	gs := sys.loadDB("etc/gshadow", 4)
 	for _, db := range []*acctDB{gr, gs} {
 		for _, r := range db.rows {
 			members := splitMembers(r[3])
@@ -683,13 +724,13 @@ func splitMembers(s string) []string {
 	return strings.Split(s, ",")
 }
 
-func (t *Tree) usermod(args []string) (int, error) {
+func (sys *System) usermod(args []string) (int, error) {
 	o, rest, err := parseOpts(args, "cdefgGlpRPsu", usermodLong)
 	if err != nil || len(rest) != 1 {
 		return exitBadSyntax, fmt.Errorf("usermod %s: bad usage", strings.Join(args, " "))
 	}
 	name := rest[0]
-	pw := t.loadDB("etc/passwd", 7)
+	pw := sys.loadDB("etc/passwd", 7)
 	r := pw.find(name)
 	if r == nil {
 		return exitNoUser, fmt.Errorf("usermod: user '%s' does not exist", name)
@@ -702,7 +743,7 @@ func (t *Tree) usermod(args []string) (int, error) {
 		}
 	}
 	if g, ok := o['g']; ok {
-		gr := t.loadDB("etc/group", 4)
+		gr := sys.loadDB("etc/group", 4)
 		if x := gr.find(g); x != nil {
 			r[3] = x[2]
 		} else if gidUsed(gr, mustAtoi(g)) {
@@ -719,7 +760,7 @@ func (t *Tree) usermod(args []string) (int, error) {
 	}
 	if g, ok := o['G']; ok {
 		_, appendG := o['a']
-		return t.addToGroups(name, g, !appendG)
+		return sys.addToGroups(name, g, !appendG)
 	}
 	return 0, nil
 }

@@ -1,4 +1,4 @@
-package rootfs
+package hook
 
 import (
 	"bytes"
@@ -12,16 +12,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vicroot/vicroot/rootfs"
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
 	"mvdan.cc/sh/v3/syntax"
 )
 
-// HookEnv is what a repo hook (base.sh, staging.sh) sees. The hooks of
+// Env is what a repo hook (base.sh, staging.sh) sees. The hooks of
 // VIC's definitions address the tree as "rootfs/..." relative to $PKGDIR,
 // so the tree appears at PkgDir/rootfs; nothing else of the host is
 // reachable.
-type HookEnv struct {
+type Env struct {
 	// PkgDir is $PKGDIR and the working directory (default "/vicroot/pkg").
 	// It is a virtual path: nothing is read or written there on the host.
 	PkgDir string
@@ -40,43 +41,85 @@ const hookPrelude = `rootfs_dir() { echo "$1/rootfs"; }
 bootfs_dir() { echo "$1/bootfs"; }
 `
 
-// Applets are the commands a hook may run; anything else is an error.
-var applets = map[string]func(h *hookRun, args []string) error{
-	"mkdir": (*hookRun).mkdir, "ln": (*hookRun).ln, "rm": (*hookRun).rm,
-	"cp": (*hookRun).cp, "mv": (*hookRun).mv, "chmod": (*hookRun).chmod,
-	"chown": (*hookRun).chown, "touch": (*hookRun).touch, "mknod": (*hookRun).mknod,
-	"cat": (*hookRun).cat, "sed": (*hookRun).sed, "install": (*hookRun).install,
-	"basename": (*hookRun).basename, "dirname": (*hookRun).dirname,
-	"readlink": (*hookRun).readlink,
+// applet is one command a hook may run: how its arguments are parsed and
+// what it does. Options are parsed, and the operand count checked, once
+// for all applets in exec; run sees the result.
+type applet struct {
+	// withArg lists the short options that take a value.
+	withArg string
+	// raw applets get their arguments unparsed (basename, dirname).
+	raw bool
+	// min and max bound the operand count (max 0: no bound).
+	min, max int
+	run      func(h *hookRun, o opts, operands []string) error
 }
 
-// HookError is a hook failure with the script's name and line.
-type HookError struct {
+// applets are the commands a hook may run; anything else is an error.
+var applets = map[string]applet{
+	"basename": {raw: true, min: 1, run: (*hookRun).basename},
+	"cat":      {run: (*hookRun).cat},
+	"chmod":    {min: 2, run: (*hookRun).chmod},
+	"chown":    {min: 2, run: (*hookRun).chown},
+	"cp":       {min: 2, run: (*hookRun).cp},
+	"dirname":  {raw: true, min: 1, run: (*hookRun).dirname},
+	"install":  {withArg: "mogt", run: (*hookRun).install},
+	"ln":       {min: 1, run: (*hookRun).ln},
+	"mkdir":    {withArg: "m", run: (*hookRun).mkdir},
+	"mknod":    {withArg: "m", min: 2, run: (*hookRun).mknod},
+	"mv":       {min: 2, run: (*hookRun).mv},
+	"readlink": {min: 1, max: 1, run: (*hookRun).readlink},
+	"rm":       {run: (*hookRun).rm},
+	"sed":      {withArg: "e", run: (*hookRun).sed},
+	"touch":    {run: (*hookRun).touch},
+}
+
+// call parses args as a's options and operands and runs it.
+func (a applet) call(h *hookRun, args []string) error {
+	o, rest := opts{}, args
+	if !a.raw {
+		var err error
+		if o, rest, err = parseFlags(args, a.withArg); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(rest) < a.min:
+		return errors.New("missing operand")
+	case a.max > 0 && len(rest) > a.max:
+		return fmt.Errorf("extra operand %q", rest[a.max])
+	}
+	return a.run(h, o, rest)
+}
+
+// Error is a hook failure with the script's name and line.
+type Error struct {
 	Script string
 	Line   uint
 	Err    error
 }
 
-func (e *HookError) Error() string {
+func (e *Error) Error() string {
 	return fmt.Sprintf("rootfs: hook %s line %d: %v", e.Script, e.Line, e.Err)
 }
 
-func (e *HookError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
 // ErrUnknownCommand is wrapped by the error for a command outside the
 // applet list.
 var ErrUnknownCommand = errors.New("command not allowed in hooks")
 
+var errIsDir = errors.New("is a directory")
+
 type hookRun struct {
-	t      *Tree
-	env    HookEnv
+	t      rootfs.FS
+	env    Env
 	root   string // PkgDir/rootfs
 	script string
 	dir    string // the runner's cwd at the current command
 	stdout io.Writer
 	stderr io.Writer
 	stdin  io.Reader
-	fail   *HookError
+	fail   *Error
 }
 
 // RunHook runs a repo hook script against the tree with
@@ -84,7 +127,7 @@ type hookRun struct {
 // the tree and the built-in applets (mkdir, ln, rm, cp, mv, chmod, chown,
 // touch, mknod, echo, cat, sed -i, install, basename, dirname, readlink,
 // test). The script runs with `set -e`, as VIC's build scripts do.
-func (t *Tree) RunHook(ctx context.Context, name string, script []byte, env HookEnv) error {
+func Run(ctx context.Context, t rootfs.FS, name string, script []byte, env Env) error {
 	if env.PkgDir == "" {
 		env.PkgDir = "/vicroot/pkg"
 	}
@@ -141,14 +184,14 @@ func (t *Tree) RunHook(ctx context.Context, name string, script []byte, env Hook
 func (h *hookRun) exec(ctx context.Context, args []string) error {
 	hc := interp.HandlerCtx(ctx)
 	h.dir, h.stdout, h.stderr, h.stdin = hc.Dir, hc.Stdout, hc.Stderr, hc.Stdin
-	fn, ok := applets[path.Base(args[0])]
+	a, ok := applets[path.Base(args[0])]
 	if !ok || strings.Contains(args[0], "/") && !strings.HasPrefix(args[0], "/bin/") && !strings.HasPrefix(args[0], "/usr/bin/") {
-		h.fail = &HookError{Script: h.script, Line: hc.Pos.Line(), Err: fmt.Errorf("%w: %s", ErrUnknownCommand, args[0])}
+		h.fail = &Error{Script: h.script, Line: hc.Pos.Line(), Err: fmt.Errorf("%w: %s", ErrUnknownCommand, args[0])}
 		return h.fail
 	}
-	if err := fn(h, args[1:]); err != nil {
+	if err := a.call(h, args[1:]); err != nil {
 		fmt.Fprintf(h.stderr, "%s: %v\n", args[0], err)
-		h.fail = &HookError{Script: h.script, Line: hc.Pos.Line(), Err: fmt.Errorf("%s: %w", strings.Join(args, " "), err)}
+		h.fail = &Error{Script: h.script, Line: hc.Pos.Line(), Err: fmt.Errorf("%s: %w", strings.Join(args, " "), err)}
 		return interp.NewExitStatus(1)
 	}
 	return nil
@@ -250,7 +293,7 @@ func (h *hookRun) readDir(ctx context.Context, name string) ([]fs.DirEntry, erro
 // treeWriter collects a redirection's output and stores it on Close.
 type treeWriter struct {
 	bytes.Buffer
-	t    *Tree
+	t    rootfs.FS
 	name string
 }
 
