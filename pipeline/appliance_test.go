@@ -610,6 +610,40 @@ func TestApplianceISO(t *testing.T) {
 		}
 	}
 
+	// The image's rpm database, as Debian's rpm 4.18 (the image's rpm)
+	// reads it from the ISO: exactly the planned packages and one
+	// gpg-pubkey entry for the one key the image carries.
+	if _, err := exec.LookPath("rpm"); err == nil {
+		dbdir := t.TempDir()
+		cmd := exec.Command("sh", "-c", `isoinfo -R -i "$1" -x /boot/core.gz | gzip -dc | cpio -idm --quiet '*var/lib/rpm/*'`, "sh", res.ISO)
+		cmd.Dir = dbdir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("extracting /var/lib/rpm: %v\n%s", err, out)
+		}
+		q := exec.Command("rpm", "--dbpath", filepath.Join(dbdir, "var/lib/rpm"), "-qa", "--qf", "%{NAME}-%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}.%{ARCH}\n")
+		var stderr strings.Builder
+		q.Stderr = &stderr
+		out, err := q.Output()
+		if err != nil || stderr.Len() > 0 {
+			t.Fatalf("rpm -qa: %v\n%s", err, stderr.String())
+		}
+		var got, keys []string
+		for _, l := range strings.Fields(string(out)) {
+			if strings.HasPrefix(l, "gpg-pubkey-") {
+				keys = append(keys, l)
+			} else {
+				got = append(got, l)
+			}
+		}
+		sort.Strings(got)
+		if want := res.Packages; !slices.Equal(got, sorted(want)) {
+			t.Errorf("rpm -qa in the image\n%s\nplanned\n%s", strings.Join(got, "\n"), strings.Join(sorted(want), "\n"))
+		}
+		if len(keys) != 1 {
+			t.Errorf("gpg-pubkey entries %v, want one for the test key", keys)
+		}
+	}
+
 	vopts := opts
 	vopts.Definition, vopts.Out = nil, ""
 	vr, err := Verify(ctx, res.ISO, vopts)
@@ -657,4 +691,10 @@ func TestApplianceISO(t *testing.T) {
 		!slices.ContainsFunc(d.PackagesAdded, func(s string) bool { return strings.HasPrefix(s, "openssh-server-") }) {
 		t.Errorf("diff bootstrap appliance: removed %v added %v", d.PackagesRemoved, d.PackagesAdded)
 	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return out
 }

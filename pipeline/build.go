@@ -114,7 +114,7 @@ func buildImage(ctx context.Context, st stages, src *source, pl *plans, got *fet
 	}
 	if pl.target == TargetAppliance {
 		// → the rpm database the appliance's rpm and tdnf read
-		if lay.rpmdb, err = imageRPMDB(ctx, root, pl, got); err != nil {
+		if lay.rpmdb, err = imageRPMDB(ctx, root, pl, got, src.repos.imageKeys, epoch); err != nil {
 			return nil, fmt.Errorf("rpmdb: %w", err)
 		}
 	}
