@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +33,10 @@ func bootUntil(t *testing.T, iso string, timeout time.Duration, done func(string
 		"qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-smp", "1",
 		"-display", "none", "-no-reboot", "-nic", "none", "-monitor", "none",
 		"-cdrom", iso, "-boot", "d", "-serial", "file:"+s0, "-serial", "file:"+s1)
+	// Stop with SIGTERM, which timeout(1) passes on to qemu: a SIGKILL
+	// would leave qemu running without its timeout.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
