@@ -22,11 +22,11 @@ build:
 
 ## test: everything CI runs (vet, unit tests with -race, end-to-end tests)
 test: vet testbin build
-	CGO_ENABLED=1 $(GO) test -race -timeout 40m ./... ./testdata/tether ./testdata/unpack
+	CGO_ENABLED=1 $(GO) test -race -timeout 40m ./... ./testdata/tether ./testdata/unpack ./testdata/vicdaemon
 	CGO_ENABLED=0 $(GO) test -run '^TestSolve300AgainstDNF$$' -timeout 20m ./resolver/
 
 vet:
-	$(GO) vet ./... ./testdata/tether ./testdata/unpack
+	$(GO) vet ./... ./testdata/tether ./testdata/unpack ./testdata/vicdaemon
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 ## bench: vicroot build cold and warm against VIC's pipeline (medians and
@@ -46,18 +46,24 @@ fuzz:
 testrepo:
 	bash testdata/mkrepo $(CACHE)
 
-## testbin: the static test tether and unpack (bin/tether-linux, bin/unpack)
+## testbin: the static test tether and unpack (bin/tether-linux, bin/unpack),
+## and the appliance's stand-ins: VIC's daemons (bin/vic-init,
+## docker-engine-server, port-layer-server, vicadmin) and bin/vicadmin-home/
 testbin:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/tether-linux ./testdata/tether
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/unpack ./testdata/unpack
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/vic-init ./testdata/vicdaemon
+	for n in docker-engine-server port-layer-server vicadmin; do cp $(BIN)/vic-init $(BIN)/$$n; done
+	mkdir -p $(BIN)/vicadmin-home
+	printf '<!doctype html><title>vicadmin</title><p>vicroot test stand-in for VIC'"'"'s vicadmin pages</p>\n' >$(BIN)/vicadmin-home/index.html
 
-## demo: the test repository, the test tether and out/bootstrap-testrepo-2.0.iso
+## demo: the test repository, the stand-ins, out/bootstrap-testrepo-2.0.iso and out/appliance-testrepo-2.0.iso
 demo: testbin build
 	@repo=$$(bash testdata/mkrepo $(CACHE) | tail -n 1) && \
 	$(BIN)/vicroot build --repo $$repo/definition --out out --bin $(BIN) --cache $(CACHE)/vicroot \
 	  --mirror photon=file://$$repo/photon/ --mirror photon-updates=file://$$repo/photon-updates/ \
-	  --version v0.0.0-0-demo && \
-	echo "boot it: qemu-system-x86_64 -m 1024 -cdrom out/bootstrap-testrepo-2.0.iso (the console is on ttyS1)"
+	  --version v0.0.0-0-demo --target all && \
+	echo "boot it: qemu-system-x86_64 -m 1024 -cdrom out/bootstrap-testrepo-2.0.iso (or out/appliance-testrepo-2.0.iso; the console is on ttyS1)"
 
 clean:
 	rm -rf $(BIN)

@@ -20,7 +20,7 @@ import (
 
 var (
 	vicrootBin string // the static binary under test
-	binDir     string // tether-linux and unpack from testdata
+	binDir     string // tether-linux, unpack and the appliance's stand-ins from testdata
 )
 
 // TestMain builds the binaries the way they ship (CGO_ENABLED=0), and only
@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 			{vicrootBin, "./cmd/vicroot"},
 			{filepath.Join(binDir, "tether-linux"), "./testdata/tether"},
 			{filepath.Join(binDir, "unpack"), "./testdata/unpack"},
+			{filepath.Join(binDir, "vic-init"), "./testdata/vicdaemon"},
 		} {
 			cmd := exec.Command("go", "build", "-trimpath", "-o", b.out, b.pkg)
 			cmd.Dir = root
@@ -48,6 +49,25 @@ func TestMain(m *testing.M) {
 				os.Stderr.Write(out)
 				panic(err)
 			}
+		}
+	}
+	if selected() {
+		// The appliance's other stand-ins: the daemon under VIC's other
+		// names, and a vicadmin-home.
+		stub, err := os.ReadFile(filepath.Join(binDir, "vic-init"))
+		if err != nil {
+			panic(err)
+		}
+		for _, n := range []string{"docker-engine-server", "port-layer-server", "vicadmin"} {
+			if err := os.WriteFile(filepath.Join(binDir, n), stub, 0o755); err != nil {
+				panic(err)
+			}
+		}
+		if err := os.MkdirAll(filepath.Join(binDir, "vicadmin-home"), 0o755); err != nil {
+			panic(err)
+		}
+		if err := os.WriteFile(filepath.Join(binDir, "vicadmin-home", "index.html"), []byte("<p>vicadmin stand-in</p>\n"), 0o644); err != nil {
+			panic(err)
 		}
 	}
 	code := m.Run()

@@ -31,7 +31,8 @@ type reproBuild struct {
 	epoch      string // SOURCE_DATE_EPOCH; "" leaves it unset
 }
 
-// TestReproducible builds the test repository's definition twice, in
+// TestReproducible builds the test repository's definition (--target all:
+// the bootstrap and the appliance) twice, in
 // separate processes of the static binary, with a different umask, TZ,
 // locale, user, HOME, TMPDIR, cache state (cold, then warm from the first
 // build), --jobs and GOMAXPROCS, and requires the same ISO bytes and the
@@ -68,7 +69,7 @@ func TestReproducible(t *testing.T) {
 		{name: "b", umask: "077", tz: "Pacific/Auckland", lang: "C.UTF-8", jobs: "4", gomaxprocs: "2"},
 		{name: "c", umask: "022", tz: "UTC", lang: "C", jobs: "2", gomaxprocs: "2", epoch: "1700000001"},
 	}
-	outs := map[string]string{}
+	outs := map[string][]string{}
 	for i, rb := range builds {
 		if i == 0 {
 			if ents, _ := os.ReadDir(cache); len(ents) != 0 {
@@ -83,22 +84,26 @@ func TestReproducible(t *testing.T) {
 		}
 	}
 
-	a, b := outs["a"], outs["b"]
-	if ha, hb := rpSumFile(t, a), rpSumFile(t, b); ha != hb {
-		t.Errorf("ISO differs between the builds: %s %s vs %s %s", ha, a, hb, b)
-		rpDiffISO(t, bin, a, b)
-	} else {
-		t.Logf("both builds: sha256 %s", ha)
-	}
-	for _, s := range rpSidecars {
-		da, db := rpReadFile(t, a+s), rpReadFile(t, b+s)
-		if len(da) == 0 {
-			t.Errorf("%s is empty", a+s)
+	// --target all: the bootstrap's ISO, then the appliance's.
+	for i := range outs["a"] {
+		a, b := outs["a"][i], outs["b"][i]
+		if ha, hb := rpSumFile(t, a), rpSumFile(t, b); ha != hb {
+			t.Errorf("ISO differs between the builds: %s %s vs %s %s", ha, a, hb, b)
+			rpDiffISO(t, bin, a, b)
+		} else {
+			t.Logf("both builds: sha256 %s", ha)
 		}
-		if !bytes.Equal(da, db) {
-			t.Errorf("%s differs between the builds:\n%s", s, rpDiffSidecar(s, da, db))
+		for _, s := range rpSidecars {
+			da, db := rpReadFile(t, a+s), rpReadFile(t, b+s)
+			if len(da) == 0 {
+				t.Errorf("%s is empty", a+s)
+			}
+			if !bytes.Equal(da, db) {
+				t.Errorf("%s differs between the builds:\n%s", s, rpDiffSidecar(s, da, db))
+			}
 		}
 	}
+	a := outs["a"][0]
 	// The report records the ISO's hash: it must be the file's.
 	var rep struct {
 		SHA256 string `json:"sha256"`
@@ -110,21 +115,22 @@ func TestReproducible(t *testing.T) {
 		t.Errorf("report.json sha256 %q, the ISO's is %s", rep.SHA256, got)
 	}
 
-	if rpSumFile(t, outs["c"]) == rpSumFile(t, a) {
+	if rpSumFile(t, outs["c"][0]) == rpSumFile(t, a) {
 		t.Errorf("SOURCE_DATE_EPOCH=1700000001 gave the same ISO as the default epoch: the timestamps are not in the image, or the comparison is blind")
 	}
 	// The differ itself, on a real difference: the epoch build's report
 	// must show its epoch.
-	if d := rpDiffSidecar(".report.json", rpReadFile(t, a+".report.json"), rpReadFile(t, outs["c"]+".report.json")); !strings.Contains(d, ".source_date_epoch: 1700000000 vs 1700000001") {
+	if d := rpDiffSidecar(".report.json", rpReadFile(t, a+".report.json"), rpReadFile(t, outs["c"][0]+".report.json")); !strings.Contains(d, ".source_date_epoch: 1700000000 vs 1700000001") {
 		t.Errorf("the report diff between the default and the 1700000001 epoch does not name source_date_epoch:\n%s", d)
 	} else {
 		t.Logf("default vs SOURCE_DATE_EPOCH=1700000001, report.json:\n%s", d)
 	}
 }
 
-// build runs vicroot build as rb says, in its own out and temp dirs, and
-// returns the ISO path it printed.
-func (rb reproBuild) build(t *testing.T, w, bin, def, cache string) string {
+// build runs vicroot build --target all as rb says, in its own out and
+// temp dirs, and returns the ISO paths it printed (the bootstrap's, the
+// appliance's).
+func (rb reproBuild) build(t *testing.T, w, bin, def, cache string) []string {
 	t.Helper()
 	out := filepath.Join(w, "out-"+rb.name)
 	tmp := filepath.Join(w, "tmp-"+rb.name)
@@ -136,7 +142,7 @@ func (rb reproBuild) build(t *testing.T, w, bin, def, cache string) string {
 	rpMkdirMode(t, out, mode)
 	rpMkdirMode(t, tmp, mode)
 	args := []string{"build", "--repo", def, "--out", out, "--bin", filepath.Join(w, "bin"),
-		"--cache", cache, "--version", "v1.5.8-0-9489f63", "--jobs", rb.jobs}
+		"--cache", cache, "--version", "v1.5.8-0-9489f63", "--jobs", rb.jobs, "--target", "all"}
 	args = append(args, mirrors(filepath.Join(w, "repo"))...)
 	// sh sets the umask, then execs the binary with the arguments as given.
 	cmdline := append([]string{"sh", "-c", "umask " + rb.umask + `; exec "$0" "$@"`, bin}, args...)
@@ -155,14 +161,21 @@ func (rb reproBuild) build(t *testing.T, w, bin, def, cache string) string {
 		t.Fatalf("build %s: %s: %v\n%s\n%s", rb.name, strings.Join(cmdline, " "), err, stdout.String(), stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	iso := lines[0]
-	if len(lines) < 2 || !strings.HasPrefix(lines[1], "sha256 ") {
-		t.Fatalf("build %s printed %q, want the ISO path and its sha256", rb.name, stdout.String())
+	if len(lines) != 6 {
+		t.Fatalf("build %s printed %q, want two ISOs, each with its sha256 and a count", rb.name, stdout.String())
 	}
-	if got, want := rpSumFile(t, iso), strings.TrimPrefix(lines[1], "sha256 "); got != want {
-		t.Fatalf("build %s printed sha256 %s, the file's is %s", rb.name, want, got)
+	var isos []string
+	for i := 0; i < len(lines); i += 3 {
+		iso := lines[i]
+		if !strings.HasPrefix(lines[i+1], "sha256 ") {
+			t.Fatalf("build %s printed %q, want the ISO path and its sha256", rb.name, stdout.String())
+		}
+		if got, want := rpSumFile(t, iso), strings.TrimPrefix(lines[i+1], "sha256 "); got != want {
+			t.Fatalf("build %s printed sha256 %s, the file's is %s", rb.name, want, got)
+		}
+		isos = append(isos, iso)
 	}
-	return iso
+	return isos
 }
 
 // rpDiffISO explains an ISO difference: the initramfs manifests by path

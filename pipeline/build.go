@@ -12,23 +12,27 @@ import (
 	"github.com/vicroot/vicroot/rpmrepo"
 )
 
-// Build makes the bootstrap image of a repo definition, following VIC's
-// recipe (README.md, "How a build goes"). Each stage takes what the one
-// before produced and hands its result on; an error names its stage.
+// Build makes the images of opts.Target from a repo definition, following
+// VIC's recipes (README.md, "How a build goes"): the bootstrap, the
+// appliance, or both from one shared base plan and ONE fetch of the union
+// of their packages. Each stage takes what the one before produced and
+// hands its result on; an error names its stage. The images and their
+// sidecars are published only when every image is made: on error, none is
+// written. For TargetAll the result is the bootstrap's, with the
+// appliance's in Also.
 func Build(ctx context.Context, opts Options) (*Result, error) {
-	switch opts.Target {
-	case "", TargetBootstrap:
-	case TargetAppliance, TargetAll:
-		return nil, fmt.Errorf("build: target %s: the appliance image is not built yet (only bootstrap)", opts.Target)
-	default:
-		return nil, fmt.Errorf("build: unknown target %q (want bootstrap, appliance or all)", opts.Target)
+	targets, err := targetsOf(opts.Target)
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
 	}
 	if opts.Out == "" {
 		return nil, errors.New("build: no output directory")
 	}
 	st := newStages(opts)
 	if opts.Definition != nil {
-		removeStaleOutputs(opts.Out, isoName(opts.Definition), st.log)
+		for _, t := range targets {
+			removeStaleOutputs(opts.Out, isoName(t, opts.Definition.Name), st.log)
+		}
 	}
 
 	// definition → its repositories, opened and verified
@@ -36,30 +40,86 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// → the plan: base and kernel, the bootstrap staging, the boot loader
+	// → the plans: one base plan and the kernel, each target's staging on
+	// top of it, the boot loader
 	st.start("resolve")
-	pl, err := plan(ctx, src, opts.Lock, opts.Isolinux.FS == nil)
+	pls, err := targetPlans(ctx, src, opts.Lock, targets, opts.Isolinux.FS == nil)
 	if err != nil {
 		return nil, fmt.Errorf("resolve: %w", err)
 	}
-	epoch := buildEpoch(pl.installed, opts.SourceDateEpoch)
-	// → the fetched and verified files
+	// → the fetched and verified files: every package once
 	st.start("fetch")
-	got, err := fetch(ctx, src, pl)
+	got, err := src.repos.fetch(ctx, union(pls))
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
+	var made []*made
+	defer func() {
+		for _, m := range made {
+			m.discard()
+		}
+	}()
+	for _, pl := range pls {
+		m, err := buildImage(ctx, st, src, pl, got, opts)
+		if err != nil {
+			return nil, err
+		}
+		made = append(made, m)
+	}
+	// Every image is made: publish them, each ISO renamed into place last.
+	var results []*Result
+	for _, m := range made {
+		if err := publish(m.img, m.outs); err != nil {
+			return nil, fmt.Errorf("sidecars: %w", err)
+		}
+		results = append(results, m.res)
+	}
+	res := results[0]
+	res.Also = results[1:]
+	return res, nil
+}
+
+// made is one image ready to publish: the ISO in its temp file, its
+// sidecars, and what the build says of it.
+type made struct {
+	img  *image
+	outs []output
+	res  *Result
+}
+
+// discard removes the ISO's temp file unless publish renamed it.
+func (m *made) discard() {
+	if m.img != nil && m.img.tmp != nil {
+		m.img.tmp.Discard()
+	}
+}
+
+// buildImage runs the stages after fetch for one target's plan: install,
+// layout, media and the sidecars' contents.
+func buildImage(ctx context.Context, st stages, src *source, pl *plans, got *fetched, opts Options) (*made, error) {
+	epoch := buildEpoch(pl.installed, opts.SourceDateEpoch)
 	// → the installed tree (and the ISO's boot folder with the kernel)
 	st.start("install")
 	root, err := install(ctx, src.def, pl, got, epoch, installConfig{CacheDir: opts.CacheDir, Jobs: opts.Jobs, Logger: st.log})
 	if err != nil {
 		return nil, fmt.Errorf("install: %w", err)
 	}
-	// → VIC's bootstrap layout on the tree, and its report
+	// → VIC's layout of the target on the tree, and its report
 	st.start("layout")
-	lay, err := layout(ctx, src, root, opts.Bin)
+	var lay *laidOut
+	if pl.target == TargetAppliance {
+		lay, err = applianceLayout(ctx, src, root, opts.Bin)
+	} else {
+		lay, err = layout(ctx, src, root, opts.Bin)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("layout: %w", err)
+	}
+	if pl.target == TargetAppliance {
+		// → the rpm database the appliance's rpm and tdnf read
+		if lay.rpmdb, err = imageRPMDB(ctx, root, pl, got, src.repos.imageKeys, epoch); err != nil {
+			return nil, fmt.Errorf("rpmdb: %w", err)
+		}
 	}
 	// → the media: the initramfs inside the ISO, and the sidecars
 	img, err := media(ctx, st, mediaInput{
@@ -68,12 +128,12 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer img.tmp.Discard() // unless publish renamed it
-	res, err := sidecars(src, pl, got, root, lay, img, epoch, opts, st.log)
+	res, outs, err := sidecars(src, pl, got, root, lay, img, epoch, opts, st.log)
 	if err != nil {
+		img.tmp.Discard()
 		return nil, fmt.Errorf("sidecars: %w", err)
 	}
-	return res, nil
+	return &made{img: img, outs: outs, res: res}, nil
 }
 
 // source is the opening Build, Resolve and Lock share: the definition with

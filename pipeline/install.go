@@ -46,6 +46,8 @@ type installed struct {
 	tree *rootfs.Tree
 	// db is the tree's package database and scriptlet report.
 	db *rpminstall.Installer
+	// sys applies accounts and systemctl verbs to the tree.
+	sys *sysconf.System
 	// boot is the ISO's tree so far: the kernel and the rest of /boot.
 	boot *rootfs.Tree
 	// kernel is the kernel version under /lib/modules.
@@ -59,13 +61,14 @@ type installed struct {
 // install makes the tree as VIC's base and staging steps do: base.sh, the
 // base set, the kernel's modules decompressed and depmod, `clean all`, the
 // kernel moved to the ISO's /boot; then the staging erasures and
-// installs, staging.sh, `clean all`, and what the scriptlets left to the
+// installs, staging.sh (the bootstrap's only), `clean all`, and what the scriptlets left to the
 // build (ldconfig, systemd presets, sysusers).
 func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched, epoch time.Time, cfg installConfig) (*installed, error) {
 	out := &installed{tree: rootfs.New(), boot: rootfs.New()}
 	tree := out.tree
 	tree.SetDefaultTime(epoch)
 	sys := sysconf.New(tree)
+	out.sys = sys
 	out.db = rpminstall.New(tree, sys)
 	hook := func(name string, script []byte) error {
 		if script == nil {
@@ -108,8 +111,11 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 	if err := installPackages(ctx, out.db, pl.stage.Packages, got, cfg); err != nil {
 		return nil, err
 	}
-	if err := hook(repos.StagingHookFile, def.StagingSH); err != nil {
-		return nil, err
+	// VIC runs the definition's staging.sh for the bootstrap only.
+	if pl.target != TargetAppliance {
+		if err := hook(repos.StagingHookFile, def.StagingSH); err != nil {
+			return nil, err
+		}
 	}
 	if err := cleanCaches(sys); err != nil {
 		return nil, err

@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"path/filepath"
 
+	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rootfs/ldso"
+	"github.com/vicroot/vicroot/rootfs/sysconf"
 	"github.com/vicroot/vicroot/vic"
 )
 
@@ -17,6 +19,14 @@ import (
 type laidOut struct {
 	tether               *vic.TetherReport
 	tetherSum, unpackSum string
+	// appliance is the appliance layout's report; daemonSums the SHA-256
+	// of each of VIC's daemons and homeSum that of the vicadmin-home
+	// folder (binDirSHA256), which the appliance ISO records.
+	appliance  *vic.ApplianceReport
+	daemonSums map[string]string
+	homeSum    string
+	// rpmdb says what became of the image's rpm database.
+	rpmdb string
 }
 
 // layout checks --bin's tether and unpack against the image's kernel (VIC
@@ -55,4 +65,69 @@ func readBin(bin Dir, name string) ([]byte, string, error) {
 	}
 	s := sha256.Sum256(data)
 	return data, hex.EncodeToString(s[:]), nil
+}
+
+// applianceLayout checks --bin's daemons against the image's kernel and
+// lays VIC's appliance out on the tree (vic.ApplianceLayout).
+func applianceLayout(ctx context.Context, src *source, root *installed, bin Dir) (*laidOut, error) {
+	out := &laidOut{daemonSums: map[string]string{}}
+	daemons := map[string][]byte{}
+	for _, d := range vic.ApplianceDaemons {
+		data, sum, err := readBin(bin, d.Name)
+		if err != nil {
+			return nil, fmt.Errorf("VIC's %s: %w", d.Name, err)
+		}
+		if err := ldso.CheckKernel(ctx, bin.FS, d.Name, root.kernel); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(bin.Name, d.Name), err)
+		}
+		daemons[d.Name], out.daemonSums[d.Name] = data, sum
+	}
+	home, err := fs.Sub(bin.FS, vic.VicadminHomeDir)
+	if err == nil {
+		_, err = fs.Stat(bin.FS, vic.VicadminHomeDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (its content becomes /home/vicadmin)", filepath.Join(bin.Name, vic.VicadminHomeDir), err)
+	}
+	if out.homeSum, err = dirSHA256(home); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(bin.Name, vic.VicadminHomeDir), err)
+	}
+	// The tree with the accounts and systemctl verbs of sysconf.
+	t := struct {
+		*rootfs.Tree
+		*sysconf.System
+	}{root.tree, root.sys}
+	if out.appliance, err = vic.ApplianceLayout(ctx, t, vic.ApplianceInput{
+		Definition: src.def, Keys: src.repos.imageKeys, Daemons: daemons, Home: home,
+	}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// dirSHA256 is one digest of a folder's files: the SHA-256 of "mode path
+// sha256" lines of its files and folders in walk order.
+func dirSHA256(fsys fs.FS) (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		sum := ""
+		if d.Type().IsRegular() {
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			s := sha256.Sum256(data)
+			sum = hex.EncodeToString(s[:])
+		}
+		fmt.Fprintf(h, "%v %s %s\n", fi.Mode(), p, sum)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
 }

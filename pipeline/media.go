@@ -53,9 +53,13 @@ type image struct {
 // with ISOLINUX.
 func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	opts, boot := in.opts, in.root.boot
+	init := in.src.def.Spec.Init
+	if in.plan.target == TargetAppliance {
+		init = vic.ApplianceInit
+	}
 	// rd.systemd.unit=vic.target when the init is systemd.
-	bootArgs := vic.InitBootArgs(in.root.tree, in.src.def.Spec.Init, opts.BootArgs)
-	if err := bootLoader(ctx, boot, in.plan.syslinux, in.fetched, opts.Isolinux, in.src.def.Spec.Init, bootArgs, version(opts.Version)); err != nil {
+	bootArgs := vic.InitBootArgs(in.root.tree, init, opts.BootArgs)
+	if err := bootLoader(ctx, boot, in.plan.syslinux, in.fetched, opts.Isolinux, init, bootArgs, version(opts.Version)); err != nil {
 		return nil, fmt.Errorf("boot loader: %w", err)
 	}
 	img := &image{}
@@ -77,6 +81,10 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 		Definition: in.src.def.Name, Version: version(opts.Version), SourceDateEpoch: in.epoch.Unix(),
 		TetherSHA256: in.layout.tetherSum, UnpackSHA256: in.layout.unpackSum, BootArgs: opts.BootArgs, NoWeakDeps: opts.NoWeakDeps,
 		AllowUnsignedKernel: in.plan.kernel != nil && in.plan.kernel.Unsigned != "",
+	}
+	if in.plan.target == TargetAppliance {
+		rec.Target = string(TargetAppliance)
+		rec.Daemons, rec.VicadminHomeSHA256 = in.layout.daemonSums, in.layout.homeSum
 	}
 	if opts.Isolinux.FS != nil {
 		// --isolinux's files are recorded so verify can take them from
@@ -108,7 +116,10 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	}
 
 	st.start("iso")
-	img.name = isoName(in.src.def)
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("iso: %w", err)
+	}
+	img.name = isoName(in.plan.target, in.src.def.Name)
 	img.path = filepath.Join(opts.Out, img.name)
 	// The ISO stays a temp file until its sidecars are written: publish
 	// renames them all.
@@ -118,12 +129,19 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	return img, nil
 }
 
-// isoName is the name of a definition's bootstrap ISO.
-func isoName(def *repos.Definition) string {
-	if def.Name != repos.DefaultName {
-		return "bootstrap-" + def.Name + ".iso"
+// isoName is VIC's name of a target's ISO: bootstrap.iso and
+// appliance.iso for photon-2.0, bootstrap-<name>.iso and
+// appliance-<name>.iso for any other definition (VIC builds no custom
+// appliance; vicroot does).
+func isoName(t Target, def string) string {
+	base := "bootstrap"
+	if t == TargetAppliance {
+		base = "appliance"
 	}
-	return "bootstrap.iso"
+	if def != repos.DefaultName {
+		return base + "-" + def + ".iso"
+	}
+	return base + ".iso"
 }
 
 // spilled is the initramfs written to an unnamed file, which the boot
@@ -283,6 +301,12 @@ type Inputs struct {
 	// file (the definition's kernel file is recorded by its SHA-256 in
 	// definition.json, not copied).
 	AllowUnsignedKernel bool `json:"allow_unsigned_kernel,omitempty"`
+	// Target is "appliance" for the appliance (omitted for the
+	// bootstrap); Daemons are then the SHA-256 of VIC's daemons by name
+	// and VicadminHomeSHA256 that of the vicadmin-home folder.
+	Target             string            `json:"target,omitempty"`
+	Daemons            map[string]string `json:"daemons,omitempty"`
+	VicadminHomeSHA256 string            `json:"vicadmin_home_sha256,omitempty"`
 }
 
 // records writes /boot/vicroot/: the lock, the effective definition, the

@@ -40,7 +40,9 @@ type Options struct {
 	// Out is the output directory.
 	Out    string
 	Target Target
-	// Bin holds tether-linux and unpack.
+	// Bin holds tether-linux and unpack (the bootstrap) and VIC's
+	// daemons vic-init, docker-engine-server, port-layer-server, vicadmin
+	// and unpack, and the folder vicadmin-home/ (the appliance).
 	Bin Dir
 	// Isolinux, when its FS is set, holds isolinux.bin (and ldlinux.c32);
 	// else the boot loader comes from the repository's syslinux package.
@@ -125,4 +127,7 @@ type Result struct {
 	Epoch                          time.Time
 	Packages                       []string // NEVRAs, install order
 	Warnings                       []string
+	// Also are the other images of the same build (TargetAll: the
+	// appliance's, after the bootstrap's).
+	Also []*Result `json:",omitempty"`
 }

@@ -199,17 +199,7 @@ func TestPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	names = append(names, src.def.Spec.Kernel)
-	work := t.TempDir()
-	var rf strings.Builder
-	for _, id := range []string{"photon", "photon-updates"} {
-		rf.WriteString("[" + id + "]\nname=" + id + "\nbaseurl=file://" + filepath.Join(repo, id) + "\nenabled=1\ngpgcheck=0\nmetadata_expire=0\n\n")
-	}
-	if err := os.MkdirAll(filepath.Join(work, "repos"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(work, "repos", "t.repo"), []byte(rf.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	work := newDNFRoot(t, repo).work
 	dl := filepath.Join(work, "dl")
 	args := append([]string{"--installroot=" + filepath.Join(work, "root"), "--setopt=reposdir=" + filepath.Join(work, "repos"),
 		"--setopt=cachedir=" + filepath.Join(work, "cache"), "--releasever=2.0", "--disableplugin=*", "-q", "-y",

@@ -12,7 +12,19 @@ import (
 
 // plans are a build's resolved package sets.
 type plans struct {
-	base, stage *resolver.Plan
+	target Target
+	base   *resolver.Plan
+	// stage is the staging on top of base: what it erases (Erase) and
+	// what it installs (Packages).
+	stage *resolver.Plan
+	// staged are the plans that make up stage, in order (the appliance
+	// erases, then installs, as VIC's two package-manager calls do).
+	staged []*resolver.Plan
+	// takenAlong are the packages a staging erase removed besides those it
+	// named, and warnings says when those include a base package or the
+	// kernel.
+	takenAlong []*rpmrepo.Package
+	warnings   []string
 	// installed is what the image ends up with, in install order.
 	installed []*rpmrepo.Package
 	// syslinux is the boot loader's package (nil when the boot loader
@@ -22,9 +34,56 @@ type plans struct {
 	// a repository package): installed after the base set, as it is, with
 	// no dependency resolution.
 	kernel *KernelFile
-	// warnings are the plan's: an unsigned kernel file, its unmet
-	// requirements.
-	warnings []string
+}
+
+// baseSet is the plan every target shares: packages.base and the kernel.
+type baseSet struct {
+	plan *resolver.Plan
+	// kernel is the kernel RPM file, when the definition names one: the
+	// resolver sees it as installed (its provides satisfy others), and
+	// its own requirements are only checked, for warnings.
+	kernel *KernelFile
+	// lock is the build's lock without the kernel file's entry (the
+	// resolver pins repository packages only).
+	lock *resolver.Lock
+}
+
+// withKernel is the kernel file's package alone, or nothing.
+func (b *baseSet) withKernel() []*rpmrepo.Package {
+	if b.kernel == nil {
+		return nil
+	}
+	return []*rpmrepo.Package{b.kernel.Package}
+}
+
+// installed is the base set as the staging resolves on top of it.
+func (b *baseSet) installed() []*rpmrepo.Package {
+	return append(slices.Clone(b.plan.Packages), b.withKernel()...)
+}
+
+// finish completes a target's plan: what the image ends up with (the base
+// set minus what staging erased, the kernel file, what staging installed),
+// the kernel file's warnings, and the boot loader.
+func (b *baseSet) finish(ctx context.Context, src *source, p *plans, stageName string, bootLoader bool) (*plans, error) {
+	var err error
+	p.kernel = b.kernel
+	if kf := b.kernel; kf != nil && slices.Contains(p.stage.Erase, kf.Package) {
+		return nil, fmt.Errorf("%s staging of %s erases %s, the kernel RPM file %s", stageName, src.def.Name, kf.Package.NEVRA(), kf.Label)
+	}
+	p.installed = append(append(kept(b.plan, p.stage), b.withKernel()...), p.stage.Packages...)
+	if kf := b.kernel; kf != nil {
+		w, err := kf.Warnings(ctx, p.installed, src.repos.loadFiles)
+		if err != nil {
+			return nil, err
+		}
+		p.warnings = append(p.warnings, w...)
+	}
+	if bootLoader {
+		if p.syslinux, err = bootLoaderPackage(ctx, src, b.lock); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // fetch is every package to download: both plans (staging may erase
@@ -51,29 +110,41 @@ func (p *plans) locked() []*rpmrepo.Package {
 // on top of it, as VIC's separate package-manager calls do; with
 // bootLoader, also the repository's syslinux package.
 func plan(ctx context.Context, src *source, lock *resolver.Lock, bootLoader bool) (*plans, error) {
+	base, err := basePlan(ctx, src, lock)
+	if err != nil {
+		return nil, err
+	}
+	return bootstrapPlan(ctx, src, base, bootLoader)
+}
+
+// basePlan resolves packages.base and the kernel: the plan every target
+// shares. A kernel RPM file is loaded and verified here, not resolved.
+func basePlan(ctx context.Context, src *source, lock *resolver.Lock) (*baseSet, error) {
 	def := src.def
 	baseNames, err := def.PackageList(repos.StageBase)
 	if err != nil {
 		return nil, err
 	}
-	// A kernel RPM file is not resolved: the resolver sees it as
-	// installed (its provides satisfy others), and its own requirements
-	// are only checked, for warnings.
-	var kf *KernelFile
+	b := &baseSet{}
 	kernelReq := []string{def.Spec.Kernel}
-	var withKernel []*rpmrepo.Package
 	if def.KernelFile != "" {
-		if kf, err = LoadKernelFile(def, src.repos.opts.Cache, src.kernelPath, src.allowUnsignedKernel, lock); err != nil {
+		if b.kernel, err = LoadKernelFile(def, src.repos.opts.Cache, src.kernelPath, src.allowUnsignedKernel, lock); err != nil {
 			return nil, err
 		}
-		kernelReq, withKernel = nil, []*rpmrepo.Package{kf.Package}
+		kernelReq = nil
 	}
-	lock = repoLock(lock)
-	base, err := src.solve(ctx, resolver.Request{Install: append(append([]string(nil), baseNames...), kernelReq...), Installed: withKernel, Lock: lock})
+	b.lock = repoLock(lock)
+	b.plan, err = src.solve(ctx, resolver.Request{Install: append(slices.Clone(baseNames), kernelReq...), Installed: b.withKernel(), Lock: b.lock})
 	if err != nil {
 		return nil, fmt.Errorf("base packages of %s: %w", def.Name, err)
 	}
-	stageReq := resolver.Request{Installed: append(slices.Clone(base.Packages), withKernel...), Lock: lock}
+	return b, nil
+}
+
+// bootstrapPlan resolves the bootstrap staging on top of base.
+func bootstrapPlan(ctx context.Context, src *source, b *baseSet, bootLoader bool) (*plans, error) {
+	def := src.def
+	stageReq := resolver.Request{Installed: b.installed(), Lock: b.lock}
 	if sc := def.Spec.StagingCommand(repos.StageBootstrap); sc != nil {
 		if sc.Erases() {
 			stageReq.Erase = sc.Packages
@@ -92,22 +163,132 @@ func plan(ctx context.Context, src *source, lock *resolver.Lock, bootLoader bool
 			return nil, fmt.Errorf("bootstrap packages of %s: %w", def.Name, err)
 		}
 	}
-	if kf != nil && slices.Contains(stage.Erase, kf.Package) {
-		return nil, fmt.Errorf("bootstrap staging of %s erases %s, the kernel RPM file %s", def.Name, kf.Package.NEVRA(), kf.Label)
+	p := &plans{target: TargetBootstrap, base: b.plan, stage: stage, staged: []*resolver.Plan{stage}}
+	return b.finish(ctx, src, p, "bootstrap", bootLoader)
+}
+
+// appliancePlan resolves the appliance on top of base as VIC's appliance
+// staging does: packages_script_staging.appliance first (`erase toybox`:
+// the named packages and every installed package that loses the last
+// provider of one of its requirements, as tdnf erase), then
+// packages.appliance on what is left. The definition's staging.sh is not
+// part of it (VIC runs it for the bootstrap only).
+func appliancePlan(ctx context.Context, src *source, b *baseSet, bootLoader bool) (*plans, error) {
+	def := src.def
+	base, lock := b.plan, b.lock
+	names, err := def.PackageList(repos.StageAppliance)
+	if err != nil {
+		return nil, err
 	}
-	p := &plans{base: base, stage: stage, kernel: kf}
-	p.installed = append(append(kept(base, stage), withKernel...), stage.Packages...)
-	if kf != nil {
-		if p.warnings, err = kf.Warnings(ctx, p.installed, src.repos.loadFiles); err != nil {
-			return nil, err
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: packages.appliance is empty: the definition has no appliance to build", def.Name)
+	}
+	p := &plans{target: TargetAppliance, base: base}
+	erase := &resolver.Plan{}
+	installedBase := b.installed()
+	if sc := def.Spec.StagingCommand(repos.StageAppliance); sc != nil {
+		rq := resolver.Request{Installed: b.installed(), Lock: lock}
+		if sc.Erases() {
+			rq.Erase = sc.Packages
+		} else {
+			rq.Install = sc.Packages
+		}
+		if erase, err = src.solve(ctx, rq); err != nil {
+			return nil, fmt.Errorf("appliance staging %q of %s: %w", sc.String(), def.Name, err)
+		}
+		if sc.Erases() {
+			p.takenAlong, p.warnings = takenAlong(def, base, erase, sc.Packages)
+		}
+		p.staged = append(p.staged, erase)
+		installedBase = append(append(kept(base, erase), b.withKernel()...), erase.Packages...)
+	}
+	inst, err := src.solve(ctx, resolver.Request{Installed: installedBase, Install: names, Lock: lock})
+	if err != nil {
+		return nil, fmt.Errorf("appliance packages of %s: %w", def.Name, err)
+	}
+	p.staged = append(p.staged, inst)
+	// One staging plan for the install stage: the erasures, then what the
+	// staging command and packages.appliance install.
+	p.stage = &resolver.Plan{Erase: erase.Erase, Packages: append(append([]*rpmrepo.Package(nil), erase.Packages...), inst.Packages...)}
+	return b.finish(ctx, src, p, "appliance", bootLoader)
+}
+
+// takenAlong is what an erase removed besides the packages it named, and a
+// warning for each of those that packages.base named or that is the
+// kernel: VIC's appliance needs them.
+func takenAlong(def *repos.Definition, base, erase *resolver.Plan, named []string) ([]*rpmrepo.Package, []string) {
+	baseNames, _ := def.PackageList(repos.StageBase)
+	inBase := map[string]bool{def.Spec.Kernel: true}
+	for _, n := range baseNames {
+		inBase[n] = true
+	}
+	var out []*rpmrepo.Package
+	var warnings []string
+	for _, p := range erase.Erase {
+		if slices.Contains(named, p.Name) || slices.Contains(named, p.NEVRA()) {
+			continue
+		}
+		out = append(out, p)
+		if inBase[p.Name] {
+			what := "packages.base names it"
+			if p.Name == def.Spec.Kernel {
+				what = "it is the kernel"
+			}
+			warnings = append(warnings, fmt.Sprintf("appliance staging %q also erases %s (%s; VIC's appliance needs it)",
+				def.Spec.StagingCommand(repos.StageAppliance).String(), p.NEVRA(), what))
 		}
 	}
-	if bootLoader {
-		if p.syslinux, err = bootLoaderPackage(ctx, src, lock); err != nil {
+	return out, warnings
+}
+
+// targetPlans resolves each target's plan on one shared base plan.
+func targetPlans(ctx context.Context, src *source, lock *resolver.Lock, targets []Target, bootLoader bool) ([]*plans, error) {
+	base, err := basePlan(ctx, src, lock)
+	if err != nil {
+		return nil, err
+	}
+	var out []*plans
+	for _, t := range targets {
+		var p *plans
+		if t == TargetAppliance {
+			p, err = appliancePlan(ctx, src, base, bootLoader)
+		} else {
+			p, err = bootstrapPlan(ctx, src, base, bootLoader)
+		}
+		if err != nil {
 			return nil, err
 		}
+		out = append(out, p)
 	}
-	return p, nil
+	return out, nil
+}
+
+// union is every package the plans fetch, each once, in first-seen order.
+func union(pls []*plans) []*rpmrepo.Package {
+	seen := map[*rpmrepo.Package]bool{}
+	var out []*rpmrepo.Package
+	for _, p := range pls {
+		for _, q := range p.fetch() {
+			if !seen[q] {
+				seen[q] = true
+				out = append(out, q)
+			}
+		}
+	}
+	return out
+}
+
+// targets are the images a target names, in build order.
+func targetsOf(t Target) ([]Target, error) {
+	switch t {
+	case "", TargetBootstrap:
+		return []Target{TargetBootstrap}, nil
+	case TargetAppliance:
+		return []Target{TargetAppliance}, nil
+	case TargetAll:
+		return []Target{TargetBootstrap, TargetAppliance}, nil
+	}
+	return nil, fmt.Errorf("unknown target %q (want bootstrap, appliance or all)", t)
 }
 
 // bootLoaderPackage picks the repository's syslinux package: resolved and

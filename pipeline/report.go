@@ -38,9 +38,18 @@ type buildReport struct {
 	Verification []verifyReport    `json:"verification"`
 	Hooks        []string          `json:"hooks,omitempty"`
 	Tether       *vic.TetherReport `json:"tether"`
-	Tree         rpminstall.Report `json:"tree"`
-	Warnings     []string          `json:"warnings,omitempty"`
-	Inputs       map[string]string `json:"inputs,omitempty"`
+	// Target is "appliance" for the appliance (omitted for the bootstrap).
+	Target string `json:"target,omitempty"`
+	// ErasedAlong are the packages the appliance staging's erase removed
+	// besides those it named.
+	ErasedAlong []string `json:"erased_along,omitempty"`
+	// Appliance is what the appliance layout did.
+	Appliance *vic.ApplianceReport `json:"appliance,omitempty"`
+	// RPMDB says what became of the appliance's rpm database.
+	RPMDB    string            `json:"rpmdb,omitempty"`
+	Tree     rpminstall.Report `json:"tree"`
+	Warnings []string          `json:"warnings,omitempty"`
+	Inputs   map[string]string `json:"inputs,omitempty"`
 	// Mirrors are the build's --mirror flags: not part of the ISO (the
 	// same packages from elsewhere give the same bytes), but an offline
 	// verify needs them to find the cached metadata.
@@ -55,7 +64,7 @@ type verifyReport struct {
 
 // sidecars writes the lock, the manifest, the SBOM and the report beside
 // the ISO and returns what the build wrote.
-func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOut, img *image, epoch time.Time, opts Options, log *slog.Logger) (*Result, error) {
+func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOut, img *image, epoch time.Time, opts Options, log *slog.Logger) (*Result, []output, error) {
 	res := &Result{ISO: img.path, SHA256: img.sha256, Epoch: epoch}
 	for _, p := range pl.installed {
 		res.Packages = append(res.Packages, p.NEVRA())
@@ -63,10 +72,20 @@ func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOu
 	res.Lock, res.MTree, res.SPDX, res.Report = img.path+".lock.json", img.path+".mtree", img.path+".spdx.json", img.path+".report.json"
 	spdx, err := SPDX(img.name, img.sha256, vendor(src.def.Name), opts.ToolVersion, epoch, sbom(pl.locked(), src.repos, pl.kernel))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.db.Report(), Mirrors: opts.Mirrors}
-	warnings := append(slices.Clone(pl.warnings), root.warnings...)
+	rep := buildReport{Hooks: root.hooks, Tether: lay.tether, Tree: root.db.Report(), Appliance: lay.appliance, RPMDB: lay.rpmdb, Mirrors: opts.Mirrors}
+	if pl.target == TargetAppliance {
+		rep.Target = string(TargetAppliance)
+	}
+	for _, p := range pl.takenAlong {
+		rep.ErasedAlong = append(rep.ErasedAlong, p.NEVRA())
+	}
+	warnings := append([]string(nil), pl.warnings...)
+	for _, w := range pl.warnings {
+		log.Warn(w)
+	}
+	warnings = append(warnings, root.warnings...)
 	for _, p := range pl.locked() {
 		v := got.verified[p]
 		if v == nil {
@@ -90,13 +109,13 @@ func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOu
 	rep.SHA256 = img.sha256
 	repJSON, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lk := *img.lock
 	lk.ISOSHA256 = img.sha256
 	lockJSON, err := lk.Marshal()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	outs := []output{
 		{res.Lock, lockJSON},
@@ -104,10 +123,7 @@ func sidecars(src *source, pl *plans, got *fetched, root *installed, lay *laidOu
 		{res.SPDX, spdx},
 		{res.Report, append(repJSON, '\n')},
 	}
-	if err := publish(img, outs); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return res, outs, nil
 }
 
 // output is one sidecar: its final name and content.

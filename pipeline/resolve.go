@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/vicroot/vicroot/resolver"
@@ -41,13 +40,13 @@ func (r *Resolution) Lock() *resolver.Lock { return r.lock }
 
 // Resolve answers what a build would install, without fetching payloads:
 // with no names, the target image's packages (base and kernel, then the
-// bootstrap staging); with names, exactly the plan of `dnf install
+// staging of the target: the bootstrap's, the appliance's, or both for
+// TargetAll); with names, exactly the plan of `dnf install
 // NAMES…` on a fresh root (a name, a provide, or name-version).
 func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, error) {
-	switch opts.Target {
-	case "", TargetBootstrap:
-	default:
-		return nil, errors.New("resolve: only the bootstrap target can be resolved yet")
+	targets, err := targetsOf(opts.Target)
+	if err != nil {
+		return nil, fmt.Errorf("resolve: %w", err)
 	}
 	st := newStages(opts)
 	src, err := open(ctx, st, opts)
@@ -63,12 +62,24 @@ func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, er
 		}
 		res.Packages, res.plans = p.Packages, []*resolver.Plan{p}
 	} else {
-		// The boot loader is not part of the answer.
-		pl, err := plan(ctx, src, opts.Lock, false)
+		// The boot loader is not part of the answer. For TargetAll, the
+		// packages of both images, each once.
+		pls, err := targetPlans(ctx, src, opts.Lock, targets, false)
 		if err != nil {
 			return nil, fmt.Errorf("resolve: %w", err)
 		}
-		res.Packages, res.plans, res.kernel = pl.installed, []*resolver.Plan{pl.base, pl.stage}, pl.kernel
+		seen := map[*rpmrepo.Package]bool{}
+		res.plans = []*resolver.Plan{pls[0].base}
+		res.kernel = pls[0].kernel
+		for _, pl := range pls {
+			for _, p := range pl.installed {
+				if !seen[p] {
+					seen[p] = true
+					res.Packages = append(res.Packages, p)
+				}
+			}
+			res.plans = append(res.plans, pl.staged...)
+		}
 	}
 	res.lock = newLock(res.Packages, src.repos, nil)
 	return res, nil
@@ -84,15 +95,29 @@ func Lock(ctx context.Context, opts Options) (*resolver.Lock, error) {
 	if err != nil {
 		return nil, err
 	}
+	targets, err := targetsOf(opts.Target)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
 	st.start("resolve")
-	pl, err := plan(ctx, src, opts.Lock, opts.Isolinux.FS == nil)
+	pls, err := targetPlans(ctx, src, opts.Lock, targets, opts.Isolinux.FS == nil)
 	if err != nil {
 		return nil, fmt.Errorf("resolve: %w", err)
 	}
 	st.start("fetch")
-	got, err := fetch(ctx, src, pl)
+	got, err := src.repos.fetch(ctx, union(pls))
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
-	return newLock(pl.locked(), src.repos, got), nil
+	seen := map[*rpmrepo.Package]bool{}
+	var locked []*rpmrepo.Package
+	for _, pl := range pls {
+		for _, p := range pl.locked() {
+			if !seen[p] {
+				seen[p] = true
+				locked = append(locked, p)
+			}
+		}
+	}
+	return newLock(locked, src.repos, got), nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rpmrepo"
+	"github.com/vicroot/vicroot/vic"
 )
 
 // ErrDiffers is returned by Verify when the rebuilt image is not the same.
@@ -180,6 +181,39 @@ func isolinuxFromISO(ctx context.Context, isoPath string, in Inputs) (Dir, error
 	return Dir{FS: dir, Name: isoPath + ":/" + iso.IsolinuxDir}, nil
 }
 
+// checkApplianceBin checks that --bin holds the daemons and the
+// vicadmin-home folder an appliance ISO was built with (their digests are
+// recorded). The appliance's /home/vicadmin is chowned and merged with
+// useradd's skeleton, so its inputs are not taken back from the ISO:
+// --bin is required.
+func checkApplianceBin(isoPath string, bin Dir, in Inputs) error {
+	if bin.FS == nil {
+		return fmt.Errorf("%s is an appliance image: give --bin the folder with VIC's daemons and %s it was built with", isoPath, vic.VicadminHomeDir)
+	}
+	for _, d := range vic.ApplianceDaemons {
+		_, got, err := readBin(bin, d.Name)
+		if err != nil {
+			return err
+		}
+		if want := in.Daemons[d.Name]; got != want {
+			return fmt.Errorf("%s has sha256 %s, but %s was built with one of sha256 %s: give --bin the same binaries",
+				filepath.Join(bin.Name, d.Name), got, isoPath, want)
+		}
+	}
+	home, err := fs.Sub(bin.FS, vic.VicadminHomeDir)
+	if err != nil {
+		return err
+	}
+	got, err := dirSHA256(home)
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(bin.Name, vic.VicadminHomeDir), err)
+	}
+	if got != in.VicadminHomeSHA256 {
+		return fmt.Errorf("%s differs from the folder %s was built with", filepath.Join(bin.Name, vic.VicadminHomeDir), isoPath)
+	}
+	return nil
+}
+
 // VerifyResult is the outcome of Verify.
 type VerifyResult struct {
 	Rebuilt    *Result
@@ -226,12 +260,21 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 	if opts.Lock, err = resolver.ParseLock(rec.Lock, isoPath+":"+RecordDir+"/lock.json"); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	if opts.Bin.FS == nil {
+	target := TargetBootstrap
+	if rec.Inputs.Target == string(TargetAppliance) {
+		target = TargetAppliance
+		if err := checkApplianceBin(isoPath, opts.Bin, rec.Inputs); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+	} else if opts.Bin.FS == nil {
 		if opts.Bin, err = binFromISO(ctx, isoPath, rec.Inputs); err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
 	}
 	for _, c := range []struct{ name, want string }{{"tether-linux", rec.Inputs.TetherSHA256}, {"unpack", rec.Inputs.UnpackSHA256}} {
+		if target == TargetAppliance {
+			break
+		}
 		_, got, err := readBin(opts.Bin, c.name)
 		if err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
@@ -260,7 +303,7 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 	opts.SourceDateEpoch = &epoch
 	opts.Version, opts.BootArgs, opts.NoWeakDeps = rec.Inputs.Version, rec.Inputs.BootArgs, rec.Inputs.NoWeakDeps
 	opts.Out = work.Path
-	opts.Target = TargetBootstrap
+	opts.Target = target
 	res, err := Build(ctx, opts)
 	if err != nil {
 		hint := ""

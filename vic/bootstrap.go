@@ -49,33 +49,10 @@ type BootstrapInput struct {
 // systemd units when the image has systemd, /.tempfs_size and
 // /.tempfs_list. It returns what the report says of /.tether.
 //
-// The appliance (the endpointVM) will get its own layout beside this one.
+// The appliance (the endpointVM) has its own layout, ApplianceLayout.
 func BootstrapLayout(ctx context.Context, t FS, in BootstrapInput) (*TetherReport, error) {
 	def := in.Definition
-	if err := t.MkdirAll("etc/yum.repos.d", 0o755); err != nil {
-		return nil, err
-	}
-	for _, f := range def.RepoFiles {
-		if err := putFile(t, "etc/yum.repos.d/"+f.Name, f.Data, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	for _, k := range in.Keys {
-		if err := t.MkdirAll(path.Dir(relInTree(k.Path)), 0o755); err != nil {
-			return nil, err
-		}
-		if err := putFile(t, relInTree(k.Path), k.Armored, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	pmPath, pmConf, err := PackageManagerConf(def.Spec.PackageManager, def.Releasever)
-	if err != nil {
-		return nil, err
-	}
-	if err := t.MkdirAll(path.Dir(relInTree(pmPath)), 0o755); err != nil {
-		return nil, err
-	}
-	if err := putFile(t, relInTree(pmPath), pmConf, 0o644); err != nil {
+	if err := packageManagerFiles(t, def, in.Keys); err != nil {
 		return nil, err
 	}
 
@@ -155,6 +132,36 @@ func BootstrapLayout(ctx context.Context, t FS, in BootstrapInput) (*TetherRepor
 		return nil, err
 	}
 	return rep, nil
+}
+
+// packageManagerFiles are what VIC's setup_pm leaves in both images: the
+// definition's .repo files, the repository keys at their image paths, and
+// the package manager's configuration.
+func packageManagerFiles(t FS, def *repos.Definition, keys []ImageKey) error {
+	if err := t.MkdirAll("etc/yum.repos.d", 0o755); err != nil {
+		return err
+	}
+	for _, f := range def.RepoFiles {
+		if err := putFile(t, "etc/yum.repos.d/"+f.Name, f.Data, 0o644); err != nil {
+			return err
+		}
+	}
+	for _, k := range keys {
+		if err := t.MkdirAll(path.Dir(relInTree(k.Path)), 0o755); err != nil {
+			return err
+		}
+		if err := putFile(t, relInTree(k.Path), k.Armored, 0o644); err != nil {
+			return err
+		}
+	}
+	pmPath, pmConf, err := PackageManagerConf(def.Spec.PackageManager, def.Releasever)
+	if err != nil {
+		return err
+	}
+	if err := t.MkdirAll(path.Dir(relInTree(pmPath)), 0o755); err != nil {
+		return err
+	}
+	return putFile(t, relInTree(pmPath), pmConf, 0o644)
 }
 
 // systemdLayout installs tether.service and vic.target, makes vic.target

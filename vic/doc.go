@@ -8,7 +8,9 @@
 // BootMsg, Publisher and the paths VIC boots from).
 //
 // The pipeline calls it after installing the packages; the appliance image
-// (the endpointVM) will add its layout here beside the bootstrap's. It
+// (the endpointVM) has its layout here beside the bootstrap's
+// (ApplianceLayout: VIC's appliance steps, with VIC's units and scripts in
+// assets/appliance). It
 // knows nothing of RPM, cpio or ISO bytes: it writes into any tree that
 // satisfies FS. Every script vicroot writes is POSIX sh, so an image whose
 // only shell is toybox or busybox boots. The repo definition format these

@@ -26,11 +26,15 @@ func newBuildCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
-		Short: "Build VIC's bootstrap ISO from a repo definition",
+		Short: "Build VIC's bootstrap or appliance ISO from a repo definition",
 		Long: `build resolves, fetches and verifies the packages of a repo definition,
 installs them into an in-memory tree, adds VIC's boot files and the /.tether
 plan, and writes <out>/bootstrap.iso (bootstrap-<repo>.iso for a definition
-other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
+other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.
+--target appliance writes appliance.iso (appliance-<repo>.iso) instead: the
+base set and kernel, the appliance staging and packages, and VIC's appliance
+steps, with VIC's daemons and vicadmin-home/ from --bin; --target all writes
+both from one shared base plan and one fetch.`,
 		Example: `  vicroot build --repo photon-2.0 --out bin/
   vicroot build --repo ./myrepo --out out/ --mirror photon=file:///srv/photon/ --version v1.5.8-0-9489f63`,
 		Args: noArgs,
@@ -65,7 +69,7 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 			}
 			opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			opts.ToolVersion = vicrootVersion()
-			if opts.Version == "" && opts.Target == pipeline.TargetBootstrap {
+			if opts.Version == "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "vicroot: warning: no --version given; the ISO publisher says %s, which vic-machine will reject without --force\n", pipeline.DefaultVersion)
 			}
 			var prog progress
@@ -86,10 +90,12 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(res)
 			}
-			for _, w := range res.Warnings {
-				fmt.Fprintln(cmd.ErrOrStderr(), "vicroot: warning:", w)
+			for _, r := range append([]*pipeline.Result{res}, res.Also...) {
+				for _, w := range r.Warnings {
+					fmt.Fprintln(cmd.ErrOrStderr(), "vicroot: warning:", w)
+				}
+				fmt.Fprintf(out, "%s\nsha256 %s\n%d packages, SOURCE_DATE_EPOCH=%d\n", r.ISO, r.SHA256, len(r.Packages), r.Epoch.Unix())
 			}
-			fmt.Fprintf(out, "%s\nsha256 %s\n%d packages, SOURCE_DATE_EPOCH=%d\n", res.ISO, res.SHA256, len(res.Packages), res.Epoch.Unix())
 			return nil
 		},
 	}
@@ -100,7 +106,7 @@ other than photon-2.0) with its lock, mtree manifest, SPDX SBOM and report.`,
 	jobsFlag(f, &opts.Jobs)
 	f.StringVar(&opts.Out, "out", "bin", "output directory")
 	f.StringVar(&target, "target", "bootstrap", "image to build: bootstrap, appliance or all")
-	f.StringVar(&bin, "bin", "bin", "directory holding tether-linux and unpack")
+	f.StringVar(&bin, "bin", "bin", "directory holding tether-linux and unpack (bootstrap); vic-init, docker-engine-server, port-layer-server, vicadmin, unpack and vicadmin-home/ (appliance)")
 	f.Int64Var(&epoch, "source-date-epoch", 0, "timestamp of every file and of the ISO (default: $SOURCE_DATE_EPOCH, else the newest package BUILDTIME)")
 	f.StringVar(&opts.Version, "version", "", "version for the ISO publisher (vic-machine compares it with its own)")
 	f.StringArrayVar(&opts.BootArgs, "boot-arg", nil, "extra kernel command-line argument (repeatable)")

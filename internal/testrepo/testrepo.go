@@ -42,7 +42,9 @@
 // /usr/lib/systemd/systemd, systemd-shutdown, /usr/bin/systemctl, the
 // private libsystemd-shared and -core in their RUNPATH directory, every
 // target and slice unit and the power-off services, no udev and no .wants
-// links), shadow (groupadd, useradd), linux-esx
+// links; its %pre makes the systemd-journal group, as Photon's does),
+// shadow (groupadd, useradd, usermod, chpasswd, passwd, chage, chsh),
+// the appliance set (below), linux-esx
 // (/boot/vmlinuz-<kver>, System.map (Debian's placeholder), config,
 // linux-<kver>.cfg, photon.cfg symlink; /lib/modules/<kver>/kernel/**.ko.xz
 // for VIC's drivers, ext4 and their dependencies; modules.order, .builtin,
@@ -51,6 +53,33 @@
 // /etc/pki/rpm-gpg/VICROOT-TEST-KEY, /etc/yum.repos.d/photon.repo), and one
 // package per Debian library package the binaries need (ncurses-libs, zlib,
 // openssl-libs, libselinux1, ...).
+//
+// The appliance set (issue 12), Debian 12 binaries under Photon's package
+// names, unit names and paths; each rename from Debian:
+//
+//	openssh-server  Debian's sshd; Photon's units sshd.service, sshd@.service
+//	                and sshd.socket (Debian: ssh.service, ssh.socket, no
+//	                per-connection unit), a Photon-like sshd_config with
+//	                "#PermitRootLogin", a preset enabling sshd.service and
+//	                %post `systemctl preset` (Photon's %systemd_post); %pre
+//	                makes user and group sshd (50), as Photon's
+//	dbus            dbus-daemon + dbus-system-bus-common (system.conf, units
+//	                moved to /usr/lib/systemd/system) and libdbus-1-3
+//	sudo            sudo, sudoers.so and libsudo_util at /usr/libexec/sudo,
+//	                Debian's /etc/sudoers (0440)
+//	util-linux      agetty at /usr/bin/agetty (Debian: /sbin/agetty)
+//	rpm             Debian's rpm 4.18 (rpm, rpmkeys, rpmdb; sqlite rpmdb),
+//	                with rpm-common's macros, rpmrc and x86_64 platform
+//	rpm-libs        librpm9 + librpmio9
+//	Linux-PAM, popt, sqlite-libs, audit, expat
+//	                libpam0g, libpopt0, libsqlite3-0, libaudit1, libexpat1
+//
+// and Debian's bash and systemd as above. The %pre and %post scriptlets of
+// the set run under /bin/bash (rpm -p), since the appliance erases toybox,
+// the only /bin/sh. The definition's packages.appliance is "bash shadow
+// systemd dbus openssh-server util-linux sudo rpm iproute2" with
+// packages_script_staging.appliance "erase toybox". VIC's daemons are not
+// packages: testdata/vicdaemon is their stand-in (`make testbin`).
 //
 // Resolver traps: photon-repos 2.0-1 and 2.0-2 (two versions, noarch);
 // kmod Requires glibc >= 2.36 and haveged Requires libhavege >= V-1.ph2
