@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package treesnap is a test helper: it reads what an oracle left in a
 // directory on disk and what vicroot left in a tree (any fs.ReadLinkFS
 // whose FileInfo carries fsmeta) as the same facts per path (type,
