@@ -49,7 +49,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	// → the fetched and verified files: every package once
 	st.start("fetch")
-	got, err := src.repos.fetch(ctx, union(pls))
+	got, err := fetch(ctx, src, pls...)
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}

@@ -243,16 +243,19 @@ func (f *fetched) keyOf(p *rpmrepo.Package) string {
 	return ""
 }
 
-// fetch downloads and verifies every package of the plan (the boot
-// loader's included), grouped by repository.
-func fetch(ctx context.Context, src *source, pl *plans) (*fetched, error) {
-	got, err := src.repos.fetch(ctx, pl.fetch())
+// fetch downloads and verifies every package of the plans (the boot
+// loader's included), each once, grouped by repository.
+func fetch(ctx context.Context, src *source, pls ...*plans) (*fetched, error) {
+	got, err := src.repos.fetch(ctx, union(pls))
 	if err != nil {
 		return nil, err
 	}
-	// The kernel RPM file is already in the cache, verified.
-	if k := pl.kernel; k != nil {
-		got.files[k.Package], got.verified[k.Package] = k.Path, k.Verification
+	// The kernel RPM file is already in the cache, verified (the plans
+	// share it: it is part of the base plan).
+	for _, pl := range pls {
+		if k := pl.kernel; k != nil {
+			got.files[k.Package], got.verified[k.Package] = k.Path, k.Verification
+		}
 	}
 	return got, nil
 }

@@ -105,7 +105,7 @@ func Lock(ctx context.Context, opts Options) (*resolver.Lock, error) {
 		return nil, fmt.Errorf("resolve: %w", err)
 	}
 	st.start("fetch")
-	got, err := src.repos.fetch(ctx, union(pls))
+	got, err := fetch(ctx, src, pls...)
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
