@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,8 +22,9 @@ import (
 // tmStallServer serves the test repository over HTTP on 127.0.0.1; every
 // .rpm answer stops after half its bytes and holds until the client goes
 // away: a download caught in the middle.
-func tmStallServer(t *testing.T, repo string) []string {
+func tmStallServer(t *testing.T, repo string) ([]string, *atomic.Int32) {
 	quit := make(chan struct{})
+	var stalled atomic.Int32
 	files := http.FileServer(http.Dir(repo))
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, ".rpm") {
@@ -38,6 +40,8 @@ func tmStallServer(t *testing.T, repo string) []string {
 		w.WriteHeader(http.StatusOK)
 		w.Write(b[:len(b)/2])
 		w.(http.Flusher).Flush()
+		stalled.Add(1)
+		defer stalled.Add(-1)
 		select {
 		case <-r.Context().Done():
 		case <-quit:
@@ -45,7 +49,7 @@ func tmStallServer(t *testing.T, repo string) []string {
 	}))
 	t.Cleanup(s.Close)
 	t.Cleanup(func() { close(quit) })
-	return []string{"--mirror", "photon=" + s.URL + "/photon/", "--mirror", "photon-updates=" + s.URL + "/photon-updates/"}
+	return []string{"--mirror", "photon=" + s.URL + "/photon/", "--mirror", "photon-updates=" + s.URL + "/photon-updates/"}, &stalled
 }
 
 // tmProc is a vicroot process the test runs in the background.
@@ -150,7 +154,7 @@ func TestKilledBuildsTempsRemoved(t *testing.T) {
 	def := definition(t, repo, nil, plainInit)
 	cache := filepath.Join(t.TempDir(), "cache")
 	out := t.TempDir()
-	stalled := tmStallServer(t, repo)
+	stalled, nStalled := tmStallServer(t, repo)
 	args := func(out string, mirrors []string, extra ...string) []string {
 		a := append([]string{"build", "--repo", def, "--out", out, "--bin", binDir, "--cache", cache, "--version", "v1.5.9-0-1234567", "--timeout", "10m"}, mirrors...)
 		return append(a, extra...)
@@ -160,6 +164,7 @@ func TestKilledBuildsTempsRemoved(t *testing.T) {
 	a := tmStart(t, nil, args(t.TempDir(), stalled)...)
 	tmWait(t, "a partial download", a, func() bool { return len(tmDownloads(cache)) > 0 })
 	a.kill()
+	tmWait(t, "the killed build's connections closed", a, func() bool { return nStalled.Load() == 0 })
 	killedDL := tmDownloads(cache)
 	if len(killedDL) == 0 {
 		t.Fatal("the killed build left no partial download to clean")
@@ -167,10 +172,16 @@ func TestKilledBuildsTempsRemoved(t *testing.T) {
 
 	// A build stalled mid-download, left running: it removes the killed
 	// build's downloads, and holds its own.
+	// Its live temp files are sampled once the server holds one of its
+	// package downloads: its metadata temps (renamed as soon as they are
+	// whole) are gone by then, since packages are fetched after the plan.
 	l1 := tmStart(t, nil, args(t.TempDir(), stalled)...)
 	var liveDL []string
 	tmWait(t, "the stalled build's downloads", l1, func() bool {
 		liveDL = nil
+		if nStalled.Load() == 0 {
+			return false
+		}
 		for _, p := range tmDownloads(cache) {
 			if !slices.Contains(killedDL, p) {
 				liveDL = append(liveDL, p)
