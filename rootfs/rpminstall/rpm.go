@@ -196,36 +196,10 @@ func decodeFiles(h *rpmhdr.Header) ([]hdrFile, error) {
 	}
 	n := len(paths)
 	u32 := func(tag uint32, name string, optional bool) ([]uint32, error) {
-		v, ok, err := h.Uint32s(tag)
-		if !ok && optional {
-			return make([]uint32, n), nil
-		}
-		if err == nil && !ok {
-			err = errors.New("missing")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("header: %s: %w", name, err)
-		}
-		if len(v) != n {
-			return nil, fmt.Errorf("header: %s has %d entries for %d files", name, len(v), n)
-		}
-		return v, nil
+		return perFile(h.Uint32s, tag, name, optional, n)
 	}
 	strs := func(tag uint32, name string, optional bool) ([]string, error) {
-		v, ok, err := h.Strings(tag)
-		if !ok && optional {
-			return make([]string, n), nil
-		}
-		if err == nil && !ok {
-			err = errors.New("missing")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("header: %s: %w", name, err)
-		}
-		if len(v) != n {
-			return nil, fmt.Errorf("header: %s has %d entries for %d files", name, len(v), n)
-		}
-		return v, nil
+		return perFile(h.Strings, tag, name, optional, n)
 	}
 	var sizes []uint64
 	var err error
@@ -754,4 +728,24 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash, big *bigSt
 		}
 	}
 	return nil
+}
+
+// perFile reads a header array that holds one entry per file (n files):
+// an optional one that is absent reads as n zero values; a required one
+// that is absent, or one of another length, is an error naming it.
+func perFile[T any](get func(uint32) ([]T, bool, error), tag uint32, name string, optional bool, n int) ([]T, error) {
+	v, ok, err := get(tag)
+	if !ok && optional {
+		return make([]T, n), nil
+	}
+	if err == nil && !ok {
+		err = errors.New("missing")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("header: %s: %w", name, err)
+	}
+	if len(v) != n {
+		return nil, fmt.Errorf("header: %s has %d entries for %d files", name, len(v), n)
+	}
+	return v, nil
 }

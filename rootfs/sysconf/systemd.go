@@ -175,9 +175,23 @@ func (sys *System) Enable(units ...string) error {
 	return sys.enable(units, map[string]bool{}, false)
 }
 
-// enable enables units; also says they are the Also= units of another,
-// which systemctl skips when they do not exist.
+// enable enables units (see eachUnit).
 func (sys *System) enable(units []string, seen map[string]bool, also bool) error {
+	return sys.eachUnit("enable", units, seen, also, func(name string, u *unitFile) error {
+		links := unitLinks(u)
+		for _, l := range sortedKeys(links) {
+			if err := sys.placeLink(l, links[l]); err != nil {
+				return fmt.Errorf("sysconf: enable %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// eachUnit runs do on each named unit and then, recursively, on its Also=
+// units, each once (seen); also says the units are the Also= units of
+// another, which systemctl skips when they do not exist.
+func (sys *System) eachUnit(verb string, units []string, seen map[string]bool, also bool, do func(name string, u *unitFile) error) error {
 	for _, name := range units {
 		if seen[name] {
 			continue
@@ -188,15 +202,12 @@ func (sys *System) enable(units []string, seen map[string]bool, also bool) error
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("sysconf: enable: %w", err)
+			return fmt.Errorf("sysconf: %s: %w", verb, err)
 		}
-		links := unitLinks(u)
-		for _, l := range sortedKeys(links) {
-			if err := sys.placeLink(l, links[l]); err != nil {
-				return fmt.Errorf("sysconf: enable %s: %w", name, err)
-			}
+		if err := do(name, u); err != nil {
+			return err
 		}
-		if err := sys.enable(u.also, seen, true); err != nil {
+		if err := sys.eachUnit(verb, u.also, seen, true, do); err != nil {
 			return fmt.Errorf("%w (Also= of %s)", err, u.path)
 		}
 	}
@@ -231,20 +242,9 @@ func (sys *System) Disable(units ...string) error {
 	return sys.disable(units, map[string]bool{}, false)
 }
 
-// disable disables units; also is as for enable.
+// disable disables units (see eachUnit).
 func (sys *System) disable(units []string, seen map[string]bool, also bool) error {
-	for _, name := range units {
-		if seen[name] {
-			continue
-		}
-		seen[name] = true
-		u, err := sys.findUnit(name)
-		if also && errors.Is(err, errNoUnit) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("sysconf: disable: %w", err)
-		}
+	return sys.eachUnit("disable", units, seen, also, func(_ string, u *unitFile) error {
 		// Any symlink in /etc/systemd/system named after the unit or its
 		// aliases goes, wherever it is (systemctl disable does the same).
 		names := map[string]bool{path.Base(u.name): true}
@@ -252,11 +252,8 @@ func (sys *System) disable(units []string, seen map[string]bool, also bool) erro
 			names[a] = true
 		}
 		sys.removeLinks("etc/systemd/system", names, "/"+u.path)
-		if err := sys.disable(u.also, seen, true); err != nil {
-			return fmt.Errorf("%w (Also= of %s)", err, u.path)
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (sys *System) removeLinks(dir string, names map[string]bool, target string) {
