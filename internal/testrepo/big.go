@@ -2,6 +2,8 @@ package testrepo
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -48,6 +50,17 @@ func BigDir(t testing.TB, repo string) string {
 	}
 	cache := CacheDir()
 	script := filepath.Join(ModuleRoot(), "testdata", "mkbigrepo")
+	// mkbigrepo's own cache key asks dpkg about every package with files
+	// under /usr/lib/x86_64-linux-gnu, which takes a minute on a busy
+	// machine. A memo keyed on the script, dpkg's database and the test
+	// repository's kernel and key remembers the directory it printed.
+	memo := filepath.Join(cache, ".mkbigrepo-memo-"+bigMemoKey(t, script, repo))
+	if d, err := os.ReadFile(memo); err == nil {
+		if _, err := os.Stat(filepath.Join(string(d), "KEY")); err == nil {
+			bigDirs[repo] = string(d)
+			return string(d)
+		}
+	}
 	cmd := exec.Command("bash", script, cache, repo)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -60,7 +73,28 @@ func BigDir(t testing.TB, repo string) string {
 		t.Fatalf("testrepo: %s did not print a built repository as its last line (got %q)", script, d)
 	}
 	bigDirs[repo] = d
+	if err := os.WriteFile(memo, []byte(d), 0o644); err != nil {
+		t.Fatalf("testrepo: %v", err)
+	}
 	return d
+}
+
+// bigMemoKey hashes what mkbigrepo's result depends on, short of asking
+// dpkg: the script, dpkg's database, the kernel and signing key of the
+// test repository repo, and BIG_BYTES.
+func bigMemoKey(t testing.TB, script, repo string) string {
+	t.Helper()
+	h := sha256.New()
+	for _, f := range []string{script, "/var/lib/dpkg/status", filepath.Join(repo, "kernel.version"), filepath.Join(repo, "RPM-GPG-KEY-vicroot-test")} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatalf("testrepo: %v", err)
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(data))
+		h.Write(data)
+	}
+	fmt.Fprintf(h, "BIG_BYTES=%s\n", os.Getenv("BIG_BYTES"))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // BigPackage is one package of the big repository, as its manifest.tsv
