@@ -64,7 +64,7 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	}
 	img := &image{}
 	var err error
-	img.lock = newLock(in.plan.locked(), in.src.repos, in.fetched)
+	img.lock = lockOf([]*plans{in.plan}, in.src.repos, in.fetched)
 	if img.lockJSON, err = img.lock.Marshal(); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
@@ -84,7 +84,7 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	}
 	if in.plan.target == TargetAppliance {
 		rec.Target = string(TargetAppliance)
-		rec.Daemons, rec.VicadminHomeSHA256 = in.layout.daemonSums, in.layout.homeSum
+		rec.Daemons, rec.VicadminHomeSHA256, rec.VicadminHome = in.layout.daemonSums, in.layout.homeSum, in.layout.home
 	}
 	if opts.Isolinux.FS != nil {
 		// --isolinux's files are recorded so verify can take them from
@@ -302,11 +302,14 @@ type Inputs struct {
 	// definition.json, not copied).
 	AllowUnsignedKernel bool `json:"allow_unsigned_kernel,omitempty"`
 	// Target is "appliance" for the appliance (omitted for the
-	// bootstrap); Daemons are then the SHA-256 of VIC's daemons by name
-	// and VicadminHomeSHA256 that of the vicadmin-home folder.
+	// bootstrap); Daemons are then the SHA-256 of VIC's daemons by name,
+	// VicadminHomeSHA256 that of the vicadmin-home folder and
+	// VicadminHome its entries, so that verify can take the daemons and
+	// the folder back from the ISO.
 	Target             string            `json:"target,omitempty"`
 	Daemons            map[string]string `json:"daemons,omitempty"`
 	VicadminHomeSHA256 string            `json:"vicadmin_home_sha256,omitempty"`
+	VicadminHome       []HomeEntry       `json:"vicadmin_home,omitempty"`
 }
 
 // records writes /boot/vicroot/: the lock, the effective definition, the

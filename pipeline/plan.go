@@ -96,14 +96,54 @@ func (p *plans) fetch() []*rpmrepo.Package {
 	return out
 }
 
-// locked is what the lock and the SBOM list: the installed packages and
-// the boot loader's, which is in the ISO too.
+// locked is what the SBOM and the report's verification list: the
+// installed packages and the boot loader's, which is in the ISO too.
 func (p *plans) locked() []*rpmrepo.Package {
 	out := append([]*rpmrepo.Package(nil), p.installed...)
 	if p.syslinux != nil && !slices.Contains(out, p.syslinux) {
 		out = append(out, p.syslinux)
 	}
 	return out
+}
+
+// pinned is what the lock pins: locked plus every package the build
+// fetched and installed but a staging erase removed later (the
+// appliance's toybox and what its erase took along). A --lock rebuild
+// must install them too, at the same versions: their scriptlets ran on the
+// tree, and another version could pull in other dependencies that stay.
+func (p *plans) pinned() []*rpmrepo.Package {
+	out := p.locked()
+	for _, q := range p.fetch() {
+		if !slices.Contains(out, q) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// lockOf is the lock of the plans' pinned packages, each once, with Erased
+// set on those that no plan's image keeps.
+func lockOf(pls []*plans, rs *repoSet, got *fetched) *resolver.Lock {
+	key := func(name, nevra, sum string) string { return name + " " + nevra + " " + sum }
+	kept := map[string]bool{}
+	seen := map[*rpmrepo.Package]bool{}
+	var pinned []*rpmrepo.Package
+	for _, pl := range pls {
+		for _, p := range pl.locked() {
+			kept[key(p.Name, p.NEVRA(), p.Checksum.Type+":"+p.Checksum.Value)] = true
+		}
+		for _, p := range pl.pinned() {
+			if !seen[p] {
+				seen[p] = true
+				pinned = append(pinned, p)
+			}
+		}
+	}
+	lk := newLock(pinned, rs, got)
+	for i, lp := range lk.Packages {
+		lk.Packages[i].Erased = !kept[key(lp.Name, lp.NEVRA, lp.Checksum)]
+	}
+	return lk
 }
 
 // plan resolves the base set and the kernel, then the bootstrap staging

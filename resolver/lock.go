@@ -36,6 +36,11 @@ type LockedPackage struct {
 	Location string `json:"location,omitempty"`
 	URL      string `json:"url,omitempty"`
 	Key      string `json:"key,omitempty"`
+	// Erased marks a package the build installed and a staging command
+	// erased later (the appliance's toybox): pinned like the others, so
+	// that a locked rebuild installs and erases the same one, but not in
+	// the image.
+	Erased bool `json:"erased,omitempty"`
 }
 
 // LockVersion is the format version Lock.Marshal writes.
