@@ -24,10 +24,11 @@ import (
 // pipeline on the same repository and machine (testdata/vicpipeline.sh:
 // dnf --installroot as root with scriptlets, xz -d and depmod, find | cpio |
 // gzip --fast, xorriso; BenchmarkVICPipelineBundles adds the tar.gz
-// bundles VIC writes and reads between its stages). Each reports, besides
-// ns/op (wall), the CPU seconds of the process tree (cpu-s/op) and its
-// peak RSS (peak-RSS-MiB, the largest over the iterations, from the
-// child's rusage). On a shared machine cpu-s/op is the steadier figure.
+// bundles VIC writes and reads between its stages; BenchmarkCompareAppliance
+// runs it with --appliance: VIC's appliance-staging.sh and appliance.sh).
+// Each reports, besides ns/op (wall), the CPU seconds of the process tree
+// (cpu-s/op) and its peak RSS (peak-RSS-MiB, the largest over the
+// iterations, from the child's rusage). On a shared machine cpu-s/op is the steadier figure.
 //
 //	go test -run '^$' -bench 'BuildCold|BuildWarm$|VICPipeline' -benchtime 1x -count 5 ./e2e/
 //

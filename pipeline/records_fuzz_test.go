@@ -128,8 +128,9 @@ func FuzzRecords(f *testing.F) {
 			t.Fatalf("the seed's records: %+v, %v", rec, err)
 		}
 		if rec != nil {
-			// verify takes tether, unpack and ISOLINUX from the ISO.
-			for _, read := range []func(context.Context, string, Inputs) (Dir, error){binFromISO, isolinuxFromISO} {
+			// verify takes tether, unpack and ISOLINUX (an appliance's
+			// daemons and vicadmin-home) from the ISO.
+			for _, read := range []func(context.Context, string, Inputs) (Dir, error){binFromISO, isolinuxFromISO, applianceBinFromISO} {
 				if _, err := read(context.Background(), tmp.Name(), rec.Inputs); err != nil && !strings.Contains(err.Error(), tmp.Name()) {
 					t.Fatalf("error %q does not name the ISO", err)
 				}

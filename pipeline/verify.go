@@ -336,7 +336,10 @@ type VerifyResult struct {
 
 // Verify rebuilds an ISO from what it records (the definition, the lock,
 // the --gpgkey keys, the epoch, the version, the inputs' digests) with
-// opts' repositories, cache and --bin, and compares the two byte for byte.
+// opts' repositories, cache and --bin (without --bin, the tether and unpack
+// or, for an appliance, VIC's daemons and vicadmin-home that the ISO
+// holds, each checked against its recorded digest), and compares the two
+// byte for byte.
 // opts.Definition, GPGKeys and Lock are ignored: the ISO's own are used. A
 // difference is reported by package and by file, and the error wraps
 // ErrDiffers.
