@@ -30,9 +30,9 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 ## bench: vicroot build cold and warm against VIC's pipeline, for the
-## bootstrap (BenchmarkCompare) and the appliance (BenchmarkCompareAppliance;
-## medians and ratios), the peak RSS with a 1 GiB file, then every package's
-## own benchmarks once
+## bootstrap (BenchmarkCompare, BenchmarkCompareSystemd) and the appliance
+## (BenchmarkCompareAppliance; medians and ratios), the peak RSS with a
+## 1 GiB file, then every package's own benchmarks once
 bench: testbin build
 	mkdir -p $(CACHE)
 	$(GO) test -run '^$$' -bench Compare -benchtime 5x -timeout 60m ./e2e/ | tee $(CACHE)/bench.txt
