@@ -882,3 +882,48 @@ func sorted(s []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// The appliance's records verify reads back: daemons by VIC's names with
+// a SHA-256, and vicadmin-home's entries (the folder first, then unique
+// paths inside it of files with a SHA-256 and folders) are accepted;
+// anything else is an error saying what is wrong.
+func TestCheckInputs(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	good := func() Inputs {
+		return Inputs{
+			Daemons: map[string]string{"vic-init": sum, "unpack": sum},
+			VicadminHome: []HomeEntry{
+				{Path: ".", Mode: fsmeta.S_IFDIR | 0o755},
+				{Path: "css", Mode: fsmeta.S_IFDIR | 0o755},
+				{Path: "css/style.css", Mode: fsmeta.S_IFREG | 0o644, SHA256: sum},
+			},
+		}
+	}
+	if err := checkInputs(good()); err != nil {
+		t.Fatalf("good records: %v", err)
+	}
+	for _, c := range []struct {
+		name, want string
+		edit       func(*Inputs)
+	}{
+		{"unknown daemon", "not one of VIC's daemons", func(in *Inputs) { in.Daemons["sshd"] = sum }},
+		{"daemon digest", "is not a SHA-256", func(in *Inputs) { in.Daemons["vic-init"] = "xyz" }},
+		{"upper-case digest", "is not a SHA-256", func(in *Inputs) { in.Daemons["unpack"] = strings.ToUpper(sum) }},
+		{"no folder first", `not the folder "."`, func(in *Inputs) { in.VicadminHome = in.VicadminHome[1:] }},
+		{"folder not a dir", `not the folder "."`, func(in *Inputs) { in.VicadminHome[0].Mode = fsmeta.S_IFREG | 0o644 }},
+		{"path outside", "not a path inside", func(in *Inputs) { in.VicadminHome[2].Path = "../etc/passwd" }},
+		{"absolute path", "not a path inside", func(in *Inputs) { in.VicadminHome[2].Path = "/etc/passwd" }},
+		{"second dot", "not a path inside", func(in *Inputs) { in.VicadminHome[1].Path = "." }},
+		{"listed twice", "listed twice", func(in *Inputs) { in.VicadminHome[2].Path = "css" }},
+		{"symlink", "only files and folders", func(in *Inputs) { in.VicadminHome[2].Mode = fsmeta.S_IFLNK | 0o777 }},
+		{"stray bits", "only files and folders", func(in *Inputs) { in.VicadminHome[2].Mode |= 1 << 20 }},
+		{"file without digest", "has sha256", func(in *Inputs) { in.VicadminHome[2].SHA256 = "" }},
+		{"folder with digest", "has a sha256", func(in *Inputs) { in.VicadminHome[1].SHA256 = sum }},
+	} {
+		in := good()
+		c.edit(&in)
+		if err := checkInputs(in); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.want)
+		}
+	}
+}
