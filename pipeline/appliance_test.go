@@ -736,6 +736,25 @@ func TestApplianceISO(t *testing.T) {
 		if len(keys) != 1 {
 			t.Errorf("gpg-pubkey entries %v, want one for the test key", keys)
 		}
+		// `vicroot inspect --rpmdb` lists what rpm lists, in rpm's order.
+		nq := exec.Command("rpm", "--dbpath", filepath.Join(dbdir, "var/lib/rpm"), "-qa", "--qf", "%{NEVRA}\n")
+		nout, err := nq.Output()
+		if err != nil {
+			t.Fatalf("rpm -qa: %v", err)
+		}
+		f, err := os.Open(res.ISO)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		db, err := InspectRPMDB(ctx, f, fi.Size(), res.ISO)
+		f.Close()
+		if err != nil || db == nil {
+			t.Fatalf("InspectRPMDB: %+v, %v", db, err)
+		}
+		if want := strings.Fields(string(nout)); db.Format != "sqlite" || db.File != "/var/lib/rpm/rpmdb.sqlite" || !slices.Equal(db.Packages, want) {
+			t.Errorf("InspectRPMDB: %s (%s):\n%s\nrpm -qa:\n%s", db.File, db.Format, strings.Join(db.Packages, "\n"), nout)
+		}
 		// rpm -Va on the extracted tree reports only what VIC's steps
 		// change: the account files, sshd_config, sudoers, the removed
 		// sshd@.service, the kernel moved to the ISO and the modules
@@ -803,6 +822,17 @@ func TestApplianceISO(t *testing.T) {
 	bres, err := Build(ctx, bopts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The bootstrap has no rpm: no database, and no error.
+	if bf, err := os.Open(bres.ISO); err != nil {
+		t.Fatal(err)
+	} else {
+		bfi, _ := bf.Stat()
+		db, err := InspectRPMDB(ctx, bf, bfi.Size(), bres.ISO)
+		bf.Close()
+		if db != nil || err != nil {
+			t.Errorf("InspectRPMDB of the bootstrap: %+v, %v", db, err)
+		}
 	}
 	d, err := Diff(ctx, bres.ISO, res.ISO)
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/atomicfile"
-	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rootfs"
@@ -68,12 +67,12 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	if img.lockJSON, err = img.lock.Marshal(); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	entries, err := treeManifest(in.root.tree)
+	entries, err := manifest(ctx, in.root.tree, "")
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	var mt bytes.Buffer
-	if err := mtree.Write(&mt, entries); err != nil {
+	if err := WriteManifest(&mt, entries); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	img.manifest = mt.Bytes()

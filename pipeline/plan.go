@@ -146,17 +146,6 @@ func lockOf(pls []*plans, rs *repoSet, got *fetched) *resolver.Lock {
 	return lk
 }
 
-// plan resolves the base set and the kernel, then the bootstrap staging
-// on top of it, as VIC's separate package-manager calls do; with
-// bootLoader, also the repository's syslinux package.
-func plan(ctx context.Context, src *source, lock *resolver.Lock, bootLoader bool) (*plans, error) {
-	base, err := basePlan(ctx, src, lock)
-	if err != nil {
-		return nil, err
-	}
-	return bootstrapPlan(ctx, src, base, bootLoader)
-}
-
 // basePlan resolves packages.base and the kernel: the plan every target
 // shares. A kernel RPM file is loaded and verified here, not resolved.
 func basePlan(ctx context.Context, src *source, lock *resolver.Lock) (*baseSet, error) {

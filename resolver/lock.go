@@ -53,22 +53,6 @@ var ErrLockedGone = errors.New("locked package is gone from the repositories")
 // ErrLockSyntax is wrapped by every ParseLock error.
 var ErrLockSyntax = errors.New("malformed lock")
 
-// Lock returns the lock of the plan's packages (installed and kept), by
-// NEVRA.
-func (p *Plan) Lock() *Lock {
-	l := &Lock{Version: LockVersion}
-	for _, list := range [][]*rpmrepo.Package{p.Packages, p.Kept} {
-		for _, pkg := range list {
-			l.Packages = append(l.Packages, LockedPackage{
-				Name: pkg.Name, NEVRA: pkg.NEVRA(), Checksum: pkg.Checksum.String(),
-				Repo: pkg.Repo, Location: pkg.Location,
-			})
-		}
-	}
-	l.sort()
-	return l
-}
-
 func (l *Lock) sort() {
 	sort.Slice(l.Packages, func(i, j int) bool { return l.Packages[i].NEVRA < l.Packages[j].NEVRA })
 }
