@@ -25,7 +25,6 @@ import (
 	"github.com/vicroot/vicroot/rootfs/ldso"
 	"github.com/vicroot/vicroot/rootfs/rpminstall"
 	"github.com/vicroot/vicroot/rootfs/sysconf"
-	"github.com/vicroot/vicroot/rpmrepo"
 )
 
 // installConfig is how the install stage works: where it keeps expanded
@@ -70,6 +69,11 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 	sys := sysconf.New(tree)
 	out.sys = sys
 	out.db = rpminstall.New(tree, sys)
+	// Every package of the image (base, kernel file, staging) is decoded
+	// from the start, on every core, while the tree takes them in order
+	// with the hooks, the modules and the erasures between.
+	dec := startDecoding(ctx, pl, got, cfg)
+	defer dec.Stop()
 	hook := func(name string, script []byte) error {
 		if script == nil {
 			return nil
@@ -80,10 +84,10 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 	if err := hook(repos.BaseHookFile, def.BaseSH); err != nil {
 		return nil, err
 	}
-	if err := installPackages(ctx, out.db, pl.base.Packages, got, cfg); err != nil {
+	if _, err := out.db.InstallNext(ctx, dec, len(pl.base.Packages), rpminstall.InstallOptions{Scriptlets: true}); err != nil {
 		return nil, err
 	}
-	if err := installKernelFile(ctx, out.db, pl.kernel, cfg); err != nil {
+	if err := installKernelFile(ctx, out.db, dec, pl.kernel); err != nil {
 		return nil, err
 	}
 	kver, err := kernelModules(ctx, tree, cfg)
@@ -108,7 +112,7 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 			return nil, fmt.Errorf("staging: erase %s: %w", p.NEVRA(), err)
 		}
 	}
-	if err := installPackages(ctx, out.db, pl.stage.Packages, got, cfg); err != nil {
+	if _, err := out.db.InstallNext(ctx, dec, len(pl.stage.Packages), rpminstall.InstallOptions{Scriptlets: true}); err != nil {
 		return nil, err
 	}
 	// VIC runs the definition's staging.sh for the bootstrap only.
@@ -145,32 +149,33 @@ func runHook(ctx context.Context, t *rootfs.Tree, def *repos.Definition, name st
 	return nil
 }
 
-func installPackages(ctx context.Context, db *rpminstall.Installer, pkgs []*rpmrepo.Package, got *fetched, cfg installConfig) error {
-	if len(pkgs) == 0 {
-		return nil
+// startDecoding starts decoding the packages install applies, in its
+// order: the base plan's, the kernel RPM file, the staging plan's.
+// Expanded payloads are kept in the cache beside the RPMs: a warm build
+// skips decompression (they are checked against the verified header's
+// digests on every use).
+func startDecoding(ctx context.Context, pl *plans, got *fetched, cfg installConfig) *rpminstall.Decoding {
+	var rf []rpminstall.RPMFile
+	for _, p := range pl.base.Packages {
+		rf = append(rf, rpminstall.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value})
 	}
-	rf := make([]rpminstall.RPMFile, len(pkgs))
-	for i, p := range pkgs {
-		rf[i] = rpminstall.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value}
+	if k := pl.kernel; k != nil {
+		rf = append(rf, rpminstall.RPMFile{Path: k.Path, Key: k.Package.Checksum.Type + ":" + k.Package.Checksum.Value})
 	}
-	// Expanded payloads are kept in the cache beside the RPMs: a warm
-	// build skips decompression (they are checked against the verified
-	// header's digests on every use).
-	if _, err := db.Install(ctx, rf, rpminstall.InstallOptions{Workers: cfg.Jobs, Scriptlets: true, PayloadCache: cfg.payloadCache()}); err != nil {
-		return err
+	for _, p := range pl.stage.Packages {
+		rf = append(rf, rpminstall.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value})
 	}
-	return nil
+	return rpminstall.StartDecoding(ctx, rf, rpminstall.InstallOptions{Workers: cfg.Jobs, PayloadCache: cfg.payloadCache()})
 }
 
 // installKernelFile installs the definition's kernel RPM file (none when
-// k is nil) as VIC does: rpm2cpio | cpio -idm, its payload only, no
-// scriptlets.
-func installKernelFile(ctx context.Context, db *rpminstall.Installer, k *KernelFile, cfg installConfig) error {
+// k is nil), the next package of dec, as VIC does: rpm2cpio | cpio -idm,
+// its payload only, no scriptlets.
+func installKernelFile(ctx context.Context, db *rpminstall.Installer, dec *rpminstall.Decoding, k *KernelFile) error {
 	if k == nil {
 		return nil
 	}
-	f := rpminstall.RPMFile{Path: k.Path, Key: k.Package.Checksum.Type + ":" + k.Package.Checksum.Value}
-	if _, err := db.InstallRPM(ctx, f, rpminstall.InstallOptions{PayloadCache: cfg.payloadCache()}); err != nil {
+	if _, err := db.InstallNext(ctx, dec, 1, rpminstall.InstallOptions{}); err != nil {
 		return fmt.Errorf("kernel RPM file %s: %w", k.Label, err)
 	}
 	return nil

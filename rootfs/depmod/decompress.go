@@ -8,12 +8,14 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/vicroot/vicroot/internal/decompress"
 )
 
 // MaxModuleSize bounds the uncompressed size of one module file, so that a
@@ -32,20 +34,22 @@ type Decompressed struct {
 
 var compressors = []struct {
 	ext  string
-	open func(io.Reader) (io.Reader, func(), error)
+	open func(*bytes.Reader) (io.Reader, func(), error)
 }{
-	{".ko.xz", func(r io.Reader) (io.Reader, func(), error) {
-		x, err := xz.NewReader(r)
+	// xz with a dictionary no bigger than the module: `xz -6` asks for
+	// 8 MiB, which the decoder would allocate and clear for each module.
+	{".ko.xz", func(r *bytes.Reader) (io.Reader, func(), error) {
+		x, err := decompress.NewXzReaderAt(r, r.Size())
 		return x, func() {}, err
 	}},
-	{".ko.gz", func(r io.Reader) (io.Reader, func(), error) {
+	{".ko.gz", func(r *bytes.Reader) (io.Reader, func(), error) {
 		g, err := gzip.NewReader(r)
 		if err != nil {
 			return nil, nil, err
 		}
 		return g, func() { g.Close() }, nil
 	}},
-	{".ko.zst", func(r io.Reader) (io.Reader, func(), error) {
+	{".ko.zst", func(r *bytes.Reader) (io.Reader, func(), error) {
 		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxModuleSize))
 		if err != nil {
 			return nil, nil, err
@@ -87,28 +91,54 @@ func Decompress(ctx context.Context, fsys fs.FS, kver string) ([]Decompressed, e
 		return nil, fmt.Errorf("depmod: decompress: %w", err)
 	}
 	slices.Sort(todo)
-	out := make([]Decompressed, 0, len(todo))
-	for _, p := range todo {
-		if err := ctx.Err(); err != nil {
+	// Every core decompresses; the result (and the error reported, the
+	// first in path order) does not depend on how many.
+	out := make([]Decompressed, len(todo))
+	errs := make([]error, len(todo))
+	next := make(chan int, len(todo))
+	for i := range todo {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(todo)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = decompressOne(ctx, fsys, todo[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return nil, fmt.Errorf("depmod: decompress: %w", err)
-		}
-		plain, ext, err := decompressByExt(p, data)
-		if err != nil {
-			return nil, err
-		}
-		dst := strings.TrimSuffix(p, ext) + ".ko"
-		if _, err := fs.Stat(fsys, dst); err == nil {
-			return nil, fmt.Errorf("depmod: decompress %s: %s already exists", p, dst)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("depmod: decompress %s: %w", p, err)
-		}
-		out = append(out, Decompressed{Compressed: p, Path: dst, Data: plain})
 	}
 	return out, nil
+}
+
+// decompressOne decompresses the module at p (Decompress).
+func decompressOne(ctx context.Context, fsys fs.FS, p string) (Decompressed, error) {
+	if err := ctx.Err(); err != nil {
+		return Decompressed{}, err
+	}
+	data, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return Decompressed{}, fmt.Errorf("depmod: decompress: %w", err)
+	}
+	plain, ext, err := decompressByExt(p, data)
+	if err != nil {
+		return Decompressed{}, err
+	}
+	dst := strings.TrimSuffix(p, ext) + ".ko"
+	if _, err := fs.Stat(fsys, dst); err == nil {
+		return Decompressed{}, fmt.Errorf("depmod: decompress %s: %s already exists", p, dst)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return Decompressed{}, fmt.Errorf("depmod: decompress %s: %w", p, err)
+	}
+	return Decompressed{Compressed: p, Path: dst, Data: plain}, nil
 }
 
 // decompressByExt decompresses data by the compressor its name says.
@@ -123,7 +153,7 @@ func decompressByExt(name string, data []byte) ([]byte, string, error) {
 	return nil, "", fmt.Errorf("depmod: decompress %s: unknown compression suffix", name)
 }
 
-func readAllLimited(name string, data []byte, open func(io.Reader) (io.Reader, func(), error)) ([]byte, error) {
+func readAllLimited(name string, data []byte, open func(*bytes.Reader) (io.Reader, func(), error)) ([]byte, error) {
 	r, closer, err := open(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("depmod: decompress %s: %w", name, err)
