@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -207,7 +208,7 @@ func kernelModules(ctx context.Context, tree *rootfs.Tree, cfg installConfig) (s
 		if err != nil {
 			return "", err
 		}
-		if err := tree.WriteFile(d.Path, d.Data, fi.Mode().Perm()); err != nil {
+		if err := tree.WriteContent(d.Path, d.Content, fi.Mode().Perm()); err != nil {
 			return "", err
 		}
 		if err := tree.Chtimes(d.Path, fi.ModTime()); err != nil {
@@ -229,14 +230,31 @@ func kernelModules(ctx context.Context, tree *rootfs.Tree, cfg installConfig) (s
 	return kver, nil
 }
 
+// module is one decompressed kernel module to put in place of the
+// compressed one.
+type module struct {
+	Compressed, Path string
+	Content          rootfs.Content
+}
+
 // decompressModules is depmod.Decompress with the results kept in the
-// cache by the digest of the compressed module: a warm build does not
-// decompress again. An entry's name carries the digest of its content,
-// checked on every use.
-func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg installConfig) ([]depmod.Decompressed, error) {
+// cache by the SHA-256 of the compressed module (which the tree already
+// knows: the package's verified payload gave it): a warm build does not
+// decompress again, and takes each module by reference to its cache file
+// instead of holding it in memory. An entry's name carries the digest of
+// its content, checked (streamed, not kept) on every use.
+func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg installConfig) ([]module, error) {
 	dir := filepath.Join(cfg.CacheDir, "modules")
+	cached := map[string]string{} // compressed digest -> entry name
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if key, _, ok := strings.Cut(e.Name(), "-"); ok && e.Type().IsRegular() {
+				cached[key] = e.Name()
+			}
+		}
+	}
 	base := "lib/modules/" + kver
-	var out []depmod.Decompressed
+	var out []module
 	miss := fstest.MapFS{} // the modules to decompress now
 	missKey := map[string]string{}
 	err := fs.WalkDir(tree, base, func(p string, d fs.DirEntry, err error) error {
@@ -247,21 +265,21 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 		if ext != ".xz" && ext != ".gz" && ext != ".zst" || !strings.HasSuffix(strings.TrimSuffix(p, ext), ".ko") {
 			return nil
 		}
-		data, err := tree.ReadFile(p)
+		c, err := tree.Content(p)
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(data)
+		sum := c.SHA256()
 		key := hex.EncodeToString(sum[:])
-		if ents, _ := filepath.Glob(filepath.Join(dir, key+"-*")); len(ents) == 1 {
-			if plain, err := os.ReadFile(ents[0]); err == nil {
-				ps := sha256.Sum256(plain)
-				if filepath.Base(ents[0]) == key+"-"+hex.EncodeToString(ps[:]) {
-					out = append(out, depmod.Decompressed{Compressed: p, Path: strings.TrimSuffix(p, ext), Data: plain})
-					return nil
-				}
-				os.Remove(ents[0])
+		if name, ok := cached[key]; ok {
+			if plain, ok := cachedModule(filepath.Join(dir, name), key); ok {
+				out = append(out, module{Compressed: p, Path: strings.TrimSuffix(p, ext), Content: plain})
+				return nil
 			}
+		}
+		data, err := tree.ReadFile(p)
+		if err != nil {
+			return err
 		}
 		miss[p] = &fstest.MapFile{Data: data, Mode: 0o644}
 		missKey[p] = key
@@ -284,11 +302,31 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 			if err := atomicfile.WriteFile(name, d.Data, 0o644); err != nil {
 				cfg.Logger.Warn("module cache", "err", err)
 			}
-			out = append(out, d)
+			out = append(out, module{Compressed: d.Compressed, Path: d.Path, Content: rootfs.BytesSum(d.Data, ps)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Compressed < out[j].Compressed })
 	return out, nil
+}
+
+// cachedModule opens the module cache entry at name (key-<SHA-256 of its
+// content>) and checks its content against the digest in its name; the
+// open file is the content's store. A damaged entry is removed.
+func cachedModule(name, key string) (rootfs.Content, bool) {
+	f, err := os.Open(name)
+	if err != nil {
+		return rootfs.Content{}, false
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	if err != nil || filepath.Base(name) != key+"-"+hex.EncodeToString(sum[:]) {
+		f.Close()
+		os.Remove(name)
+		return rootfs.Content{}, false
+	}
+	return rootfs.Ref(f, 0, n, sum), true
 }
 
 // cleanCaches is VIC's `clean all`: the package managers' caches go.
