@@ -20,14 +20,7 @@ func TestPayloadCache(t *testing.T) {
 	for _, n := range []string{"filesystem-1.1-1.ph2.x86_64.rpm", "glibc-2.36-1.ph2.x86_64.rpm", "bash-5.2.15-1.ph2.x86_64.rpm", "iproute2-6.1.0-1.ph2.x86_64.rpm"} {
 		files = append(files, rpminstall.RPMFile{Path: filepath.Join(repo, "photon", n), Key: "sha256:" + n})
 	}
-	install := func(cache string) map[string]treesnap.Entry {
-		t.Helper()
-		tr := newRoot()
-		if _, err := tr.Install(context.Background(), files, rpminstall.InstallOptions{PayloadCache: cache}); err != nil {
-			t.Fatal(err)
-		}
-		return treesnap.FS(t, tr.Tree)
-	}
+	install := func(cache string) map[string]treesnap.Entry { return installCached(t, files, cache) }
 	want := install("")
 	cache := t.TempDir()
 	if got := install(cache); !reflect.DeepEqual(got, want) {
@@ -62,6 +55,17 @@ func TestPayloadCache(t *testing.T) {
 	}
 }
 
+// installCached installs files on a new root through the payload cache
+// (none when cache is "") and returns the tree.
+func installCached(t *testing.T, files []rpminstall.RPMFile, cache string) map[string]treesnap.Entry {
+	t.Helper()
+	tr := newRoot()
+	if _, err := tr.Install(context.Background(), files, rpminstall.InstallOptions{PayloadCache: cache}); err != nil {
+		t.Fatal(err)
+	}
+	return treesnap.FS(t, tr.Tree)
+}
+
 // A warm install takes the files by reference through each cached
 // payload's index, without reading the payload; every way a cache entry
 // can be damaged cheaply detectable — a truncated or grown payload, a
@@ -76,14 +80,7 @@ func TestPayloadCacheIndexDamaged(t *testing.T) {
 	for _, n := range names {
 		files = append(files, rpminstall.RPMFile{Path: filepath.Join(repo, "photon", n), Key: "sha256:" + n})
 	}
-	install := func(cache string) map[string]treesnap.Entry {
-		t.Helper()
-		tr := newRoot()
-		if _, err := tr.Install(context.Background(), files, rpminstall.InstallOptions{PayloadCache: cache}); err != nil {
-			t.Fatal(err)
-		}
-		return treesnap.FS(t, tr.Tree)
-	}
+	install := func(cache string) map[string]treesnap.Entry { return installCached(t, files, cache) }
 	want := install("")
 	entry := func(cache, n string) string { return filepath.Join(cache, "sha256-"+n+".cpio") }
 	edit := func(p string, f func([]byte) []byte) {
