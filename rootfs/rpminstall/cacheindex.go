@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 
@@ -96,6 +97,19 @@ func (d *decodedRPM) fromIndex(name string, f *os.File) error {
 	if err != nil {
 		return err
 	}
+	cur, err := archiveIDOf(f)
+	if err != nil {
+		return err
+	}
+	if err := d.useIndex(data, f, cur); err != nil {
+		return fmt.Errorf("payload cache index %s: %w", name, err)
+	}
+	return nil
+}
+
+// useIndex is fromIndex on the index's bytes, for the archive f whose
+// identity is cur.
+func (d *decodedRPM) useIndex(data []byte, f io.ReaderAt, cur archiveID) error {
 	if len(data) < len(indexMagic)+sha256.Size || string(data[:len(indexMagic)]) != indexMagic {
 		return errors.New("not an index")
 	}
@@ -110,10 +124,6 @@ func (d *decodedRPM) fromIndex(name string, f *os.File) error {
 		return err
 	}
 	if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
-		return err
-	}
-	cur, err := archiveIDOf(f)
-	if err != nil {
 		return err
 	}
 	if cur != id {
