@@ -29,9 +29,10 @@ vet:
 	$(GO) vet ./... ./testdata/tether ./testdata/unpack ./testdata/vicdaemon
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
-## bench: vicroot build cold and warm against VIC's pipeline (medians and
-## ratios), the peak RSS with a 1 GiB file, then every package's own
-## benchmarks once
+## bench: vicroot build cold and warm against VIC's pipeline, for the
+## bootstrap (BenchmarkCompare, BenchmarkCompareSystemd) and the appliance
+## (BenchmarkCompareAppliance; medians and ratios), the peak RSS with a
+## 1 GiB file, then every package's own benchmarks once
 bench: testbin build
 	mkdir -p $(CACHE)
 	$(GO) test -run '^$$' -bench Compare -benchtime 5x -timeout 60m ./e2e/ | tee $(CACHE)/bench.txt
