@@ -34,9 +34,9 @@ import (
 //
 //	go test -run '^$' -bench 'BuildCold|BuildWarm$|VICPipeline' -benchtime 1x -count 5 ./e2e/
 //
-// BenchmarkBuildWarmInProcess runs the warm build inside the test binary
-// so that -cpuprofile profiles vicroot itself, and reports each stage's
-// wall time.
+// BenchmarkBuildColdInProcess and BenchmarkBuildWarmInProcess run the build
+// inside the test binary so that -cpuprofile profiles vicroot itself, and
+// report each stage's wall time.
 
 // bnDef copies the test repository's definition to a temp dir.
 func bnDef(b *testing.B) (repo, def string) {
@@ -204,9 +204,27 @@ func (s *bnStageTimer) endLocked() {
 
 // BenchmarkBuildWarmInProcess is the warm build through pipeline.Build in the
 // test binary: run it with -cpuprofile/-memprofile to see where vicroot's
-// time goes; it reports each stage's wall time as <stage>-ms/op.
-func BenchmarkBuildWarmInProcess(b *testing.B) {
+// time goes; it reports each stage's wall time as <stage>-ms/op. The
+// sub-benchmark "systemd" builds the systemd-sized bootstrap
+// (BenchmarkCompareSystemd's definition).
+//
+//	go test -run '^$' -bench 'InProcess/plain' -benchtime 3x -cpuprofile cpu.out ./e2e/
+func BenchmarkBuildWarmInProcess(b *testing.B) { bnInProcess(b, true) }
+
+// BenchmarkBuildColdInProcess is BenchmarkBuildWarmInProcess with an empty
+// cache in every iteration: fetch (from the file:// mirrors), decompression
+// and install included.
+func BenchmarkBuildColdInProcess(b *testing.B) { bnInProcess(b, false) }
+
+func bnInProcess(b *testing.B, warm bool) {
+	for _, v := range []struct{ name, extra string }{{"plain", ""}, {"systemd", "systemd"}} {
+		b.Run(v.name, func(b *testing.B) { bnInProcessBuild(b, v.extra, warm) })
+	}
+}
+
+func bnInProcessBuild(b *testing.B, extra string, warm bool) {
 	repo, def := bnDef(b)
+	bnWithBootstrap(b, def, extra)
 	tmp := b.TempDir()
 	cache := bnFreshDir(b, tmp, "cache")
 	mirror := map[string]string{}
@@ -219,20 +237,25 @@ func BenchmarkBuildWarmInProcess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := func(out string, p pipeline.Progress) pipeline.Options {
+	opts := func(out, cache string, p pipeline.Progress) pipeline.Options {
 		return pipeline.Options{Definition: d, Out: out, Target: pipeline.TargetBootstrap, Bin: pipeline.OSDir(binDir),
 			CacheDir: cache, Mirrors: mirror, Version: "v1.5.8-0-9489f63", Progress: p}
 	}
-	if _, err := pipeline.Build(context.Background(), opts(bnFreshDir(b, tmp, "out"), nil)); err != nil {
-		b.Fatal(err)
+	if warm {
+		if _, err := pipeline.Build(context.Background(), opts(bnFreshDir(b, tmp, "out"), cache, nil)); err != nil {
+			b.Fatal(err)
+		}
 	}
 	st := &bnStageTimer{total: map[string]time.Duration{}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		out := bnFreshDir(b, tmp, "out")
+		if !warm {
+			cache = bnFreshDir(b, tmp, "cache")
+		}
 		b.StartTimer()
-		if _, err := pipeline.Build(context.Background(), opts(out, st)); err != nil {
+		if _, err := pipeline.Build(context.Background(), opts(out, cache, st)); err != nil {
 			b.Fatal(err)
 		}
 		st.mu.Lock()

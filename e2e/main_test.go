@@ -246,8 +246,9 @@ func TestBootstrapBoots(t *testing.T) {
 		wants               []string // more lines ttyS1 must have
 	}{
 		// vicroot's own /.tether functions, and no bash in the image: the
-		// staging hook removes the bash that iptables-apply pulls in.
-		{name: "busybox-only", initSH: plainInit, staging: []byte("rm -f rootfs/usr/bin/bash rootfs/usr/bin/rbash\n"),
+		// staging hook removes the bash that iptables-apply pulls in, and
+		// points bash's /bin/sh at toybox.
+		{name: "busybox-only", initSH: plainInit, staging: []byte("rm -f rootfs/usr/bin/bash rootfs/usr/bin/rbash\nln -sfn toybox rootfs/usr/bin/sh\n"),
 			notInImage: []string{"./usr/bin/bash"},
 			wants:      []string{"(systemd branch, PID 1)", "vicroot: starting /usr/lib/systemd/systemd-udevd"}},
 		// The definition as it is: a legacy init.sh with VIC's

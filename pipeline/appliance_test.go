@@ -721,15 +721,7 @@ func TestApplianceISO(t *testing.T) {
 		if err != nil || stderr.Len() > 0 {
 			t.Fatalf("rpm -qa: %v\n%s", err, stderr.String())
 		}
-		var got, keys []string
-		for _, l := range strings.Fields(string(out)) {
-			if strings.HasPrefix(l, "gpg-pubkey-") {
-				keys = append(keys, l)
-			} else {
-				got = append(got, l)
-			}
-		}
-		sort.Strings(got)
+		got, keys := splitPubkeys(string(out))
 		if want := res.Packages; !slices.Equal(got, sorted(want)) {
 			t.Errorf("rpm -qa in the image\n%s\nplanned\n%s", strings.Join(got, "\n"), strings.Join(sorted(want), "\n"))
 		}

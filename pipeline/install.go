@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -25,7 +26,6 @@ import (
 	"github.com/vicroot/vicroot/rootfs/ldso"
 	"github.com/vicroot/vicroot/rootfs/rpminstall"
 	"github.com/vicroot/vicroot/rootfs/sysconf"
-	"github.com/vicroot/vicroot/rpmrepo"
 )
 
 // installConfig is how the install stage works: where it keeps expanded
@@ -70,6 +70,11 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 	sys := sysconf.New(tree)
 	out.sys = sys
 	out.db = rpminstall.New(tree, sys)
+	// Every package of the image (base, kernel file, staging) is decoded
+	// from the start, on every core, while the tree takes them in order
+	// with the hooks, the modules and the erasures between.
+	dec := startDecoding(ctx, pl, got, cfg)
+	defer dec.Stop()
 	hook := func(name string, script []byte) error {
 		if script == nil {
 			return nil
@@ -80,10 +85,10 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 	if err := hook(repos.BaseHookFile, def.BaseSH); err != nil {
 		return nil, err
 	}
-	if err := installPackages(ctx, out.db, pl.base.Packages, got, cfg); err != nil {
+	if _, err := out.db.InstallNext(ctx, dec, len(pl.base.Packages), rpminstall.InstallOptions{Scriptlets: true}); err != nil {
 		return nil, err
 	}
-	if err := installKernelFile(ctx, out.db, pl.kernel, cfg); err != nil {
+	if err := installKernelFile(ctx, out.db, dec, pl.kernel); err != nil {
 		return nil, err
 	}
 	kver, err := kernelModules(ctx, tree, cfg)
@@ -108,7 +113,7 @@ func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched
 			return nil, fmt.Errorf("staging: erase %s: %w", p.NEVRA(), err)
 		}
 	}
-	if err := installPackages(ctx, out.db, pl.stage.Packages, got, cfg); err != nil {
+	if _, err := out.db.InstallNext(ctx, dec, len(pl.stage.Packages), rpminstall.InstallOptions{Scriptlets: true}); err != nil {
 		return nil, err
 	}
 	// VIC runs the definition's staging.sh for the bootstrap only.
@@ -145,32 +150,33 @@ func runHook(ctx context.Context, t *rootfs.Tree, def *repos.Definition, name st
 	return nil
 }
 
-func installPackages(ctx context.Context, db *rpminstall.Installer, pkgs []*rpmrepo.Package, got *fetched, cfg installConfig) error {
-	if len(pkgs) == 0 {
-		return nil
+// startDecoding starts decoding the packages install applies, in its
+// order: the base plan's, the kernel RPM file, the staging plan's.
+// Expanded payloads are kept in the cache beside the RPMs: a warm build
+// skips decompression (they are checked against the verified header's
+// digests on every use).
+func startDecoding(ctx context.Context, pl *plans, got *fetched, cfg installConfig) *rpminstall.Decoding {
+	var rf []rpminstall.RPMFile
+	for _, p := range pl.base.Packages {
+		rf = append(rf, rpminstall.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value})
 	}
-	rf := make([]rpminstall.RPMFile, len(pkgs))
-	for i, p := range pkgs {
-		rf[i] = rpminstall.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value}
+	if k := pl.kernel; k != nil {
+		rf = append(rf, rpminstall.RPMFile{Path: k.Path, Key: k.Package.Checksum.Type + ":" + k.Package.Checksum.Value})
 	}
-	// Expanded payloads are kept in the cache beside the RPMs: a warm
-	// build skips decompression (they are checked against the verified
-	// header's digests on every use).
-	if _, err := db.Install(ctx, rf, rpminstall.InstallOptions{Workers: cfg.Jobs, Scriptlets: true, PayloadCache: cfg.payloadCache()}); err != nil {
-		return err
+	for _, p := range pl.stage.Packages {
+		rf = append(rf, rpminstall.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value})
 	}
-	return nil
+	return rpminstall.StartDecoding(ctx, rf, rpminstall.InstallOptions{Workers: cfg.Jobs, PayloadCache: cfg.payloadCache()})
 }
 
 // installKernelFile installs the definition's kernel RPM file (none when
-// k is nil) as VIC does: rpm2cpio | cpio -idm, its payload only, no
-// scriptlets.
-func installKernelFile(ctx context.Context, db *rpminstall.Installer, k *KernelFile, cfg installConfig) error {
+// k is nil), the next package of dec, as VIC does: rpm2cpio | cpio -idm,
+// its payload only, no scriptlets.
+func installKernelFile(ctx context.Context, db *rpminstall.Installer, dec *rpminstall.Decoding, k *KernelFile) error {
 	if k == nil {
 		return nil
 	}
-	f := rpminstall.RPMFile{Path: k.Path, Key: k.Package.Checksum.Type + ":" + k.Package.Checksum.Value}
-	if _, err := db.InstallRPM(ctx, f, rpminstall.InstallOptions{PayloadCache: cfg.payloadCache()}); err != nil {
+	if _, err := db.InstallNext(ctx, dec, 1, rpminstall.InstallOptions{}); err != nil {
 		return fmt.Errorf("kernel RPM file %s: %w", k.Label, err)
 	}
 	return nil
@@ -199,7 +205,7 @@ func kernelModules(ctx context.Context, tree *rootfs.Tree, cfg installConfig) (s
 		if err != nil {
 			return "", err
 		}
-		if err := tree.WriteFile(d.Path, d.Data, fi.Mode().Perm()); err != nil {
+		if err := tree.WriteContent(d.Path, d.Content, fi.Mode().Perm()); err != nil {
 			return "", err
 		}
 		if err := tree.Chtimes(d.Path, fi.ModTime()); err != nil {
@@ -221,14 +227,31 @@ func kernelModules(ctx context.Context, tree *rootfs.Tree, cfg installConfig) (s
 	return kver, nil
 }
 
+// module is one decompressed kernel module to put in place of the
+// compressed one.
+type module struct {
+	Compressed, Path string
+	Content          rootfs.Content
+}
+
 // decompressModules is depmod.Decompress with the results kept in the
-// cache by the digest of the compressed module: a warm build does not
-// decompress again. An entry's name carries the digest of its content,
-// checked on every use.
-func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg installConfig) ([]depmod.Decompressed, error) {
+// cache by the SHA-256 of the compressed module (which the tree already
+// knows: the package's verified payload gave it): a warm build does not
+// decompress again, and takes each module by reference to its cache file
+// instead of holding it in memory. An entry's name carries the digest of
+// its content, checked (streamed, not kept) on every use.
+func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg installConfig) ([]module, error) {
 	dir := filepath.Join(cfg.CacheDir, "modules")
+	cached := map[string]string{} // compressed digest -> entry name
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if key, _, ok := strings.Cut(e.Name(), "-"); ok && e.Type().IsRegular() {
+				cached[key] = e.Name()
+			}
+		}
+	}
 	base := "lib/modules/" + kver
-	var out []depmod.Decompressed
+	var out []module
 	miss := fstest.MapFS{} // the modules to decompress now
 	missKey := map[string]string{}
 	err := fs.WalkDir(tree, base, func(p string, d fs.DirEntry, err error) error {
@@ -239,21 +262,21 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 		if ext != ".xz" && ext != ".gz" && ext != ".zst" || !strings.HasSuffix(strings.TrimSuffix(p, ext), ".ko") {
 			return nil
 		}
-		data, err := tree.ReadFile(p)
+		c, err := tree.Content(p)
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(data)
+		sum := c.SHA256()
 		key := hex.EncodeToString(sum[:])
-		if ents, _ := filepath.Glob(filepath.Join(dir, key+"-*")); len(ents) == 1 {
-			if plain, err := os.ReadFile(ents[0]); err == nil {
-				ps := sha256.Sum256(plain)
-				if filepath.Base(ents[0]) == key+"-"+hex.EncodeToString(ps[:]) {
-					out = append(out, depmod.Decompressed{Compressed: p, Path: strings.TrimSuffix(p, ext), Data: plain})
-					return nil
-				}
-				os.Remove(ents[0])
+		if name, ok := cached[key]; ok {
+			if plain, ok := cachedModule(filepath.Join(dir, name), key); ok {
+				out = append(out, module{Compressed: p, Path: strings.TrimSuffix(p, ext), Content: plain})
+				return nil
 			}
+		}
+		data, err := tree.ReadFile(p)
+		if err != nil {
+			return err
 		}
 		miss[p] = &fstest.MapFile{Data: data, Mode: 0o644}
 		missKey[p] = key
@@ -276,11 +299,31 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 			if err := atomicfile.WriteFile(name, d.Data, 0o644); err != nil {
 				cfg.Logger.Warn("module cache", "err", err)
 			}
-			out = append(out, d)
+			out = append(out, module{Compressed: d.Compressed, Path: d.Path, Content: rootfs.BytesSum(d.Data, ps)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Compressed < out[j].Compressed })
 	return out, nil
+}
+
+// cachedModule opens the module cache entry at name (key-<SHA-256 of its
+// content>) and checks its content against the digest in its name; the
+// open file is the content's store. A damaged entry is removed.
+func cachedModule(name, key string) (rootfs.Content, bool) {
+	f, err := os.Open(name)
+	if err != nil {
+		return rootfs.Content{}, false
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	if err != nil || filepath.Base(name) != key+"-"+hex.EncodeToString(sum[:]) {
+		f.Close()
+		os.Remove(name)
+		return rootfs.Content{}, false
+	}
+	return rootfs.Ref(f, 0, n, sum), true
 }
 
 // cleanCaches is VIC's `clean all`: the package managers' caches go.

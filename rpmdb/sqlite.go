@@ -374,6 +374,14 @@ func (f *sqFile) buildIndex(recs [][]byte) (uint32, error) {
 			cur, used = nil, 0
 			continue
 		}
+		if used+sz(r, false) > budget && len(cur) > 1 {
+			// The last record does not fit: the one before it becomes
+			// the divider and r starts the last leaf (a page holds at
+			// least four of the largest cells, so cur keeps one).
+			leaves = append(leaves, cur[:len(cur)-1])
+			dividers = append(dividers, cur[len(cur)-1])
+			cur, used = nil, 0
+		}
 		cur = append(cur, r)
 		used += sz(r, false)
 	}

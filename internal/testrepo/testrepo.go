@@ -16,11 +16,16 @@
 //	                          gz metadata, repodata/repomd.xml.asc signed with the key)
 //	photon-updates/           the updates repository (repo id "photon-updates"; xz
 //	                          metadata, repomd.xml.asc): a newer build of haveged
+//	photon-bdb/               the BDB case's repository (repo id "photon-bdb"; gz
+//	                          metadata, repomd.xml.asc): rpm 4.14.3 alone (below)
 //	negative/                 unsigned.rpm, otherkey.rpm, tampered.rpm, truncated.rpm
 //	badrepomd/                a repository whose repomd.xml has a wrong checksum for primary
 //	definition/               a repo definition folder for the test repository
 //	                          (repo-spec.json, photon.repo with a placeholder
 //	                          baseurl, the key file VICROOT-TEST-KEY, init.sh, base.sh)
+//	definition-bdb/           the same as testrepo-bdb-2.0, with photon-bdb added to
+//	                          photon.repo and "rpm-4.14.3" (dnf's name-version
+//	                          spelling) for rpm in packages.appliance
 //	kernel.version            the kernel version (uname -r form) inside linux-esx
 //
 // Packages (all Release N.ph2; manifest.tsv has versions, compressors,
@@ -28,9 +33,10 @@
 // /lib and /lib64 -> usr/lib, %ghost /var/run, /etc/passwd|group|shadow),
 // glibc (Debian libs in /usr/lib/x86_64-linux-gnu, /usr/lib/ld-linux-x86-64.so.2
 // -> x86_64-linux-gnu/..., /etc/ld.so.conf + conf.d, getent, ldconfig),
-// toybox (busybox-static as /bin/toybox, applets as /bin/<name> links,
-// /sbin/switch_root -> ../bin/toybox), bash (gzip payload; /bin/rbash is a
-// hardlink of /bin/bash), kmod (/usr/bin/kmod, /sbin/modprobe... links,
+// toybox (busybox-static as /bin/toybox, applets as /bin/<name> links but
+// sh, /sbin/switch_root -> ../bin/toybox), bash (gzip payload; /bin/rbash is a
+// hardlink of /bin/bash; /bin/sh -> bash and Provides: /bin/sh, as Photon's
+// bash: `ln -s bash /bin/sh`), kmod (/usr/bin/kmod, /sbin/modprobe... links,
 // libkmod), haveged + libhavege, iptables (/sbin/iptables ->
 // xtables-legacy-multi in /usr/sbin, libxtables/libip4tc/libip6tc, the
 // dlopen'ed extensions in /usr/lib/x86_64-linux-gnu/xtables, the bash script
@@ -41,13 +47,16 @@
 // systemd-udev), systemd (Debian 12's systemd as Photon's: PID 1 at
 // /usr/lib/systemd/systemd, systemd-shutdown, /usr/bin/systemctl, the
 // private libsystemd-shared and -core in their RUNPATH directory, every
-// target and slice unit and the power-off services, no udev and no .wants
-// links; its %pre makes the systemd-journal group, as Photon's does),
+// target and slice unit and the power-off services, no udev; its %pre
+// makes the systemd-journal group and its %post runs `systemctl
+// preset-all`, as Photon's do; the gettys below),
 // shadow (groupadd, useradd, usermod, chpasswd, passwd, chage, chsh),
 // the appliance set (below), linux-esx
 // (/boot/vmlinuz-<kver>, System.map (Debian's placeholder), config,
 // linux-<kver>.cfg, photon.cfg symlink; /lib/modules/<kver>/kernel/**.ko.xz
-// for VIC's drivers, ext4 and their dependencies; modules.order, .builtin,
+// for VIC's drivers, ext4, the netfilter modules the appliance's nat-setup
+// rules need (iptable_mangle, xt_addrtype, xt_mark, xt_MASQUERADE, xt_LOG)
+// and their dependencies; modules.order, .builtin,
 // .builtin.modinfo; no modules.dep), syslinux (/usr/share/syslinux/
 // isolinux.bin and ldlinux.c32), photon-repos (noarch; the key at
 // /etc/pki/rpm-gpg/VICROOT-TEST-KEY, /etc/yum.repos.d/photon.repo), and one
@@ -61,24 +70,45 @@
 //	                and sshd.socket (Debian: ssh.service, ssh.socket, no
 //	                per-connection unit), a Photon-like sshd_config with
 //	                "#PermitRootLogin", a preset enabling sshd.service and
-//	                %post `systemctl preset` (Photon's %systemd_post); %pre
-//	                makes user and group sshd (50), as Photon's
+//	                %post `systemctl preset` (Photon's %systemd_post): the
+//	                sshd.service wants link is there for VIC's step to
+//	                remove, so sshd would start without it; %pre makes
+//	                user and group sshd (50), as Photon's
 //	dbus            dbus-daemon + dbus-system-bus-common (system.conf, units
 //	                moved to /usr/lib/systemd/system) and libdbus-1-3
 //	sudo            sudo, sudoers.so and libsudo_util at /usr/libexec/sudo,
 //	                Debian's /etc/sudoers (0440)
 //	util-linux      agetty at /usr/bin/agetty (Debian: /sbin/agetty)
 //	rpm             Debian's rpm 4.18 (rpm, rpmkeys, rpmdb; sqlite rpmdb),
-//	                with rpm-common's macros, rpmrc and x86_64 platform
+//	                with rpm-common's macros, rpmrc and x86_64 platform;
+//	                %_dbpath is upstream's and Photon's /var/lib/rpm (Debian:
+//	                ~/.rpmdb)
+//	rpm 4.14.3      (photon-bdb/ only) the same files with %_db_backend bdb
+//	                in the macros, as Photon 2.0's rpm 4.14: vicroot picks the
+//	                rpmdb format from the installed rpm's macros, so an image
+//	                with it gets a BDB /var/lib/rpm (Debian's rpm cannot write
+//	                BDB; the image's rpm is not run, only the database read)
+//	systemd         (the gettys and presets) getty@.service and
+//	                serial-getty@.service with agetty at /usr/bin/agetty
+//	                (Debian: /sbin/agetty), the
+//	                multi-user.target.wants/getty.target link, Debian's
+//	                90-systemd.preset (enable getty@.service, ...) and
+//	                upstream's 99-default.preset ("disable *"); no getty
+//	                generator (no udev in the set: its serial getty would
+//	                wait for the tty's device unit and fail)
+//	coreutils       a subset of Debian's coreutils (chmod, ls, cp, ...) at
+//	                Photon's /bin, for the appliance's scripts after
+//	                toybox's erase (Debian: some in /usr/bin)
+//	bash            /bin/sh -> bash (Debian: dash's /bin/sh), so the
+//	                appliance keeps a /bin/sh after toybox's erase
 //	rpm-libs        librpm9 + librpmio9
 //	Linux-PAM, popt, sqlite-libs, audit, expat
 //	                libpam0g, libpopt0, libsqlite3-0, libaudit1, libexpat1
 //
 // and Debian's bash and systemd as above. The %pre and %post scriptlets of
-// the set run under /bin/bash (rpm -p), since the appliance erases toybox,
-// the only /bin/sh. The definition's packages.appliance is "bash shadow
-// systemd dbus openssh-server util-linux sudo rpm iproute2" with
-// packages_script_staging.appliance "erase toybox". VIC's daemons are not
+// the set run under /bin/bash (rpm -p). The definition's packages.appliance
+// is "bash coreutils shadow systemd dbus openssh-server util-linux sudo rpm
+// iproute2" with packages_script_staging.appliance "erase toybox". VIC's daemons are not
 // packages: testdata/vicdaemon is their stand-in (`make testbin`).
 //
 // Resolver traps: photon-repos 2.0-1 and 2.0-2 (two versions, noarch);

@@ -8,8 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/vicroot/vicroot/internal/decompress"
 )
@@ -65,28 +67,54 @@ func Decompress(ctx context.Context, fsys fs.FS, kver string) ([]Decompressed, e
 		return nil, fmt.Errorf("depmod: decompress: %w", err)
 	}
 	slices.Sort(todo)
-	out := make([]Decompressed, 0, len(todo))
-	for _, p := range todo {
-		if err := ctx.Err(); err != nil {
+	// Every core decompresses; the result (and the error reported, the
+	// first in path order) does not depend on how many.
+	out := make([]Decompressed, len(todo))
+	errs := make([]error, len(todo))
+	next := make(chan int, len(todo))
+	for i := range todo {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(todo)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = decompressOne(ctx, fsys, todo[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return nil, fmt.Errorf("depmod: decompress: %w", err)
-		}
-		plain, ext, err := decompressByExt(p, data)
-		if err != nil {
-			return nil, err
-		}
-		dst := strings.TrimSuffix(p, ext) + ".ko"
-		if _, err := fs.Stat(fsys, dst); err == nil {
-			return nil, fmt.Errorf("depmod: decompress %s: %s already exists", p, dst)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("depmod: decompress %s: %w", p, err)
-		}
-		out = append(out, Decompressed{Compressed: p, Path: dst, Data: plain})
 	}
 	return out, nil
+}
+
+// decompressOne decompresses the module at p (Decompress).
+func decompressOne(ctx context.Context, fsys fs.FS, p string) (Decompressed, error) {
+	if err := ctx.Err(); err != nil {
+		return Decompressed{}, err
+	}
+	data, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return Decompressed{}, fmt.Errorf("depmod: decompress: %w", err)
+	}
+	plain, ext, err := decompressByExt(p, data)
+	if err != nil {
+		return Decompressed{}, err
+	}
+	dst := strings.TrimSuffix(p, ext) + ".ko"
+	if _, err := fs.Stat(fsys, dst); err == nil {
+		return Decompressed{}, fmt.Errorf("depmod: decompress %s: %s already exists", p, dst)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return Decompressed{}, fmt.Errorf("depmod: decompress %s: %w", p, err)
+	}
+	return Decompressed{Compressed: p, Path: dst, Data: plain}, nil
 }
 
 // decompressByExt decompresses data by the compressor its name says.
@@ -101,7 +129,15 @@ func decompressByExt(name string, data []byte) ([]byte, string, error) {
 }
 
 func readAllLimited(name string, data []byte, f decompress.Format) ([]byte, error) {
-	r, err := decompress.NewReader(bytes.NewReader(data), f, decompress.Options{MaxMemory: MaxModuleSize})
+	var r io.ReadCloser
+	var err error
+	if f == decompress.Xz {
+		// A dictionary no bigger than the module: `xz -6` asks for 8 MiB,
+		// which the decoder would allocate and clear for each module.
+		r, err = decompress.NewXzReaderAt(bytes.NewReader(data), int64(len(data)))
+	} else {
+		r, err = decompress.NewReader(bytes.NewReader(data), f, decompress.Options{MaxMemory: MaxModuleSize})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("depmod: decompress %s: %w", name, err)
 	}

@@ -63,41 +63,24 @@ func TestContentDigestsMatchSHA256Sum(t *testing.T) {
 			}
 			want := sha256sum(t, dir, files)
 
-			tr := rootfs.New()
-			if _, err := rpminstall.New(tr, sysconf.New(tr)).InstallRPM(context.Background(), rpminstall.RPMFile{Path: pkg}, rpminstall.InstallOptions{}); err != nil {
-				t.Fatal(err)
+			// Without a cache, then filling one, then through its index.
+			cache := t.TempDir()
+			for _, mode := range []string{"", cache, cache} {
+				got := installedDigests(t, pkg, mode, dir)
+				for p, w := range want {
+					if got[p] != w {
+						t.Errorf("%s: tree records %q, sha256sum says %s (cache %q)", p, got[p], w, mode)
+					}
+				}
+				for p := range got {
+					if _, ok := want[p]; !ok {
+						t.Errorf("%s: in the tree, not extracted by cpio", p)
+					}
+				}
 			}
-			got := map[string]string{}
-			err = fs.WalkDir(tr, ".", func(p string, d fs.DirEntry, err error) error {
-				if err != nil || !d.Type().IsRegular() {
-					return err
-				}
-				fi, err := tr.Lstat(p)
-				if err != nil {
-					return err
-				}
-				m := fsmeta.Of(fi)
-				if m == nil || m.SHA256 == nil {
-					t.Errorf("%s: no recorded digest", p)
-					return nil
-				}
-				got[p] = hex.EncodeToString(m.SHA256)
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for p, w := range want {
-				if got[p] != w {
-					t.Errorf("%s: tree records %q, sha256sum says %s", p, got[p], w)
-				}
+			for _, w := range want {
 				if w == empty {
 					emptySeen++
-				}
-			}
-			for p := range got {
-				if _, ok := want[p]; !ok {
-					t.Errorf("%s: in the tree, not extracted by cpio", p)
 				}
 			}
 		})
@@ -108,6 +91,47 @@ func TestContentDigestsMatchSHA256Sum(t *testing.T) {
 	if emptySeen != 4 {
 		t.Errorf("%d empty files among the extracted packages, want 4", emptySeen)
 	}
+}
+
+// installedDigests installs pkg on an empty tree (through the payload
+// cache when cache is not "") and returns the SHA-256 the tree records for
+// each regular file; each file's content must be the bytes cpio extracted
+// into dir.
+func installedDigests(t *testing.T, pkg, cache, dir string) map[string]string {
+	t.Helper()
+	tr := rootfs.New()
+	f := rpminstall.RPMFile{Path: pkg, Key: "sha256:" + filepath.Base(pkg)}
+	if _, err := rpminstall.New(tr, sysconf.New(tr)).InstallRPM(context.Background(), f, rpminstall.InstallOptions{PayloadCache: cache}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	err := fs.WalkDir(tr, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := tr.Lstat(p)
+		if err != nil {
+			return err
+		}
+		m := fsmeta.Of(fi)
+		if m == nil || m.SHA256 == nil {
+			t.Errorf("%s: no recorded digest", p)
+			return nil
+		}
+		got[p] = hex.EncodeToString(m.SHA256)
+		data, err := fs.ReadFile(tr, p)
+		if err != nil {
+			return err
+		}
+		if want, err := os.ReadFile(filepath.Join(dir, p)); err == nil && !bytes.Equal(data, want) {
+			t.Errorf("%s: content differs from what cpio extracted (cache %q)", p, cache)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // sha256sum runs sha256sum on files (relative to dir) and returns the

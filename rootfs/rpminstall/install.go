@@ -108,43 +108,110 @@ type decodeResult struct {
 	err error
 }
 
-// Install installs packages in the given order (the plan's). Payloads are
-// decompressed in parallel, a bounded window ahead of the package being
-// applied; each package is applied to the tree only after all before it.
+// Install installs packages in the given order (the plan's): it decodes
+// them ahead in parallel (StartDecoding) and applies each to the tree only
+// after all before it.
 func (in *Installer) Install(ctx context.Context, files []RPMFile, opts InstallOptions) ([]PackageRecord, error) {
+	dec := StartDecoding(ctx, files, opts)
+	defer dec.Stop()
+	return in.InstallNext(ctx, dec, len(files), opts)
+}
+
+// Decoding is packages being read, decompressed and verified ahead of
+// their install, on opts.Workers goroutines: a caller that installs
+// several lists in turn, with other work between them (the base, the
+// kernel, its modules, then staging), starts one Decoding for them all so
+// that decompression never waits for the tree. The big packages (bigDecode
+// and over) start first, biggest first, so that one long single-stream
+// payload (a kernel) does not end the install alone on one core; the rest
+// start in plan order. The order packages are applied in, and so the tree,
+// does not depend on this: InstallNext applies them strictly in order.
+//
+// Every package is decoded ahead, with no window: a decoded package holds
+// in memory only what the tree will hold once it is applied (files up to
+// inlineMax); bigger files are in the payload cache or a spill file.
+type Decoding struct {
+	files   []RPMFile
+	results []chan decodeResult
+	next    int
+	cancel  context.CancelFunc
+}
+
+// bigDecode is the compressed size from which a package is decoded before
+// those ahead of it in the plan.
+const bigDecode = 1 << 20
+
+// StartDecoding starts decoding files (see Decoding) with opts.Workers
+// goroutines (default GOMAXPROCS), the payload cache and spill directory
+// of opts. Stop ends it.
+func StartDecoding(ctx context.Context, files []RPMFile, opts InstallOptions) *Decoding {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	results := make([]chan decodeResult, len(files))
-	for i := range results {
-		results[i] = make(chan decodeResult, 1)
+	dec := &Decoding{files: files, results: make([]chan decodeResult, len(files)), cancel: cancel}
+	for i := range dec.results {
+		dec.results[i] = make(chan decodeResult, 1)
 	}
-	// window bounds the decoded packages held in memory.
-	window := make(chan struct{}, workers+1)
-	go func() {
-		for i, f := range files {
-			select {
-			case window <- struct{}{}:
-			case <-ctx.Done():
-				for j := i; j < len(files); j++ {
-					results[j] <- decodeResult{err: ctx.Err()}
-				}
-				return
+	order := make([]int, len(files))
+	size := make([]int64, len(files))
+	for i, f := range files {
+		order[i] = i
+		size[i] = f.Size
+		if f.R == nil {
+			if fi, err := os.Stat(f.Path); err == nil {
+				size[i] = fi.Size()
 			}
-			go func() {
-				d, err := decodeFile(f, opts.PayloadCache, opts.SpillDir)
-				results[i] <- decodeResult{d, err}
-			}()
 		}
-	}()
+	}
+	big := func(i int) bool { return size[i] >= bigDecode }
+	sort.SliceStable(order, func(a, b int) bool {
+		i, j := order[a], order[b]
+		if big(i) != big(j) {
+			return big(i)
+		}
+		return big(i) && size[i] > size[j]
+	})
+	todo := make(chan int, len(files))
+	for _, i := range order {
+		todo <- i
+	}
+	close(todo)
+	for w := 0; w < min(workers, len(files)); w++ {
+		go func() {
+			for i := range todo {
+				if err := ctx.Err(); err != nil {
+					dec.results[i] <- decodeResult{err: err}
+					continue
+				}
+				d, err := decodeFile(files[i], opts.PayloadCache, opts.SpillDir)
+				dec.results[i] <- decodeResult{d, err}
+			}
+		}()
+	}
+	return dec
+}
+
+// Stop cancels the decoding of the packages not yet started.
+func (dec *Decoding) Stop() { dec.cancel() }
+
+// Remaining is how many packages of dec are not yet installed.
+func (dec *Decoding) Remaining() int { return len(dec.files) - dec.next }
+
+// InstallNext installs the next n packages of dec, in order, with opts's
+// Scriptlets (its Workers and caches were StartDecoding's).
+func (in *Installer) InstallNext(ctx context.Context, dec *Decoding, n int, opts InstallOptions) ([]PackageRecord, error) {
+	if n > dec.Remaining() {
+		return nil, fmt.Errorf("rpminstall: %d packages to install, %d left in the decoding", n, dec.Remaining())
+	}
 	var recs []PackageRecord
-	for i := range files {
+	for ; n > 0; n-- {
+		i := dec.next
+		dec.next++
 		var r decodeResult
 		select {
-		case r = <-results[i]:
+		case r = <-dec.results[i]:
 		case <-ctx.Done():
 			return recs, ctx.Err()
 		}
@@ -152,7 +219,6 @@ func (in *Installer) Install(ctx context.Context, files []RPMFile, opts InstallO
 			return recs, r.err
 		}
 		rec, err := in.apply(r.d, opts)
-		<-window
 		if err != nil {
 			return recs, err
 		}

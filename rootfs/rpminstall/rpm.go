@@ -97,6 +97,7 @@ type hdrFile struct {
 	ref      io.ReaderAt
 	off      int64
 	inStream bool
+	coff     int64 // where the content starts in the payload archive
 	got      int64 // bytes read from the payload
 	sum      [sha256.Size]byte
 	seen     bool // appeared in the payload
@@ -403,7 +404,10 @@ var errNoCache = errors.New("payload cache not writable")
 
 // fromCache decodes the payload kept in cache, on a copy of d so that a
 // damaged entry leaves d untouched for a fresh decode; a damaged entry is
-// removed. The cache file stays open as the store of the big files.
+// removed. With a valid index (cacheindex.go) the files are taken by
+// reference without reading the archive; otherwise the archive is read
+// and checked in full, and indexed. The cache file stays open as the store
+// of the files referenced in it.
 func (d *decodedRPM) fromCache(h *rpmhdr.Header, cache string) (*decodedRPM, bool) {
 	f, err := os.Open(cache)
 	if err != nil {
@@ -420,18 +424,44 @@ func (d *decodedRPM) fromCache(h *rpmhdr.Header, cache string) (*decodedRPM, boo
 		return nil, false
 	}
 	cd.source = d.source
+	if cd.fromIndex(cache+indexSuffix, f) == nil {
+		if !cd.hasRef(f) {
+			f.Close()
+		}
+		return cd, true
+	}
+	if cd, err = decodeHeader(h); err != nil {
+		f.Close()
+		return nil, false
+	}
+	cd.source = d.source
 	if err := cd.readCpio(f, newHash, &bigStore{}); err != nil {
 		f.Close()
 		os.Remove(cache)
+		os.Remove(cache + indexSuffix)
 		return nil, false
 	}
+	cd.writeIndex(cache+indexSuffix, f)
 	if !cd.setStore(f) {
 		f.Close()
 	}
 	return cd, true
 }
 
-func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache, spillDir string) (err error) {
+// indexSuffix names a payload cache entry's index beside it.
+const indexSuffix = ".idx"
+
+// hasRef reports whether a file of d has its content in f.
+func (d *decodedRPM) hasRef(f *os.File) bool {
+	for i := range d.files {
+		if d.files[i].ref == f {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload *io.SectionReader, cache, spillDir string) (err error) {
 	if f := hdrString(h, tagPayloadFormat); f != "" && f != "cpio" {
 		return fmt.Errorf("payload format %q, want cpio", f)
 	}
@@ -478,27 +508,36 @@ func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload io.Reader, cache, spi
 	case werr != nil:
 		return errNoCache
 	}
-	if d.inStream() {
-		f, err := os.Open(cache)
-		if err != nil {
+	f, err := os.Open(cache)
+	if err != nil {
+		if d.inStream() {
 			return errNoCache
 		}
-		d.setStore(f)
+		return nil
+	}
+	d.writeIndex(cache+indexSuffix, f)
+	if !d.setStore(f) {
+		f.Close()
 	}
 	return nil
 }
 
-// payloadReader returns the decompressed cpio stream of an RPM payload,
-// by the header's PAYLOADCOMPRESSOR (sniffed when the tag says none, as
-// rpm reads such payloads through its gzip layer).
-func payloadReader(r io.Reader, compressor string) (io.ReadCloser, error) {
+// payloadReader returns the decompressed cpio stream of an RPM payload
+// (the rest of the file), by the header's PAYLOADCOMPRESSOR (sniffed when
+// the tag says none, as rpm reads such payloads through its gzip layer).
+// An xz payload is decoded with a dictionary no bigger than the payload
+// (decompress.NewXzReaderAt).
+func payloadReader(r *io.SectionReader, compressor string) (io.ReadCloser, error) {
 	f, err := decompress.ByRPMCompressor(compressor)
 	if err != nil {
 		return nil, err
 	}
-	if f == decompress.None {
+	switch f {
+	case decompress.None:
 		zr, _, err := decompress.Sniff(r, decompress.Options{})
 		return zr, err
+	case decompress.Xz:
+		return decompress.NewXzReaderAt(r, r.Size())
 	}
 	return decompress.NewReader(bufio.NewReaderSize(r, 64<<10), f, decompress.Options{})
 }
@@ -663,6 +702,7 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash, big *bigSt
 			continue
 		}
 		hh, sh := newHash(), sha256.New()
+		f.coff = c.Offset()
 		if big != nil && sizes[i] > inlineMax {
 			w := io.Writer(io.Discard) // left in the payload stream
 			if big.spilling {
@@ -717,7 +757,7 @@ func (d *decodedRPM) readCpio(zr io.Reader, newHash func() hash.Hash, big *bigSt
 			j := last[[2]uint32{f.dev, f.ino}]
 			if j != i {
 				g := &d.files[j]
-				f.data, f.sum, f.got, f.ref, f.off, f.inStream = g.data, g.sum, g.got, g.ref, g.off, g.inStream
+				f.data, f.sum, f.got, f.ref, f.off, f.inStream, f.coff = g.data, g.sum, g.got, g.ref, g.off, g.inStream, g.coff
 			}
 		}
 	}

@@ -1,0 +1,153 @@
+package decompress
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+
+	"github.com/ulikunitz/xz"
+)
+
+// NewXzReaderAt is NewReader(r, Xz) for an xz stream whose end is known
+// (size bytes of r): the decoder's dictionary is bounded by what each
+// block decompresses to, read from the stream's index, instead of the
+// dictionary size the encoder chose. The decoder allocates and clears its
+// dictionary up front, so a 100 KiB kernel module compressed with `xz -6`
+// would cost an 8 MiB buffer; an RPM payload one of its own size at most.
+//
+// The output is the same: an LZMA2 match never reaches back further than
+// the bytes decoded so far in its block, and a dictionary at least that
+// big holds them all (a match beyond it would be an error, never other
+// bytes). The index is only a hint: the decoder checks it against the
+// blocks, and a stream this does not recognise (several streams, padding,
+// other filters) is read with the encoder's dictionary.
+func NewXzReaderAt(r io.ReaderAt, size int64) (io.ReadCloser, error) {
+	src := io.Reader(io.NewSectionReader(r, 0, size))
+	if parts, ok := xzBoundDict(r, size); ok {
+		src = io.MultiReader(parts...)
+	}
+	xr, err := xz.NewReader(bufio.NewReaderSize(src, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("xz: %w", err)
+	}
+	return io.NopCloser(xr), nil
+}
+
+// xz container constants.
+const (
+	xzHeaderLen = 12
+	xzFooterLen = 12
+	xzLZMA2     = 0x21
+)
+
+// xzBoundDict returns the stream as pieces, each block header rewritten
+// with the smallest dictionary that holds the block's output (never a
+// bigger one than it had); ok is false when the stream is not one plain
+// xz stream of LZMA2 blocks.
+func xzBoundDict(r io.ReaderAt, size int64) (parts []io.Reader, ok bool) {
+	if size < xzHeaderLen+xzFooterLen {
+		return nil, false
+	}
+	var foot [xzFooterLen]byte
+	if _, err := r.ReadAt(foot[:], size-xzFooterLen); err != nil || foot[10] != 'Y' || foot[11] != 'Z' {
+		return nil, false
+	}
+	indexLen := (int64(binary.LittleEndian.Uint32(foot[4:8])) + 1) * 4
+	indexOff := size - xzFooterLen - indexLen
+	if indexLen > 1<<20 || indexOff < xzHeaderLen {
+		return nil, false
+	}
+	index := make([]byte, indexLen)
+	if _, err := r.ReadAt(index, indexOff); err != nil || index[0] != 0 {
+		return nil, false
+	}
+	rd := bytes.NewReader(index[1 : len(index)-4])
+	n, err := binary.ReadUvarint(rd)
+	if err != nil || n == 0 || n > 1<<16 {
+		return nil, false
+	}
+	off := int64(xzHeaderLen)
+	for i := uint64(0); i < n; i++ {
+		unpadded, err1 := binary.ReadUvarint(rd)
+		plain, err2 := binary.ReadUvarint(rd)
+		if err1 != nil || err2 != nil || unpadded > uint64(size) {
+			return nil, false
+		}
+		hdr, ok := xzBlockHeader(r, off, plain)
+		if !ok {
+			return nil, false
+		}
+		parts = append(parts, bytes.NewReader(hdr))
+		// The block's data after its header; the next block starts at
+		// its padded end.
+		end := off + (int64(unpadded)+3)/4*4
+		if end > indexOff {
+			return nil, false
+		}
+		parts = append(parts, io.NewSectionReader(r, off+int64(len(hdr)), end-off-int64(len(hdr))))
+		off = end
+	}
+	if off != indexOff {
+		return nil, false
+	}
+	head := io.NewSectionReader(r, 0, xzHeaderLen)
+	tail := io.NewSectionReader(r, indexOff, size-indexOff)
+	return append(append([]io.Reader{head}, parts...), tail), true
+}
+
+// xzBlockHeader reads the block header at off and returns it with its
+// LZMA2 dictionary size lowered to the smallest that holds plain bytes.
+func xzBlockHeader(r io.ReaderAt, off int64, plain uint64) ([]byte, bool) {
+	var b [1]byte
+	if _, err := r.ReadAt(b[:], off); err != nil || b[0] == 0 {
+		return nil, false
+	}
+	hdr := make([]byte, (int(b[0])+1)*4)
+	if _, err := r.ReadAt(hdr, off); err != nil {
+		return nil, false
+	}
+	body := hdr[:len(hdr)-4]
+	if crc32.ChecksumIEEE(body) != binary.LittleEndian.Uint32(hdr[len(hdr)-4:]) {
+		return nil, false
+	}
+	flags := body[1]
+	if flags&0x3f != 0 { // one filter (LZMA2 alone), no reserved bits
+		return nil, false
+	}
+	rd := bytes.NewReader(body[2:])
+	if flags&0x40 != 0 {
+		if _, err := binary.ReadUvarint(rd); err != nil {
+			return nil, false
+		}
+	}
+	if flags&0x80 != 0 {
+		if _, err := binary.ReadUvarint(rd); err != nil {
+			return nil, false
+		}
+	}
+	id, err1 := binary.ReadUvarint(rd)
+	psize, err2 := binary.ReadUvarint(rd)
+	if err1 != nil || err2 != nil || id != xzLZMA2 || psize != 1 {
+		return nil, false
+	}
+	at := len(body) - rd.Len() // the dictionary size byte
+	if at >= len(body) || body[at] > 40 {
+		return nil, false
+	}
+	for d := byte(0); d < body[at]; d++ {
+		if xzDictSize(d) >= plain {
+			body[at] = d
+			break
+		}
+	}
+	binary.LittleEndian.PutUint32(hdr[len(hdr)-4:], crc32.ChecksumIEEE(body))
+	return hdr, true
+}
+
+// xzDictSize is the dictionary size an LZMA2 property byte (0..39) encodes.
+func xzDictSize(b byte) uint64 {
+	return uint64(2|b&1) << (b/2 + 11)
+}
