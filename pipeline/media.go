@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -106,24 +105,27 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
 	}
-	core, err := spillInitramfs(ctx, opts.Out, in.root.tree, in.epoch)
-	if err != nil {
+	// core.gz is packed straight into its place in the ISO; the tree
+	// holds its metadata.
+	if err := boot.WriteFile(iso.InitrdPath, nil, 0o644); err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
-	}
-	defer core.Close()
-	if err := boot.WriteContent(iso.InitrdPath, core.content, 0o644); err != nil {
-		return nil, fmt.Errorf("initramfs: %w", err)
-	}
-
-	st.start("iso")
-	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("iso: %w", err)
 	}
 	img.name = isoName(in.plan.target, in.src.def.Name)
 	img.path = filepath.Join(opts.Out, img.name)
+	var coreErr error
+	core := &iso.Stream{Path: iso.InitrdPath, Write: func(w io.Writer) error {
+		if coreErr = initramfs.Write(ctx, w, in.root.tree, initramfs.Gzip, initramfs.Options{Epoch: in.epoch}); coreErr != nil {
+			return coreErr
+		}
+		st.start("iso")
+		return nil
+	}}
 	// The ISO stays a temp file until its sidecars are written: publish
 	// renames them all.
-	if img.tmp, img.sha256, err = writeISOTemp(ctx, img.path, boot, vic.ISOOptions(version(opts.Version), in.epoch)); err != nil {
+	if img.tmp, img.sha256, err = writeISOTemp(ctx, img.path, boot, vic.ISOOptions(version(opts.Version), in.epoch), core); err != nil {
+		if coreErr != nil {
+			return nil, fmt.Errorf("initramfs: %w", coreErr)
+		}
 		return nil, fmt.Errorf("iso: %s: %w", img.path, err)
 	}
 	return img, nil
@@ -144,59 +146,24 @@ func isoName(t Target, def string) string {
 	return base + ".iso"
 }
 
-// spilled is the initramfs written to an unnamed file, which the boot
-// tree references until the ISO is written: an image's initramfs is as big
-// as its files, so it stays out of the heap.
-type spilled struct {
-	*os.File
-	content rootfs.Content
-}
-
-// spillInitramfs writes the initramfs of tree to an unnamed file in dir.
-func spillInitramfs(ctx context.Context, dir string, tree fs.FS, epoch time.Time) (_ *spilled, err error) {
-	f, err := atomicfile.Unnamed(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-		}
-	}()
-	h := sha256.New()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := initramfs.Write(ctx, io.MultiWriter(bw, h), tree, initramfs.Gzip, initramfs.Options{Epoch: epoch}); err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	size, err := f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return nil, err
-	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return &spilled{File: f, content: rootfs.Ref(f, 0, size, sum)}, nil
-}
-
-// writeISOTemp writes the image of boot to a temp file beside name,
-// flushed to disk, and returns it (open and locked, for publish to rename)
-// with the image's SHA-256.
-func writeISOTemp(ctx context.Context, name string, boot fs.FS, o iso.Options) (*atomicfile.File, string, error) {
+// writeISOTemp writes the image of boot, with core's content packed into
+// its place, to a temp file beside name, flushed to disk, and returns it
+// (open and locked, for publish to rename) with the image's SHA-256.
+func writeISOTemp(ctx context.Context, name string, boot fs.FS, o iso.Options, core *iso.Stream) (*atomicfile.File, string, error) {
 	f, err := atomicfile.Create(name)
 	if err != nil {
 		return nil, "", err
 	}
-	h := sha256.New()
-	if _, err = iso.WriteTo(ctx, io.MultiWriter(f, h), boot, o); err == nil {
+	o.Stream = core
+	_, sum, err := iso.WriteFile(ctx, f.File, boot, o)
+	if err == nil {
 		err = f.Flush(0o644)
 	}
 	if err != nil {
 		f.Discard()
 		return nil, "", err
 	}
-	return f, hex.EncodeToString(h.Sum(nil)), nil
+	return f, hex.EncodeToString(sum[:]), nil
 }
 
 // bootLoader writes /boot/isolinux of the ISO: isolinux.bin (and
