@@ -203,8 +203,15 @@ func (s *bnStageTimer) endLocked() {
 // BenchmarkBuildWarmInProcess is the warm build through pipeline.Build in the
 // test binary: run it with -cpuprofile/-memprofile to see where vicroot's
 // time goes; it reports each stage's wall time as <stage>-ms/op.
-func BenchmarkBuildWarmInProcess(b *testing.B) {
+func BenchmarkBuildWarmInProcess(b *testing.B) { bnWarmInProcess(b, "") }
+
+// BenchmarkBuildWarmInProcessSystemd is BenchmarkBuildWarmInProcess on
+// BenchmarkCompareSystemd's systemd-sized bootstrap.
+func BenchmarkBuildWarmInProcessSystemd(b *testing.B) { bnWarmInProcess(b, "systemd") }
+
+func bnWarmInProcess(b *testing.B, extra string) {
 	repo, def := bnDef(b)
+	bnWithBootstrap(b, def, extra)
 	tmp := b.TempDir()
 	cache := bnFreshDir(b, tmp, "cache")
 	mirror := map[string]string{}
