@@ -58,7 +58,7 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	}
 	// rd.systemd.unit=vic.target when the init is systemd.
 	bootArgs := vic.InitBootArgs(in.root.tree, init, opts.BootArgs)
-	if err := bootLoader(ctx, boot, in.plan.syslinux, in.fetched, opts.Isolinux, init, bootArgs, version(opts.Version)); err != nil {
+	if err := bootLoader(ctx, boot, in.plan.syslinux, in.fetched, opts.Isolinux, opts.CacheDir, init, bootArgs, version(opts.Version)); err != nil {
 		return nil, fmt.Errorf("boot loader: %w", err)
 	}
 	img := &image{}
@@ -169,7 +169,7 @@ func writeISOTemp(ctx context.Context, name string, boot fs.FS, o iso.Options, c
 // bootLoader writes /boot/isolinux of the ISO: isolinux.bin (and
 // ldlinux.c32 for syslinux ≥ 5) from the syslinux package or --isolinux,
 // isolinux.cfg and boot.msg.
-func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Package, got *fetched, dir Dir, init string, bootArgs []string, ver string) error {
+func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Package, got *fetched, dir Dir, cacheDir, init string, bootArgs []string, ver string) error {
 	found := map[string][]byte{}
 	if dir.FS != nil {
 		for _, n := range []string{"isolinux.bin", "ldlinux.c32"} {
@@ -181,29 +181,9 @@ func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Packag
 			}
 		}
 	} else {
-		scratch, err := rpminstall.Payload(ctx, rpminstall.RPMFile{Path: got.files[syslinux]})
-		if err != nil {
-			return fmt.Errorf("%s: %w", syslinux.NEVRA(), err)
-		}
-		err = fs.WalkDir(scratch, ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			n := path.Base(p)
-			if (n == "isolinux.bin" || n == "ldlinux.c32") && found[n] == nil && d.Type().IsRegular() {
-				data, err := scratch.ReadFile(p)
-				if err != nil {
-					return err
-				}
-				found[n] = data
-			}
-			return nil
-		})
-		if err != nil {
+		var err error
+		if found, err = syslinuxFiles(ctx, syslinux, got.files[syslinux], cacheDir); err != nil {
 			return err
-		}
-		if found["isolinux.bin"] == nil {
-			return fmt.Errorf("%s ships no isolinux.bin", syslinux.NEVRA())
 		}
 	}
 	if err := boot.MkdirAll(iso.IsolinuxDir, 0o755); err != nil {
@@ -225,6 +205,82 @@ func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Packag
 		return err
 	}
 	return boot.WriteFile(iso.BootMsgPath, vic.BootMsg(ver), 0o644)
+}
+
+// syslinuxFiles returns isolinux.bin and ldlinux.c32 (when it ships one)
+// of the syslinux package in the file rpm. A build keeps them in the cache
+// dir by the package's checksum, which fetch verified the file against,
+// in an entry whose name carries the digest of its content, checked on
+// every use: a warm build does not decompress the payload again.
+func syslinuxFiles(ctx context.Context, syslinux *rpmrepo.Package, rpm, cacheDir string) (map[string][]byte, error) {
+	var entry string
+	if cacheDir != "" && syslinux.Checksum.Type != "" && syslinux.Checksum.Value != "" {
+		entry = filepath.Join(cacheDir, "bootloader", syslinux.Checksum.Type+"-"+syslinux.Checksum.Value)
+		if data, ok := readCacheEntry(entry); ok {
+			var found map[string][]byte
+			if json.Unmarshal(data, &found) == nil && found["isolinux.bin"] != nil {
+				return found, nil
+			}
+		}
+	}
+	scratch, err := rpminstall.Payload(ctx, rpminstall.RPMFile{Path: rpm})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", syslinux.NEVRA(), err)
+	}
+	found := map[string][]byte{}
+	err = fs.WalkDir(scratch, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		n := path.Base(p)
+		if (n == "isolinux.bin" || n == "ldlinux.c32") && found[n] == nil && d.Type().IsRegular() {
+			data, err := scratch.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			found[n] = data
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found["isolinux.bin"] == nil {
+		return nil, fmt.Errorf("%s ships no isolinux.bin", syslinux.NEVRA())
+	}
+	if entry != "" {
+		if data, err := json.Marshal(found); err == nil {
+			writeCacheEntry(entry, data)
+		}
+	}
+	return found, nil
+}
+
+// readCacheEntry reads the cache entry key-<SHA-256 of its content>
+// (key is a path): a damaged entry is removed, and not returned.
+func readCacheEntry(key string) ([]byte, bool) {
+	ents, _ := filepath.Glob(key + "-*")
+	for _, e := range ents {
+		data, err := os.ReadFile(e)
+		if err == nil {
+			s := sha256.Sum256(data)
+			if e == key+"-"+hex.EncodeToString(s[:]) {
+				return data, true
+			}
+		}
+		os.Remove(e)
+	}
+	return nil, false
+}
+
+// writeCacheEntry stores data as readCacheEntry finds it; a cache that
+// cannot be written costs the next build time only.
+func writeCacheEntry(key string, data []byte) {
+	if os.MkdirAll(filepath.Dir(key), 0o755) != nil {
+		return
+	}
+	s := sha256.Sum256(data)
+	_ = atomicfile.WriteFile(key+"-"+hex.EncodeToString(s[:]), data, 0o644)
 }
 
 // treeSHA256 is the SHA-256 of the file p of t; with bootInfo, of its
