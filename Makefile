@@ -29,13 +29,17 @@ vet:
 	$(GO) vet ./... ./testdata/tether ./testdata/unpack ./testdata/vicdaemon
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
-## bench: vicroot build cold and warm against VIC's pipeline (medians and
-## ratios), the peak RSS with a 1 GiB file, then every package's own
-## benchmarks once
+## bench: vicroot build cold and warm against VIC's pipeline, for the
+## bootstrap (BenchmarkCompare, BenchmarkCompareSystemd) and the appliance
+## (BenchmarkCompareAppliance; medians and ratios), the peak RSS with a
+## 1 GiB file, the cost growth from 1× to 16× the bootstrap's payload
+## (BenchmarkGrowth; builds testdata/mkbigrepo's repository once), then
+## every package's own benchmarks once
 bench: testbin build
 	mkdir -p $(CACHE)
 	$(GO) test -run '^$$' -bench Compare -benchtime 5x -timeout 60m ./e2e/ | tee $(CACHE)/bench.txt
 	$(GO) test -run '^$$' -bench BigFile -benchtime 1x -timeout 60m ./e2e/ | tee -a $(CACHE)/bench.txt
+	$(GO) test -run '^$$' -bench Growth -benchtime 3x -timeout 90m ./e2e/ | tee -a $(CACHE)/bench.txt
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m $$($(GO) list ./... | grep -v /e2e) | tee -a $(CACHE)/bench.txt
 
 ## fuzz: a short bounded run of every fuzz target (FUZZTIME each); see .ci/fuzz

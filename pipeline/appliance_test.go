@@ -1,7 +1,11 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +20,7 @@ import (
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/testrepo"
 	"github.com/vicroot/vicroot/repos"
+	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rpmrepo"
 	"github.com/vicroot/vicroot/vic"
 )
@@ -174,6 +179,97 @@ func TestAppliancePlan(t *testing.T) {
 	}
 	if slices.ContainsFunc(pl.installed, func(p *rpmrepo.Package) bool { return p.Name == "toybox" }) {
 		t.Errorf("toybox is still in the appliance plan")
+	}
+	// The lock pins every package dnf installed at some point: the base
+	// set (toybox and what its erase took along included) and the
+	// appliance's.
+	ever := slices.Compact(sorted(append(slices.Clone(before), want...)))
+	if got := nevras(pl.pinned()); !slices.Equal(got, ever) {
+		t.Errorf("the lock pins\n%s\ndnf installed\n%s", strings.Join(got, "\n"), strings.Join(ever, "\n"))
+	}
+}
+
+// A --lock rebuild of the appliance installs (and erases) the toybox the
+// lock pins, not a newer one: on a copy of the repositories whose
+// photon-updates gains toybox-99 (built with rpmbuild, signed with the test
+// key by rpmsign), which requires busybox, a build without the lock takes
+// toybox-99 and keeps busybox after the erase, and the build with the first
+// build's lock makes the same ISO byte for byte.
+func TestApplianceLockPinsErased(t *testing.T) {
+	testrepo.NeedTools(t, "rpmbuild", "rpmsign", "gpg", "gpgconf", "createrepo_c")
+	ctx := context.Background()
+	opts, _ := applianceOptions(t)
+	first, err := Build(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockJSON, err := os.ReadFile(first.Lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := resolver.ParseLock(lockJSON, first.Lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(lock.Packages, func(lp resolver.LockedPackage) bool { return lp.Name == "toybox" && lp.Erased }) {
+		t.Fatalf("the appliance's lock does not pin the toybox it installed and erased (marked erased)")
+	}
+	for _, lp := range lock.Packages {
+		if lp.Erased != !slices.Contains(first.Packages, lp.NEVRA) && lp.Name != "syslinux" {
+			t.Errorf("the lock marks %s erased=%v, but the image's packages are %v", lp.NEVRA, lp.Erased, first.Packages)
+		}
+	}
+
+	c := testrepo.NewCopy(t)
+	newerToybox(t, c, c.Path("photon-updates"))
+	c.Regen("photon-updates")
+	opts.Mirrors = map[string]string{
+		"photon":         "file://" + c.Path("photon") + "/",
+		"photon-updates": "file://" + c.Path("photon-updates") + "/",
+	}
+	opts.Out = t.TempDir()
+	unlocked, err := Build(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(unlocked.Packages, func(n string) bool { return strings.HasPrefix(n, "busybox-") }) || unlocked.SHA256 == first.SHA256 {
+		t.Fatalf("without the lock, the copy's toybox-99 should leave busybox in the image: %v", unlocked.Packages)
+	}
+	opts.Out, opts.Lock = t.TempDir(), lock
+	locked, err := Build(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if locked.SHA256 != first.SHA256 {
+		t.Errorf("the --lock rebuild has sha256 %s, the first build %s; it installs %v", locked.SHA256, first.SHA256, locked.Packages)
+	}
+}
+
+// newerToybox builds toybox-99 (no files; Requires: busybox) with
+// rpmbuild, signs it with the test repository's key and puts it in the
+// copy's repository dir.
+func newerToybox(t *testing.T, c *testrepo.Copy, dir string) {
+	t.Helper()
+	w := t.TempDir()
+	spec := filepath.Join(w, "toybox.spec")
+	if err := os.WriteFile(spec, []byte("Name: toybox\nVersion: 99\nRelease: 1.ph2\nSummary: a newer toybox that needs busybox\nLicense: MIT\nRequires: busybox\n\n%description\nTest package.\n\n%files\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("rpmbuild", "--quiet", "--define", "_topdir "+filepath.Join(w, "top"), "--define", "_binary_payload w2.xzdio",
+		"--target", "x86_64", "-bb", spec).CombinedOutput(); err != nil {
+		t.Fatalf("rpmbuild: %v\n%s", err, out)
+	}
+	rpms, _ := filepath.Glob(filepath.Join(w, "top", "RPMS", "*", "toybox-99-*.rpm"))
+	if len(rpms) != 1 {
+		t.Fatalf("rpmbuild made %v", rpms)
+	}
+	c.SignPackages(rpms[0])
+	data, err := os.ReadFile(rpms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, filepath.Base(rpms[0])), data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -640,6 +736,25 @@ func TestApplianceISO(t *testing.T) {
 		if len(keys) != 1 {
 			t.Errorf("gpg-pubkey entries %v, want one for the test key", keys)
 		}
+		// `vicroot inspect --rpmdb` lists what rpm lists, in rpm's order.
+		nq := exec.Command("rpm", "--dbpath", filepath.Join(dbdir, "var/lib/rpm"), "-qa", "--qf", "%{NEVRA}\n")
+		nout, err := nq.Output()
+		if err != nil {
+			t.Fatalf("rpm -qa: %v", err)
+		}
+		f, err := os.Open(res.ISO)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		db, err := InspectRPMDB(ctx, f, fi.Size(), res.ISO)
+		f.Close()
+		if err != nil || db == nil {
+			t.Fatalf("InspectRPMDB: %+v, %v", db, err)
+		}
+		if want := strings.Fields(string(nout)); db.Format != "sqlite" || db.File != "/var/lib/rpm/rpmdb.sqlite" || !slices.Equal(db.Packages, want) {
+			t.Errorf("InspectRPMDB: %s (%s):\n%s\nrpm -qa:\n%s", db.File, db.Format, strings.Join(db.Packages, "\n"), nout)
+		}
 		// rpm -Va on the extracted tree reports only what VIC's steps
 		// change: the account files, sshd_config, sudoers, the removed
 		// sshd@.service, the kernel moved to the ISO and the modules
@@ -675,10 +790,13 @@ func TestApplianceISO(t *testing.T) {
 	if !vr.Same {
 		t.Errorf("rebuild sha256 %s, built %s", vr.Rebuilt.SHA256, res.SHA256)
 	}
+	// Without --bin, verify takes VIC's daemons and vicadmin-home from
+	// the ISO, checked against the digests it records.
 	vopts.Bin = Dir{}
-	if _, err := Verify(ctx, res.ISO, vopts); err == nil || !strings.Contains(err.Error(), "--bin") {
+	if vr, err := Verify(ctx, res.ISO, vopts); err != nil || !vr.Same {
 		t.Errorf("verify of the appliance without --bin: %v", err)
 	}
+	applianceTamperedDaemon(t, opts, res, vopts)
 
 	f, err := os.Open(res.ISO)
 	if err != nil {
@@ -705,6 +823,17 @@ func TestApplianceISO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The bootstrap has no rpm: no database, and no error.
+	if bf, err := os.Open(bres.ISO); err != nil {
+		t.Fatal(err)
+	} else {
+		bfi, _ := bf.Stat()
+		db, err := InspectRPMDB(ctx, bf, bfi.Size(), bres.ISO)
+		bf.Close()
+		if db != nil || err != nil {
+			t.Errorf("InspectRPMDB of the bootstrap: %+v, %v", db, err)
+		}
+	}
 	d, err := Diff(ctx, bres.ISO, res.ISO)
 	if err != nil {
 		t.Fatal(err)
@@ -715,8 +844,116 @@ func TestApplianceISO(t *testing.T) {
 	}
 }
 
+// applianceTamperedDaemon: an appliance ISO whose /sbin/vic-init is not
+// the one it records is refused by verify without --bin, naming the file,
+// before anything is rebuilt. The altered ISO is a build with another
+// vic-init (/bin/false) whose records are edited in place to name the
+// original's digest; GNU cpio confirms that its initramfs holds the other
+// binary.
+func applianceTamperedDaemon(t *testing.T, opts Options, orig *Result, vopts Options) {
+	t.Helper()
+	ctx := context.Background()
+	other, err := os.ReadFile("/bin/false")
+	if err != nil {
+		t.Skip("no /bin/false to stand in for an altered vic-init")
+	}
+	want, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := fstest.MapFS{}
+	for n, f := range opts.Bin.FS.(fstest.MapFS) {
+		bin[n] = f
+	}
+	bin["vic-init"] = &fstest.MapFile{Data: other, Mode: 0o755}
+	bopts := opts
+	bopts.Bin, bopts.Out = Dir{FS: bin, Name: "otherbin"}, t.TempDir()
+	res, err := Build(ctx, bopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(res.ISO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	n := bytes.Count(data, []byte(sum(other)))
+	if n == 0 {
+		t.Fatalf("%s does not record vic-init's sha256 %s", res.ISO, sum(other))
+	}
+	altered := filepath.Join(t.TempDir(), filepath.Base(orig.ISO))
+	if err := os.WriteFile(altered, bytes.ReplaceAll(data, []byte(sum(other)), []byte(sum(want))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := exec.Command("sh", "-c", `isoinfo -R -i "$1" -x /boot/core.gz | gzip -dc | cpio -i --quiet --to-stdout usr/sbin/vic-init`, "sh", altered).Output()
+	if err != nil || !bytes.Equal(got, other) {
+		t.Fatalf("the altered ISO's vic-init (cpio): %d bytes, %v", len(got), err)
+	}
+	rec, err := ReadRecord(ctx, altered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Inputs.Daemons["vic-init"] != sum(want) {
+		t.Fatalf("the altered ISO records vic-init %s, want %s", rec.Inputs.Daemons["vic-init"], sum(want))
+	}
+	_, err = Verify(ctx, altered, vopts)
+	if err == nil || errors.Is(err, ErrDiffers) || !strings.Contains(err.Error(), "/sbin/vic-init") || !strings.Contains(err.Error(), "altered") {
+		t.Errorf("verify of an appliance with another vic-init: %v", err)
+	}
+	// With --bin, the folder's daemons are checked instead, as before.
+	vopts.Bin = opts.Bin
+	if _, err := Verify(ctx, altered, vopts); !errors.Is(err, ErrDiffers) {
+		t.Errorf("verify --bin of an appliance with another vic-init: %v, want %v", err, ErrDiffers)
+	}
+}
+
 func sorted(s []string) []string {
 	out := slices.Clone(s)
 	sort.Strings(out)
 	return out
+}
+
+// The appliance's records verify reads back: daemons by VIC's names with
+// a SHA-256, and vicadmin-home's entries (the folder first, then unique
+// paths inside it of files with a SHA-256 and folders) are accepted;
+// anything else is an error saying what is wrong.
+func TestCheckInputs(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	good := func() Inputs {
+		return Inputs{
+			Daemons: map[string]string{"vic-init": sum, "unpack": sum},
+			VicadminHome: []HomeEntry{
+				{Path: ".", Mode: fsmeta.S_IFDIR | 0o755},
+				{Path: "css", Mode: fsmeta.S_IFDIR | 0o755},
+				{Path: "css/style.css", Mode: fsmeta.S_IFREG | 0o644, SHA256: sum},
+			},
+		}
+	}
+	if err := checkInputs(good()); err != nil {
+		t.Fatalf("good records: %v", err)
+	}
+	for _, c := range []struct {
+		name, want string
+		edit       func(*Inputs)
+	}{
+		{"unknown daemon", "not one of VIC's daemons", func(in *Inputs) { in.Daemons["sshd"] = sum }},
+		{"daemon digest", "is not a SHA-256", func(in *Inputs) { in.Daemons["vic-init"] = "xyz" }},
+		{"upper-case digest", "is not a SHA-256", func(in *Inputs) { in.Daemons["unpack"] = strings.ToUpper(sum) }},
+		{"no folder first", `not the folder "."`, func(in *Inputs) { in.VicadminHome = in.VicadminHome[1:] }},
+		{"folder not a dir", `not the folder "."`, func(in *Inputs) { in.VicadminHome[0].Mode = fsmeta.S_IFREG | 0o644 }},
+		{"path outside", "not a path inside", func(in *Inputs) { in.VicadminHome[2].Path = "../etc/passwd" }},
+		{"absolute path", "not a path inside", func(in *Inputs) { in.VicadminHome[2].Path = "/etc/passwd" }},
+		{"second dot", "not a path inside", func(in *Inputs) { in.VicadminHome[1].Path = "." }},
+		{"listed twice", "listed twice", func(in *Inputs) { in.VicadminHome[2].Path = "css" }},
+		{"symlink", "only files and folders", func(in *Inputs) { in.VicadminHome[2].Mode = fsmeta.S_IFLNK | 0o777 }},
+		{"stray bits", "only files and folders", func(in *Inputs) { in.VicadminHome[2].Mode |= 1 << 20 }},
+		{"file without digest", "has sha256", func(in *Inputs) { in.VicadminHome[2].SHA256 = "" }},
+		{"folder with digest", "has a sha256", func(in *Inputs) { in.VicadminHome[1].SHA256 = sum }},
+	} {
+		in := good()
+		c.edit(&in)
+		if err := checkInputs(in); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.want)
+		}
+	}
 }

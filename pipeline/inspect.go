@@ -11,12 +11,16 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/fsmeta"
+	"github.com/vicroot/vicroot/internal/fspath"
 	"github.com/vicroot/vicroot/internal/mtree"
+	"github.com/vicroot/vicroot/internal/rpmhdr"
+	"github.com/vicroot/vicroot/rpmdb"
 )
 
 // RecordDir is where an ISO records what `vicroot verify` needs (the lock,
@@ -235,7 +239,9 @@ func parseOwners(data []byte) (map[string]string, error) {
 
 // manifest lists every path of fsys (fs.WalkDir's order: sorted, parents
 // first), each named prefix+path; the root is "." without a prefix and
-// left out with one. Regular files are hashed.
+// left out with one. Regular files are hashed, unless the tree already
+// knows their digest (fsmeta's SHA256: the build's in-memory tree); the
+// owning package is the one fsmeta records, if any.
 func manifest(ctx context.Context, fsys fs.FS, prefix string) ([]Entry, error) {
 	var out []Entry
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
@@ -253,14 +259,17 @@ func manifest(ctx context.Context, fsys fs.FS, prefix string) ([]Entry, error) {
 			return err
 		}
 		e := Entry{Path: prefix + p, Mode: fi.Mode()}
-		if m := fsmeta.Of(fi); m != nil {
-			e.UID, e.GID, e.Major, e.Minor = m.UID, m.GID, m.Major, m.Minor
+		m := fsmeta.Of(fi)
+		if m != nil {
+			e.UID, e.GID, e.Major, e.Minor, e.Package = m.UID, m.GID, m.Major, m.Minor, m.Package
 		}
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
 			if e.Link, err = fs.ReadLink(fsys, p); err != nil {
 				return err
 			}
+		case fi.Mode().IsRegular() && m != nil && m.SHA256 != nil:
+			e.Size, e.SHA256 = fi.Size(), hex.EncodeToString(m.SHA256)
 		case fi.Mode().IsRegular():
 			f, err := fsys.Open(p)
 			if err != nil {
@@ -281,4 +290,69 @@ func manifest(ctx context.Context, fsys fs.FS, prefix string) ([]Entry, error) {
 		return nil
 	})
 	return out, err
+}
+
+// RPMDB is the rpm database an image carries at /var/lib/rpm: what the
+// image's own rpm and tdnf will see.
+type RPMDB struct {
+	// File is the database file read, e.g. "/var/lib/rpm/rpmdb.sqlite".
+	File string
+	// Format is "bdb" (rpm < 4.16's Packages) or "sqlite".
+	Format string
+	// Packages are the NEVRAs of its entries in header-number order (the
+	// install order, gpg-pubkey entries first), as rpm's %{NEVRA} prints
+	// them: no epoch when there is none, no arch for a gpg-pubkey.
+	Packages []string
+}
+
+// InspectRPMDB reads the rpm database in the initramfs tree of an ISO (or
+// of an initramfs): nil when the tree has no database at /var/lib/rpm,
+// an error naming name and the file when the database cannot be read.
+func InspectRPMDB(ctx context.Context, r io.ReaderAt, size int64, name string) (*RPMDB, error) {
+	im, err := openImage(ctx, r, size, name, true)
+	if err != nil {
+		return nil, fmt.Errorf("inspect: %w", err)
+	}
+	defer im.Close()
+	res, err := fspath.Resolve(im.initrd, rpmdbDir, true)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inspect: %s: %w", name, err)
+	}
+	if !res.Info.IsDir() {
+		return nil, fmt.Errorf("inspect: %s: /%s is not a directory", name, rpmdbDir)
+	}
+	dir, err := fs.Sub(im.initrd, res.Name())
+	if err != nil {
+		return nil, fmt.Errorf("inspect: %s: %w", name, err)
+	}
+	format, ins, err := rpmdb.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("inspect: %s: /%s: %w", name, rpmdbDir, err)
+	}
+	if format == rpmdb.None {
+		return nil, nil
+	}
+	db := &RPMDB{File: "/" + rpmdbDir + "/" + format.File(), Format: format.String()}
+	for _, in := range ins {
+		db.Packages = append(db.Packages, nevraString(in))
+	}
+	return db, nil
+}
+
+// nevraString prints an entry's NEVRA as rpm's %{NEVRA} does: the epoch
+// when the header has the tag (0 included), the arch when it has one.
+func nevraString(in rpmdb.Installed) string {
+	n := in.NEVRA
+	s := n.Name + "-"
+	if in.Header.Has(rpmhdr.TagEpoch) {
+		s += strconv.FormatUint(n.Epoch, 10) + ":"
+	}
+	s += n.Version + "-" + n.Release
+	if n.Arch != "" {
+		s += "." + n.Arch
+	}
+	return s
 }

@@ -1,17 +1,22 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/internal/testrepo"
 	"github.com/vicroot/vicroot/pipeline"
+	"github.com/vicroot/vicroot/rootfs"
 )
 
 // Inspect reads an initramfs that GNU cpio and gzip made (as VIC makes
@@ -86,5 +91,54 @@ func TestInspectRejectsGarbage(t *testing.T) {
 	defer r.Close()
 	if _, err := pipeline.Inspect(context.Background(), r, 29, "junk"); err == nil {
 		t.Fatal("garbage accepted")
+	}
+}
+
+// InspectRPMDB of an initramfs whose /var/lib/rpm holds no database is
+// nil; one whose database is damaged is an error naming the image and the
+// file.
+func TestInspectRPMDBDamaged(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		files   map[string]string // path: content; "" with a trailing slash is a directory
+		wantErr string            // "" for no database and no error
+	}{
+		{"no /var/lib/rpm", map[string]string{"etc/": ""}, ""},
+		{"empty /var/lib/rpm", map[string]string{"var/lib/rpm/": ""}, ""},
+		{"damaged Packages", map[string]string{"var/lib/rpm/Packages": "not a Berkeley DB"}, "/var/lib/rpm: Packages: "},
+		{"damaged rpmdb.sqlite", map[string]string{"var/lib/rpm/rpmdb.sqlite": "SQLite format 3\x00 and then nothing"}, "/var/lib/rpm: rpmdb.sqlite: "},
+		{"/var/lib/rpm a file", map[string]string{"var/lib/rpm": "x"}, "/var/lib/rpm is not a directory"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tr := rootfs.New()
+			for p, data := range c.files {
+				dir, isDir := strings.CutSuffix(p, "/")
+				if !isDir {
+					dir = path.Dir(p)
+				}
+				if err := tr.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if !isDir {
+					if err := tr.WriteFile(p, []byte(data), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			var core bytes.Buffer
+			if err := initramfs.Write(context.Background(), &core, tr, initramfs.Gzip, initramfs.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			db, err := pipeline.InspectRPMDB(context.Background(), bytes.NewReader(core.Bytes()), int64(core.Len()), "core.gz")
+			if c.wantErr == "" {
+				if db != nil || err != nil {
+					t.Fatalf("%+v, %v; want no database", db, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "core.gz") || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("%+v, %v; want an error naming core.gz and %q", db, err, c.wantErr)
+			}
+		})
 	}
 }

@@ -179,15 +179,12 @@ func installKernelFile(ctx context.Context, db *rpminstall.Installer, k *KernelF
 // kernelModules decompresses the kernel's modules and runs depmod on
 // them, as VIC's base.sh does; it returns the kernel version.
 func kernelModules(ctx context.Context, tree *rootfs.Tree, cfg installConfig) (string, error) {
-	ents, err := fs.ReadDir(tree, "lib/modules")
+	kvers, err := depmod.KernelVersions(tree)
 	if err != nil {
-		return "", fmt.Errorf("the kernel package installed no lib/modules: %w", err)
+		return "", err
 	}
-	var kvers []string
-	for _, e := range ents {
-		if e.IsDir() {
-			kvers = append(kvers, e.Name())
-		}
+	if len(kvers) == 0 {
+		return "", fmt.Errorf("the kernel package installed no lib/modules/<version>")
 	}
 	if len(kvers) != 1 {
 		return "", fmt.Errorf("want exactly one kernel under /lib/modules, found %d (%s)", len(kvers), strings.Join(kvers, ", "))

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path/filepath"
 
+	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rootfs/ldso"
 	"github.com/vicroot/vicroot/rootfs/sysconf"
@@ -21,10 +22,12 @@ type laidOut struct {
 	tetherSum, unpackSum string
 	// appliance is the appliance layout's report; daemonSums the SHA-256
 	// of each of VIC's daemons and homeSum that of the vicadmin-home
-	// folder (binDirSHA256), which the appliance ISO records.
+	// folder (dirSHA256) and home its entries, which the appliance ISO
+	// records.
 	appliance  *vic.ApplianceReport
 	daemonSums map[string]string
 	homeSum    string
+	home       []HomeEntry
 	// rpmdb says what became of the image's rpm database.
 	rpmdb string
 }
@@ -89,9 +92,10 @@ func applianceLayout(ctx context.Context, src *source, root *installed, bin Dir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (its content becomes /home/vicadmin)", filepath.Join(bin.Name, vic.VicadminHomeDir), err)
 	}
-	if out.homeSum, err = dirSHA256(home); err != nil {
+	if out.home, err = dirEntries(home); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(bin.Name, vic.VicadminHomeDir), err)
 	}
+	out.homeSum = entriesSHA256(out.home)
 	// The tree with the accounts and systemctl verbs of sysconf.
 	t := struct {
 		*rootfs.Tree
@@ -105,10 +109,20 @@ func applianceLayout(ctx context.Context, src *source, root *installed, bin Dir)
 	return out, nil
 }
 
-// dirSHA256 is one digest of a folder's files: the SHA-256 of "mode path
-// sha256" lines of its files and folders in walk order.
-func dirSHA256(fsys fs.FS) (string, error) {
-	h := sha256.New()
+// HomeEntry is one file or folder of --bin's vicadmin-home, as an
+// appliance ISO records it (Inputs.VicadminHome) so that verify can take
+// the folder back from the ISO's /home/vicadmin: its path ("." is the
+// folder itself), its mode (st_mode: type and permission bits) and, for a
+// file, its SHA-256.
+type HomeEntry struct {
+	Path   string `json:"path"`
+	Mode   uint32 `json:"mode"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// dirEntries lists a folder's files and folders in walk order.
+func dirEntries(fsys fs.FS) ([]HomeEntry, error) {
+	var out []HomeEntry
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -117,17 +131,36 @@ func dirSHA256(fsys fs.FS) (string, error) {
 		if err != nil {
 			return err
 		}
-		sum := ""
+		e := HomeEntry{Path: p, Mode: fsmeta.UnixMode(fi.Mode())}
 		if d.Type().IsRegular() {
 			data, err := fs.ReadFile(fsys, p)
 			if err != nil {
 				return err
 			}
 			s := sha256.Sum256(data)
-			sum = hex.EncodeToString(s[:])
+			e.SHA256 = hex.EncodeToString(s[:])
 		}
-		fmt.Fprintf(h, "%v %s %s\n", fi.Mode(), p, sum)
+		out = append(out, e)
 		return nil
 	})
-	return hex.EncodeToString(h.Sum(nil)), err
+	return out, err
+}
+
+// entriesSHA256 is one digest of a folder's entries: the SHA-256 of "mode
+// path sha256" lines in walk order (the mode as Go prints an fs.FileMode).
+func entriesSHA256(entries []HomeEntry) string {
+	h := sha256.New()
+	for _, e := range entries {
+		fmt.Fprintf(h, "%v %s %s\n", fsmeta.FileMode(e.Mode), e.Path, e.SHA256)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// dirSHA256 is entriesSHA256 of a folder.
+func dirSHA256(fsys fs.FS) (string, error) {
+	entries, err := dirEntries(fsys)
+	if err != nil {
+		return "", err
+	}
+	return entriesSHA256(entries), nil
 }

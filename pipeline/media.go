@@ -17,7 +17,6 @@ import (
 	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/atomicfile"
-	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rootfs"
@@ -63,16 +62,16 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	}
 	img := &image{}
 	var err error
-	img.lock = newLock(in.plan.locked(), in.src.repos, in.fetched)
+	img.lock = lockOf([]*plans{in.plan}, in.src.repos, in.fetched)
 	if img.lockJSON, err = img.lock.Marshal(); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	entries, err := treeManifest(in.root.tree)
+	entries, err := manifest(ctx, in.root.tree, "")
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	var mt bytes.Buffer
-	if err := mtree.Write(&mt, entries); err != nil {
+	if err := WriteManifest(&mt, entries); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	img.manifest = mt.Bytes()
@@ -83,7 +82,7 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	}
 	if in.plan.target == TargetAppliance {
 		rec.Target = string(TargetAppliance)
-		rec.Daemons, rec.VicadminHomeSHA256 = in.layout.daemonSums, in.layout.homeSum
+		rec.Daemons, rec.VicadminHomeSHA256, rec.VicadminHome = in.layout.daemonSums, in.layout.homeSum, in.layout.home
 	}
 	if opts.Isolinux.FS != nil {
 		// --isolinux's files are recorded so verify can take them from
@@ -325,11 +324,14 @@ type Inputs struct {
 	// definition.json, not copied).
 	AllowUnsignedKernel bool `json:"allow_unsigned_kernel,omitempty"`
 	// Target is "appliance" for the appliance (omitted for the
-	// bootstrap); Daemons are then the SHA-256 of VIC's daemons by name
-	// and VicadminHomeSHA256 that of the vicadmin-home folder.
+	// bootstrap); Daemons are then the SHA-256 of VIC's daemons by name,
+	// VicadminHomeSHA256 that of the vicadmin-home folder and
+	// VicadminHome its entries, so that verify can take the daemons and
+	// the folder back from the ISO.
 	Target             string            `json:"target,omitempty"`
 	Daemons            map[string]string `json:"daemons,omitempty"`
 	VicadminHomeSHA256 string            `json:"vicadmin_home_sha256,omitempty"`
+	VicadminHome       []HomeEntry       `json:"vicadmin_home,omitempty"`
 }
 
 // records writes /boot/vicroot/: the lock, the effective definition, the

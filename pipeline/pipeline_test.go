@@ -19,11 +19,23 @@ import (
 	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/internal/testrepo"
 	"github.com/vicroot/vicroot/repos"
+	"github.com/vicroot/vicroot/resolver"
 )
 
 // The pipeline's stages, run in process against the test repository
 // (testdata/mkrepo): each stage's result is checked against an outside
 // oracle — mkrepo's manifest, dnf, gpg, GNU cpio, readelf, isoinfo.
+
+// plan resolves the base set and the kernel, then the bootstrap staging
+// on top of it, as VIC's separate package-manager calls do; with
+// bootLoader, also the repository's syslinux package.
+func plan(ctx context.Context, src *source, lock *resolver.Lock, bootLoader bool) (*plans, error) {
+	base, err := basePlan(ctx, src, lock)
+	if err != nil {
+		return nil, err
+	}
+	return bootstrapPlan(ctx, src, base, bootLoader)
+}
 
 // sharedCache is the package cache every test of the package fills and
 // reuses: it is content-addressed and checked on every use.

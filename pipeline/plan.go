@@ -96,8 +96,8 @@ func (p *plans) fetch() []*rpmrepo.Package {
 	return out
 }
 
-// locked is what the lock and the SBOM list: the installed packages and
-// the boot loader's, which is in the ISO too.
+// locked is what the SBOM and the report's verification list: the
+// installed packages and the boot loader's, which is in the ISO too.
 func (p *plans) locked() []*rpmrepo.Package {
 	out := append([]*rpmrepo.Package(nil), p.installed...)
 	if p.syslinux != nil && !slices.Contains(out, p.syslinux) {
@@ -106,15 +106,44 @@ func (p *plans) locked() []*rpmrepo.Package {
 	return out
 }
 
-// plan resolves the base set and the kernel, then the bootstrap staging
-// on top of it, as VIC's separate package-manager calls do; with
-// bootLoader, also the repository's syslinux package.
-func plan(ctx context.Context, src *source, lock *resolver.Lock, bootLoader bool) (*plans, error) {
-	base, err := basePlan(ctx, src, lock)
-	if err != nil {
-		return nil, err
+// pinned is what the lock pins: locked plus every package the build
+// fetched and installed but a staging erase removed later (the
+// appliance's toybox and what its erase took along). A --lock rebuild
+// must install them too, at the same versions: their scriptlets ran on the
+// tree, and another version could pull in other dependencies that stay.
+func (p *plans) pinned() []*rpmrepo.Package {
+	out := p.locked()
+	for _, q := range p.fetch() {
+		if !slices.Contains(out, q) {
+			out = append(out, q)
+		}
 	}
-	return bootstrapPlan(ctx, src, base, bootLoader)
+	return out
+}
+
+// lockOf is the lock of the plans' pinned packages, each once, with Erased
+// set on those that no plan's image keeps.
+func lockOf(pls []*plans, rs *repoSet, got *fetched) *resolver.Lock {
+	key := func(name, nevra, sum string) string { return name + " " + nevra + " " + sum }
+	kept := map[string]bool{}
+	seen := map[*rpmrepo.Package]bool{}
+	var pinned []*rpmrepo.Package
+	for _, pl := range pls {
+		for _, p := range pl.locked() {
+			kept[key(p.Name, p.NEVRA(), p.Checksum.Type+":"+p.Checksum.Value)] = true
+		}
+		for _, p := range pl.pinned() {
+			if !seen[p] {
+				seen[p] = true
+				pinned = append(pinned, p)
+			}
+		}
+	}
+	lk := newLock(pinned, rs, got)
+	for i, lp := range lk.Packages {
+		lk.Packages[i].Erased = !kept[key(lp.Name, lp.NEVRA, lp.Checksum)]
+	}
+	return lk
 }
 
 // basePlan resolves packages.base and the kernel: the plan every target

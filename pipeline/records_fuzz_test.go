@@ -12,7 +12,6 @@ import (
 
 	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/initramfs/iso"
-	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rootfs"
@@ -39,9 +38,9 @@ func fuzzTree(tb testing.TB) *rootfs.Tree {
 // embedded photon-2.0 definition (its real repo-spec.json, .repo files and
 // init.sh), a lock, the inputs, and an initramfs with its manifest naming
 // owning packages.
-func recordSeed(tb testing.TB) (isoBytes, manifest []byte) {
+func recordSeed(tb testing.TB) (isoBytes, mtreeData []byte) {
 	tree := fuzzTree(tb)
-	entries, err := treeManifest(tree)
+	entries, err := manifest(context.Background(), tree, "")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -51,7 +50,7 @@ func recordSeed(tb testing.TB) (isoBytes, manifest []byte) {
 		}
 	}
 	var mt bytes.Buffer
-	if err := mtree.Write(&mt, entries); err != nil {
+	if err := WriteManifest(&mt, entries); err != nil {
 		tb.Fatal(err)
 	}
 	def, err := repos.Load(repos.DefaultName)
@@ -95,12 +94,13 @@ func recordSeed(tb testing.TB) (isoBytes, manifest []byte) {
 }
 
 // The readers behind verify, diff and inspect take an untrusted ISO: the
-// records (ReadRecord), the initramfs and its manifest's owners (Inspect).
+// records (ReadRecord), the initramfs and its manifest's owners (Inspect),
+// its rpm database (InspectRPMDB).
 // Errors name the file; nothing panics. The seed reads back whole.
 func FuzzRecords(f *testing.F) {
 	seed, _ := recordSeed(f)
 	f.Add(seed)
-	tree, err := treeManifest(fuzzTree(f))
+	tree, err := manifest(context.Background(), fuzzTree(f), "")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -128,8 +128,9 @@ func FuzzRecords(f *testing.F) {
 			t.Fatalf("the seed's records: %+v, %v", rec, err)
 		}
 		if rec != nil {
-			// verify takes tether, unpack and ISOLINUX from the ISO.
-			for _, read := range []func(context.Context, string, Inputs) (Dir, error){binFromISO, isolinuxFromISO} {
+			// verify takes tether, unpack and ISOLINUX (an appliance's
+			// daemons and vicadmin-home) from the ISO.
+			for _, read := range []func(context.Context, string, Inputs) (Dir, error){binFromISO, isolinuxFromISO, applianceBinFromISO} {
 				if _, err := read(context.Background(), tmp.Name(), rec.Inputs); err != nil && !strings.Contains(err.Error(), tmp.Name()) {
 					t.Fatalf("error %q does not name the ISO", err)
 				}
@@ -155,6 +156,13 @@ func FuzzRecords(f *testing.F) {
 			if err != nil || len(entries) != len(tree) || owned != 2 {
 				t.Fatalf("the seed's initramfs: %d entries (%d owned), want the tree's %d (2 owned): %v", len(entries), owned, len(tree), err)
 			}
+		}
+		db, err := InspectRPMDB(context.Background(), bytes.NewReader(data), int64(len(data)), "fuzz.iso")
+		if err != nil && !strings.Contains(err.Error(), "fuzz.iso") {
+			t.Fatalf("InspectRPMDB's error does not name the file: %v", err)
+		}
+		if bytes.Equal(data, seed) && (db != nil || err != nil) {
+			t.Fatalf("the seed has no rpm database: %+v, %v", db, err)
 		}
 	})
 }

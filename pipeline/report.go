@@ -20,10 +20,7 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/internal/atomicfile"
-	"github.com/vicroot/vicroot/internal/fsmeta"
-	"github.com/vicroot/vicroot/internal/mtree"
 	"github.com/vicroot/vicroot/resolver"
-	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rootfs/rpminstall"
 	"github.com/vicroot/vicroot/rpmrepo"
 	"github.com/vicroot/vicroot/vic"
@@ -427,43 +424,3 @@ func testPause() {
 }
 
 var pauseStep atomic.Int64
-
-// treeManifest lists the tree as mtree entries, with owning packages.
-func treeManifest(t *rootfs.Tree) ([]mtree.Entry, error) {
-	var out []mtree.Entry
-	err := fs.WalkDir(t, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := t.Lstat(p)
-		if err != nil {
-			return err
-		}
-		e := mtree.Entry{Path: p, Mode: fi.Mode()}
-		if m := fsmeta.Of(fi); m != nil {
-			e.UID, e.GID, e.Major, e.Minor, e.Package = m.UID, m.GID, m.Major, m.Minor, m.Package
-		}
-		switch {
-		case fi.Mode().IsRegular():
-			// The tree stores content by its SHA-256: no second hash.
-			e.Size = fi.Size()
-			if m := fsmeta.Of(fi); m != nil && m.SHA256 != nil {
-				e.SHA256 = hex.EncodeToString(m.SHA256)
-			} else {
-				data, err := t.ReadFile(p)
-				if err != nil {
-					return err
-				}
-				s := sha256.Sum256(data)
-				e.SHA256 = hex.EncodeToString(s[:])
-			}
-		case fi.Mode()&fs.ModeSymlink != 0:
-			if e.Link, err = t.ReadLink(p); err != nil {
-				return err
-			}
-		}
-		out = append(out, e)
-		return nil
-	})
-	return out, err
-}

@@ -80,6 +80,9 @@ func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, er
 			}
 			res.plans = append(res.plans, pl.staged...)
 		}
+		// The lock also pins what a staging erase removes later.
+		res.lock = lockOf(pls, src.repos, nil)
+		return res, nil
 	}
 	res.lock = newLock(res.Packages, src.repos, nil)
 	return res, nil
@@ -109,15 +112,5 @@ func Lock(ctx context.Context, opts Options) (*resolver.Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
-	seen := map[*rpmrepo.Package]bool{}
-	var locked []*rpmrepo.Package
-	for _, pl := range pls {
-		for _, p := range pl.locked() {
-			if !seen[p] {
-				seen[p] = true
-				locked = append(locked, p)
-			}
-		}
-	}
-	return newLock(locked, src.repos, got), nil
+	return lockOf(pls, src.repos, got), nil
 }

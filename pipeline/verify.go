@@ -2,18 +2,21 @@ package pipeline
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing/fstest"
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs/iso"
+	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
 	"github.com/vicroot/vicroot/rpmrepo"
@@ -61,6 +64,9 @@ func readRecord(img fs.FS, isoPath string) (*Record, error) {
 		return nil, fmt.Errorf("verify: %s: %w", isoPath, err)
 	}
 	if err := json.Unmarshal(in, &rec.Inputs); err != nil {
+		return nil, fmt.Errorf("verify: %s: %s/inputs.json: %w", isoPath, RecordDir, err)
+	}
+	if err := checkInputs(rec.Inputs); err != nil {
 		return nil, fmt.Errorf("verify: %s: %s/inputs.json: %w", isoPath, RecordDir, err)
 	}
 	if rec.Lock, err = readFile(img, RecordDir+"/lock.json", maxRecordFile); err != nil {
@@ -181,11 +187,117 @@ func isolinuxFromISO(ctx context.Context, isoPath string, in Inputs) (Dir, error
 	return Dir{FS: dir, Name: isoPath + ":/" + iso.IsolinuxDir}, nil
 }
 
+// checkInputs rejects an appliance's records that verify could not use:
+// daemons not named by ApplianceDaemons or without a SHA-256, and
+// vicadmin-home entries that are not the folder itself first, then
+// unique valid paths of files (with a SHA-256) and folders.
+func checkInputs(in Inputs) error {
+	for name, sum := range in.Daemons {
+		if !slices.ContainsFunc(vic.ApplianceDaemons, func(d struct{ Name, Path string }) bool { return d.Name == name }) {
+			return fmt.Errorf("daemons: %q is not one of VIC's daemons", name)
+		}
+		if !isSHA256Hex(sum) {
+			return fmt.Errorf("daemons: %s: %q is not a SHA-256", name, sum)
+		}
+	}
+	seen := map[string]bool{}
+	for i, e := range in.VicadminHome {
+		typ := e.Mode & fsmeta.S_IFMT
+		switch {
+		case i == 0 && (e.Path != "." || typ != fsmeta.S_IFDIR):
+			return fmt.Errorf("vicadmin_home[0] is %q (mode %o), not the folder \".\"", e.Path, e.Mode)
+		case i > 0 && (e.Path == "." || !fs.ValidPath(e.Path)):
+			return fmt.Errorf("vicadmin_home[%d]: %q is not a path inside the folder", i, e.Path)
+		case seen[e.Path]:
+			return fmt.Errorf("vicadmin_home[%d]: %q is listed twice", i, e.Path)
+		case e.Mode&^(fsmeta.S_IFMT|0o7777) != 0 || typ != fsmeta.S_IFDIR && typ != fsmeta.S_IFREG:
+			return fmt.Errorf("vicadmin_home[%d]: %q has mode %o: only files and folders are copied", i, e.Path, e.Mode)
+		case typ == fsmeta.S_IFREG && !isSHA256Hex(e.SHA256):
+			return fmt.Errorf("vicadmin_home[%d]: file %q has sha256 %q", i, e.Path, e.SHA256)
+		case typ == fsmeta.S_IFDIR && e.SHA256 != "":
+			return fmt.Errorf("vicadmin_home[%d]: folder %q has a sha256", i, e.Path)
+		}
+		seen[e.Path] = true
+	}
+	return nil
+}
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
+// applianceBinFromISO is VIC's daemons and the vicadmin-home folder an
+// appliance ISO holds (/sbin/vic-init, …, /bin/unpack, /home/vicadmin) as
+// a --bin folder: each daemon checked against the SHA-256 the ISO records,
+// vicadmin-home rebuilt from the entries it records (useradd's skeleton
+// files, which /home/vicadmin holds too, are not among them), each file
+// checked against its SHA-256 and the whole against the folder's digest.
+func applianceBinFromISO(ctx context.Context, isoPath string, in Inputs) (Dir, error) {
+	if len(in.Daemons) == 0 || len(in.VicadminHome) == 0 {
+		return Dir{}, fmt.Errorf("%s does not record its daemons and %s entries (built by an older vicroot): give --bin the folder it was built with", isoPath, vic.VicadminHomeDir)
+	}
+	img, err := openISOFile(ctx, isoPath, true)
+	if err != nil {
+		return Dir{}, err
+	}
+	defer img.Close()
+	bin := fstest.MapFS{}
+	altered := func(p, got, what, want string) error {
+		return fmt.Errorf("%s: the initramfs's /%s has sha256 %s, but the ISO records %s of sha256 %s: the ISO was altered; give --bin the folder it was built with",
+			isoPath, p, got, what, want)
+	}
+	read := func(p string) ([]byte, error) {
+		data, err := readFile(img.initrd, p, maxRecordFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: the initramfs holds no /%s: give --bin", isoPath, p)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", isoPath, iso.InitrdPath, err)
+		}
+		return data, nil
+	}
+	for _, d := range vic.ApplianceDaemons {
+		data, err := read(d.Path)
+		if err != nil {
+			return Dir{}, err
+		}
+		if got := bootFileSHA256(data, false); got != in.Daemons[d.Name] {
+			return Dir{}, altered(d.Path, got, d.Name, in.Daemons[d.Name])
+		}
+		bin[d.Name] = &fstest.MapFile{Data: data, Mode: 0o755}
+	}
+	for _, e := range in.VicadminHome {
+		name := path.Join(vic.VicadminHomeDir, e.Path)
+		f := &fstest.MapFile{Mode: fsmeta.FileMode(e.Mode)}
+		if f.Mode.IsRegular() {
+			p := path.Join("home/vicadmin", e.Path)
+			if f.Data, err = read(p); err != nil {
+				return Dir{}, err
+			}
+			if got := bootFileSHA256(f.Data, false); got != e.SHA256 {
+				return Dir{}, altered(p, got, vic.VicadminHomeDir+"/"+e.Path, e.SHA256)
+			}
+		}
+		bin[name] = f
+	}
+	home, err := fs.Sub(bin, vic.VicadminHomeDir)
+	if err != nil {
+		return Dir{}, err
+	}
+	if got, err := dirSHA256(home); err != nil || got != in.VicadminHomeSHA256 {
+		return Dir{}, fmt.Errorf("%s: the %s entries it records do not make the folder of sha256 %s it records (%v): give --bin the folder it was built with",
+			isoPath, vic.VicadminHomeDir, in.VicadminHomeSHA256, err)
+	}
+	return Dir{FS: bin, Name: isoPath + ":/"}, nil
+}
+
 // checkApplianceBin checks that --bin holds the daemons and the
 // vicadmin-home folder an appliance ISO was built with (their digests are
-// recorded). The appliance's /home/vicadmin is chowned and merged with
-// useradd's skeleton, so its inputs are not taken back from the ISO:
-// --bin is required.
+// recorded).
 func checkApplianceBin(isoPath string, bin Dir, in Inputs) error {
 	if bin.FS == nil {
 		return fmt.Errorf("%s is an appliance image: give --bin the folder with VIC's daemons and %s it was built with", isoPath, vic.VicadminHomeDir)
@@ -224,7 +336,10 @@ type VerifyResult struct {
 
 // Verify rebuilds an ISO from what it records (the definition, the lock,
 // the --gpgkey keys, the epoch, the version, the inputs' digests) with
-// opts' repositories, cache and --bin, and compares the two byte for byte.
+// opts' repositories, cache and --bin (without --bin, the tether and unpack
+// or, for an appliance, VIC's daemons and vicadmin-home that the ISO
+// holds, each checked against its recorded digest), and compares the two
+// byte for byte.
 // opts.Definition, GPGKeys and Lock are ignored: the ISO's own are used. A
 // difference is reported by package and by file, and the error wraps
 // ErrDiffers.
@@ -263,6 +378,11 @@ func Verify(ctx context.Context, isoPath string, opts Options) (*VerifyResult, e
 	target := TargetBootstrap
 	if rec.Inputs.Target == string(TargetAppliance) {
 		target = TargetAppliance
+		if opts.Bin.FS == nil {
+			if opts.Bin, err = applianceBinFromISO(ctx, isoPath, rec.Inputs); err != nil {
+				return nil, fmt.Errorf("verify: %w", err)
+			}
+		}
 		if err := checkApplianceBin(isoPath, opts.Bin, rec.Inputs); err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
@@ -455,6 +575,9 @@ func isoLock(img *openedImage) (map[string]string, error) {
 	}
 	m := map[string]string{}
 	for _, lp := range lk.Packages {
+		if lp.Erased {
+			continue // installed and erased by the build: not in the image
+		}
 		key := lp.Name
 		if _, dup := m[key]; dup {
 			key = lp.NEVRA // installonly packages: several of one name

@@ -425,26 +425,6 @@ func instUnion(a, b []int32) []int32 {
 	return dedupSorted(sorted(append(append([]int32(nil), a...), b...)))
 }
 
-// Check decides whether p (one of the packages the index was built from)
-// can be installed on an empty root, with the reason when it cannot.
-func (ix *Installability) Check(p *rpmrepo.Package) (verdict, problem string) {
-	for i, q := range ix.pkgs {
-		if q == p {
-			return ix.CheckIndex(i)
-		}
-	}
-	return Uninstallable, fmt.Sprintf("%s is not in the index", p.NEVRA())
-}
-
-// Allowed reports whether package i (in the order given) is of an arch the
-// policy may install; others are not checked.
-func (ix *Installability) Allowed(i int) bool { return ix.allowed[i] }
-
-// CheckIndex is Check for the i-th package as given.
-func (ix *Installability) CheckIndex(i int) (verdict, problem string) {
-	return ix.checkIndex(i, ix.maxSteps())
-}
-
 func (ix *Installability) checkIndex(i, bound int) (verdict, problem string) {
 	if !ix.allowed[i] {
 		return Uninstallable, fmt.Sprintf("%s: arch %s is not installable here", ix.pkgs[i].NEVRA(), ix.pkgs[i].Arch)
@@ -469,32 +449,6 @@ func (ix *Installability) checkIndex(i, bound int) (verdict, problem string) {
 	}
 	ix.reset()
 	return Undecided, fmt.Sprintf("%s: search bound exceeded (%d choices)", ix.pkgs[i].NEVRA(), bound)
-}
-
-// Installation searches for an installation holding the i-th package and
-// returns it (nil with the reason when there is none, or the search bound
-// was exceeded): a set closed under requirements, without conflicts or
-// obsoletes between its members, one version per name except installonly
-// packages and multilib pairs. It is the evidence behind Installable.
-func (ix *Installability) Installation(i int) ([]*rpmrepo.Package, string) {
-	if !ix.allowed[i] {
-		return nil, fmt.Sprintf("%s: arch %s is not installable here", ix.pkgs[i].NEVRA(), ix.pkgs[i].Arch)
-	}
-	if ix.broken[i] {
-		return nil, ix.brokenWhy[i]
-	}
-	defer ix.reset()
-	if ix.search(int32(i), ix.maxSteps()) != 1 {
-		if ix.fail == "" {
-			return nil, fmt.Sprintf("%s: search bound exceeded", ix.pkgs[i].NEVRA())
-		}
-		return nil, ix.fail
-	}
-	out := make([]*rpmrepo.Package, len(ix.trail))
-	for k, q := range ix.trail {
-		out[k] = ix.pkgs[q]
-	}
-	return out, ""
 }
 
 // Result is one package's installability.

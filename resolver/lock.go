@@ -36,6 +36,11 @@ type LockedPackage struct {
 	Location string `json:"location,omitempty"`
 	URL      string `json:"url,omitempty"`
 	Key      string `json:"key,omitempty"`
+	// Erased marks a package the build installed and a staging command
+	// erased later (the appliance's toybox): pinned like the others, so
+	// that a locked rebuild installs and erases the same one, but not in
+	// the image.
+	Erased bool `json:"erased,omitempty"`
 }
 
 // LockVersion is the format version Lock.Marshal writes.
@@ -47,22 +52,6 @@ var ErrLockedGone = errors.New("locked package is gone from the repositories")
 
 // ErrLockSyntax is wrapped by every ParseLock error.
 var ErrLockSyntax = errors.New("malformed lock")
-
-// Lock returns the lock of the plan's packages (installed and kept), by
-// NEVRA.
-func (p *Plan) Lock() *Lock {
-	l := &Lock{Version: LockVersion}
-	for _, list := range [][]*rpmrepo.Package{p.Packages, p.Kept} {
-		for _, pkg := range list {
-			l.Packages = append(l.Packages, LockedPackage{
-				Name: pkg.Name, NEVRA: pkg.NEVRA(), Checksum: pkg.Checksum.String(),
-				Repo: pkg.Repo, Location: pkg.Location,
-			})
-		}
-	}
-	l.sort()
-	return l
-}
 
 func (l *Lock) sort() {
 	sort.Slice(l.Packages, func(i, j int) bool { return l.Packages[i].NEVRA < l.Packages[j].NEVRA })

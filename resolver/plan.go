@@ -2,7 +2,6 @@ package resolver
 
 import (
 	"sort"
-	"strings"
 
 	"github.com/vicroot/vicroot/rpmrepo"
 )
@@ -33,22 +32,6 @@ type Reason struct {
 	Weak bool
 	// Installed marks a package of the staged set.
 	Installed bool
-}
-
-// NEVRAs returns the NEVRAs of the packages to install, sorted.
-func (p *Plan) NEVRAs() []string {
-	out := make([]string, len(p.Packages))
-	for i, pkg := range p.Packages {
-		out[i] = pkg.NEVRA()
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Reason returns why pkg is in the plan.
-func (p *Plan) Reason(pkg *rpmrepo.Package) (Reason, bool) {
-	r, ok := p.why[pkg]
-	return r, ok
 }
 
 // Why explains how the package called name (or with that NEVRA) got into
@@ -267,14 +250,4 @@ func orderCycle(comp []int, pre []map[int]bool) []int {
 		out = append(out, pick)
 	}
 	return out
-}
-
-// String lists the plan, one NEVRA per line in install order.
-func (p *Plan) String() string {
-	var b strings.Builder
-	for _, pkg := range p.Packages {
-		b.WriteString(pkg.NEVRA())
-		b.WriteByte('\n')
-	}
-	return b.String()
 }

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/vicroot/vicroot/internal/fsmeta"
+	"github.com/vicroot/vicroot/internal/fspath"
 )
 
-// maxSymlinks bounds symlink expansion in one lookup, as Linux's ELOOP does.
-const maxSymlinks = 40
+// maxSymlinks bounds symlink expansion in one lookup, as Linux's ELOOP
+// does: the bound internal/fspath resolves with.
+const maxSymlinks = fspath.MaxLinks
 
 // Tree is an in-memory root filesystem. All names are slash-separated and
 // relative to the tree's root, in the form io/fs.ValidPath accepts ("." is
@@ -119,7 +121,7 @@ func (t *Tree) unlinked(n *inode) {
 }
 
 var (
-	errLoop     = errors.New("too many levels of symbolic links")
+	errLoop     = fspath.ErrLoop
 	errNotDir   = errors.New("not a directory")
 	errIsDir    = errors.New("is a directory")
 	errNotEmpty = errors.New("directory not empty")

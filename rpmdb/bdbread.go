@@ -316,40 +316,14 @@ func ReadBDB(name string, data []byte) ([]Installed, error) {
 	return out, nil
 }
 
-// ReadBDBIndex reads a Berkeley DB index file: each key with its
-// (header number, tag index) pairs.
-func ReadBDBIndex(name string, data []byte) (map[string][][2]uint32, error) {
-	r, err := openBDB(name, data)
-	if err != nil {
-		return nil, err
-	}
-	recs, err := r.all()
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][][2]uint32{}
-	for _, rec := range recs {
-		if len(rec.v)%8 != 0 {
-			return nil, r.errf("key %q: value of %d bytes, not (header, index) pairs", rec.k, len(rec.v))
-		}
-		for i := 0; i < len(rec.v); i += 8 {
-			out[string(rec.k)] = append(out[string(rec.k)], [2]uint32{r.ord.Uint32(rec.v[i:]), r.ord.Uint32(rec.v[i+4:])})
-		}
-	}
-	return out, nil
-}
-
 // ReadDir reads the database in fsys (a /var/lib/rpm), whichever format
 // it holds: rpmdb.sqlite when present, else Packages; None and no headers
 // when it holds neither.
 func ReadDir(fsys fs.FS) (Format, []Installed, error) {
-	for _, c := range []struct {
-		name string
-		f    Format
-	}{{"rpmdb.sqlite", SQLite}, {"Packages", BDB}} {
-		if _, err := fs.Stat(fsys, c.name); err == nil {
-			ins, err := Read(fsys, c.f)
-			return c.f, ins, err
+	for _, f := range []Format{SQLite, BDB} {
+		if _, err := fs.Stat(fsys, f.File()); err == nil {
+			ins, err := Read(fsys, f)
+			return f, ins, err
 		}
 	}
 	return None, nil, nil
@@ -358,19 +332,15 @@ func ReadDir(fsys fs.FS) (Format, []Installed, error) {
 // Read reads the installed headers of the database in fsys (a
 // /var/lib/rpm), in the given format.
 func Read(fsys fs.FS, f Format) ([]Installed, error) {
-	switch f {
-	case BDB:
-		data, err := fs.ReadFile(fsys, "Packages")
-		if err != nil {
-			return nil, fmt.Errorf("rpmdb: %w", err)
-		}
-		return ReadBDB("Packages", data)
-	case SQLite:
-		data, err := fs.ReadFile(fsys, "rpmdb.sqlite")
-		if err != nil {
-			return nil, fmt.Errorf("rpmdb: %w", err)
-		}
-		return ReadSQLite("rpmdb.sqlite", data)
+	if f != BDB && f != SQLite {
+		return nil, fmt.Errorf("rpmdb: cannot read format %v", f)
 	}
-	return nil, fmt.Errorf("rpmdb: cannot read format %v", f)
+	data, err := fs.ReadFile(fsys, f.File())
+	if err != nil {
+		return nil, fmt.Errorf("rpmdb: %w", err)
+	}
+	if f == BDB {
+		return ReadBDB(f.File(), data)
+	}
+	return ReadSQLite(f.File(), data)
 }

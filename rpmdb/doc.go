@@ -52,7 +52,8 @@
 // cannot be determined.
 //
 // ReadDir (whichever format a /var/lib/rpm holds), Read, ReadBDB and
-// ReadSQLite parse a database back into its installed headers, ReadBDBIndex
-// one BDB index; every reader rejects malformed input
-// with an error naming the file and what is wrong, and never panics.
+// ReadSQLite parse a database back into its installed headers (`vicroot
+// inspect --rpmdb` lists an image's with them); every reader rejects
+// malformed input with an error naming the file and what is wrong, and
+// never panics.
 package rpmdb

@@ -31,6 +31,18 @@ func (f Format) String() string {
 	return fmt.Sprintf("Format(%d)", int(f))
 }
 
+// File is the name, in /var/lib/rpm, of the file that holds the headers
+// of a database of format f ("" for None).
+func (f Format) File() string {
+	switch f {
+	case BDB:
+		return "Packages"
+	case SQLite:
+		return "rpmdb.sqlite"
+	}
+	return ""
+}
+
 // Package is one installed package: its signature and main header exactly
 // as the .rpm file holds them, each from the 8-byte header magic to the
 // end of its data (rpmhdr.File's Sig.Raw and Main.Raw).

@@ -14,7 +14,7 @@
 //	repo, err := rpmrepo.Open(ctx, cfgs[0], rpmrepo.Options{Cache: &rpmrepo.Cache{Dir: dir}, KeyRing: kr})
 //	pkgs := repo.Packages()          // primary.xml, verified against repomd
 //	err = repo.LoadFilelists(ctx)    // only when a file dependency needs it
-//	got, err := rpmrepo.FetchAll(ctx, repos, chosen) // verified files in the cache
+//	got, err := repo.Fetch(ctx, chosen)  // verified files in the cache
 //
 // Verification follows rpm: header and payload digests, V3 signatures
 // (our code: RSA PKCS#1 v1.5 or DSA over the data and the V3 trailer) and

@@ -1,5 +1,7 @@
 package rpmrepo
 
+import "fmt"
+
 // ParsePrimaryReference exposes the encoding/xml reference parser to the
 // external tests.
 var ParsePrimaryReference = parsePrimaryXML
@@ -7,3 +9,13 @@ var ParseFilelistsReference = parseFilelistsXML
 
 // PackageFromHeader exposes the header-to-Package reader to the fuzz test.
 var PackageFromHeader = packageFromHeader
+
+// ReadKeyRing reads key files given as bytes (named "key file #N" in
+// errors). See ReadKeyFiles.
+func ReadKeyRing(armored ...[]byte) (*KeyRing, error) {
+	files := make([]KeyFile, len(armored))
+	for i, d := range armored {
+		files[i] = KeyFile{Name: fmt.Sprintf("key file #%d", i+1), Data: d}
+	}
+	return ReadKeyFiles(files...)
+}

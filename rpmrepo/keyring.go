@@ -66,16 +66,6 @@ type KeyFile struct {
 	Data []byte
 }
 
-// ReadKeyRing reads key files given as bytes (named "key file #N" in
-// errors). See ReadKeyFiles.
-func ReadKeyRing(armored ...[]byte) (*KeyRing, error) {
-	files := make([]KeyFile, len(armored))
-	for i, d := range armored {
-		files[i] = KeyFile{Name: fmt.Sprintf("key file #%d", i+1), Data: d}
-	}
-	return ReadKeyFiles(files...)
-}
-
 // ReadKeyFiles reads one or more key files. Each may be ASCII-armored (with
 // several PUBLIC KEY BLOCKs, each holding one or more certificates) or
 // binary. A certificate whose primary key cannot be parsed is an error; a

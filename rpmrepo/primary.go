@@ -245,14 +245,6 @@ func (p *primaryParser) parentLocal() []byte {
 	return localName(p.arena[e.off : e.off+e.n])
 }
 
-func isDepList(ln []byte) bool {
-	switch string(ln) {
-	case "provides", "requires", "conflicts", "obsoletes", "recommends", "suggests", "supplements", "enhances":
-		return true
-	}
-	return false
-}
-
 func depList(pkg *Package, ln []byte) *[]Dep {
 	switch string(ln) {
 	case "provides":

@@ -145,7 +145,7 @@ func TestOpenCompressions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("offline: %v", err)
 			}
-			if _, err := rpmrepo.FetchAll(context.Background(), []*rpmrepo.Repo{r2}, r2.Packages()); err != nil {
+			if _, err := r2.Fetch(context.Background(), r2.Packages()); err != nil {
 				t.Fatalf("offline fetch: %v", err)
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/vicroot/vicroot/internal/fsmeta"
+	"github.com/vicroot/vicroot/internal/fspath"
 	"github.com/vicroot/vicroot/repos"
 )
 
@@ -382,8 +383,8 @@ func applianceAccounts(t ApplianceFS, home fs.FS, rep *ApplianceReport) error {
 	}
 	// mkdir -p /var/run/lock; chmod 1777; the logrotate lock root:vic 0660
 	lock := "var/run/lock"
-	if real, ok := resolvesTo(t, "var/run"); ok {
-		lock = real + "/lock"
+	if r, err := fspath.Resolve(t, "var/run", true); err == nil {
+		lock = r.Name() + "/lock"
 	}
 	if err := t.MkdirAll(lock, 0o755); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vicroot/vicroot/internal/fspath"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/rootfs"
 )
@@ -248,30 +249,6 @@ func put(t FS, p string, data []byte, perm fs.FileMode, owned bool) error {
 	return nil
 }
 
-// resolvesTo follows p's symlinks in the tree and returns the final path.
-func resolvesTo(t FS, p string) (string, bool) {
-	p = relInTree(p)
-	for i := 0; i < 40; i++ {
-		fi, err := t.Lstat(p)
-		if err != nil {
-			return "", false
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			return p, true
-		}
-		target, err := t.ReadLink(p)
-		if err != nil {
-			return "", false
-		}
-		if path.IsAbs(target) {
-			p = relInTree(target)
-		} else {
-			p = relInTree(path.Join(path.Dir(p), target))
-		}
-	}
-	return "", false
-}
-
 // firstExisting returns the first candidate that exists in the tree
 // (following symlinks), as an absolute image path, or "".
 func firstExisting(t FS, cands ...string) string {
@@ -288,7 +265,7 @@ func firstExisting(t FS, cands ...string) string {
 func kmodModprobe(t FS) string {
 	cands := []string{"/sbin/modprobe", "/usr/sbin/modprobe", "/bin/modprobe", "/usr/bin/modprobe"}
 	for _, c := range cands {
-		if real, ok := resolvesTo(t, c); ok && path.Base(real) == "kmod" {
+		if r, err := fspath.Resolve(t, c, true); err == nil && path.Base(r.Path) == "kmod" {
 			return c
 		}
 	}

@@ -18,6 +18,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/vicroot/vicroot/internal/fspath"
 )
 
 // initBranch is which of VIC's two layouts an image gets.
@@ -345,16 +347,18 @@ func systemdInit(init string, lookup imageLookup) bool {
 }
 
 // treeLookup is an imageLookup over the tree: the mode as stat(2) sees
-// it, the name the last symlink leads to.
+// it; the final name is p itself when p is not a symlink (links among its
+// directories, such as Photon's /bin -> usr/bin, are not named), else the
+// canonical path the symlinks lead to.
 func treeLookup(t FS) imageLookup {
 	return func(p string) (string, fs.FileMode, bool) {
 		fi, err := t.Stat(relInTree(p))
 		if err != nil {
 			return "", 0, false
 		}
-		final := p
-		if r, ok := resolvesTo(t, p); ok {
-			final = absInTree(r)
+		final := absInTree(p)
+		if r, err := fspath.Resolve(t, p, true); err == nil && len(r.Links) > 0 {
+			final = r.Path
 		}
 		return final, fi.Mode(), true
 	}

@@ -232,6 +232,8 @@ func TestCheckInit(t *testing.T) {
 		{"missing init", "/sbin/init", systemd, nil, branchSystemd, false, "/sbin/init, which the image does not have"},
 		{"dangling init", "/sbin/init", systemd, map[string]string{"usr/sbin/init": "../lib/systemd/nothing"}, branchSystemd, false, "/sbin/init, which the image does not have"},
 		{"not executable", "/bin/init", map[string]os.FileMode{"usr/bin/init": 0o644}, nil, branchSystemd, false, "/bin/init (/bin/init in the image), which is not an executable file"},
+		// The name the kernel reaches: usr/sbin/init's ../lib is /usr/lib.
+		{"symlinked init not executable", "/sbin/init", map[string]os.FileMode{"usr/lib/systemd/systemd": 0o644}, map[string]string{"usr/sbin/init": "../lib/systemd/systemd"}, branchSystemd, false, "/sbin/init (/usr/lib/systemd/systemd in the image), which is not an executable file"},
 		{"a directory", "/bin/init", map[string]os.FileMode{"usr/bin/init/x": 0o755}, nil, branchSystemd, false, "not an executable file"},
 		{"systemd without systemctl", "/lib/systemd/systemd", noSystemctl, nil, branchSystemd, true, "no executable /usr/bin/systemctl"},
 		{"systemctl not executable", "/lib/systemd/systemd", map[string]os.FileMode{"usr/lib/systemd/systemd": 0o755, "usr/bin/systemctl": 0o644}, nil, branchSystemd, true, "no executable /usr/bin/systemctl"},

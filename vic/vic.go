@@ -21,22 +21,8 @@ func asset(name string) []byte {
 	return b
 }
 
-// InitScript is /bin/init of an image with /etc/systemd (VIC's
-// systemd-init); BootstrapLayout picks the branch from the tree. For a
-// legacy definition, whose init.sh uses bash syntax, it runs under bash.
-func InitScript(legacy bool) []byte {
-	if legacy {
-		return initEntry(branchSystemd, "/bin/bash")
-	}
-	return initEntry(branchSystemd, "/bin/sh")
-}
-
 // BootstrapScript is /bin/bootstrap, sourced by /bin/init.
 func BootstrapScript() []byte { return asset("bootstrap.sh") }
-
-// TetherService, VicTarget and NoDHCPNetwork are the systemd files VIC
-// installs when the image has /etc/systemd.
-func TetherService() []byte { return tetherService() }
 
 // VicTarget is /etc/systemd/system/vic.target.
 func VicTarget() []byte { return asset("vic.target") }

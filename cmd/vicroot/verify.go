@@ -22,9 +22,10 @@ func newVerifyCmd() *cobra.Command {
 		Short: "Rebuild an ISO from what it records and compare byte for byte",
 		Long: `verify reads the definition, lock, epoch and version an ISO records under
 /boot/vicroot, rebuilds it with the given repositories and cache, and compares the two
-images. The tether and unpack (and the ISOLINUX of a build with --isolinux)
-are taken from the ISO itself, checked against the digests it records,
-unless --bin (--isolinux) names other ones; only the packages are fetched.
+images. The tether and unpack (for an appliance: VIC's daemons and the
+vicadmin-home folder; and the ISOLINUX of a build with --isolinux) are taken
+from the ISO itself, checked against the digests it records, unless --bin
+(--isolinux) names other ones; only the packages are fetched.
 An ISO whose definition gives the kernel as an RPM file records that file by
 its SHA-256 only: verify finds it in the cache (the build put it there) or
 takes --kernel FILE, refused when its SHA-256 differs. It exits 0 when they are identical and 3 when they
@@ -67,7 +68,7 @@ differ, listing the differences by package and by file.`,
 	isolinuxFlag(f, &isolinux)
 	jobsFlag(f, &opts.Jobs)
 	f.StringVar(&opts.KernelFile, "kernel", "", "the kernel RPM file the ISO was built with, when its definition gives the kernel by path (default: found in the cache by the SHA-256 the ISO records)")
-	f.StringVar(&bin, "bin", "", "directory holding the tether-linux and unpack the ISO was built with (default: those in the ISO)")
+	f.StringVar(&bin, "bin", "", "directory holding the tether-linux and unpack (an appliance: VIC's daemons and vicadmin-home/) the ISO was built with (default: those in the ISO)")
 	return cmd
 }
 

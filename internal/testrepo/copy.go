@@ -53,8 +53,8 @@ func (c *Copy) Regen(repo string) {
 	c.Sign(repo)
 }
 
-// Sign signs repo's repomd.xml (detached, armored) with the test key.
-func (c *Copy) Sign(repo string) {
+// home is a private copy of the test key's GnuPG home.
+func (c *Copy) home() string {
 	c.t.Helper()
 	if c.gnupg == "" {
 		c.gnupg = filepath.Join(c.t.TempDir(), "g")
@@ -65,6 +65,39 @@ func (c *Copy) Sign(repo string) {
 		home := c.gnupg
 		c.t.Cleanup(func() { exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run() })
 	}
+	return c.gnupg
+}
+
+// SignPackages signs RPM files with the test key (rpmsign --addsign), as
+// mkrepo signs the repository's packages.
+func (c *Copy) SignPackages(files ...string) {
+	c.t.Helper()
+	home := c.home()
+	out, err := exec.Command("gpg", "--homedir", home, "--batch", "--with-colons", "--list-secret-keys").Output()
+	if err != nil {
+		c.t.Fatalf("gpg --list-secret-keys: %v", err)
+	}
+	var fpr string
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Split(l, ":"); len(f) > 9 && f[0] == "fpr" {
+			fpr = f[9]
+			break
+		}
+	}
+	gpg, err := exec.LookPath("gpg")
+	if err != nil || fpr == "" {
+		c.t.Fatalf("no gpg (%v) or no secret key in %s", err, home)
+	}
+	args := append([]string{"--define", "__gpg " + gpg, "--define", "_gpg_name " + fpr, "--define", "_gpg_path " + home, "--addsign"}, files...)
+	if out, err := exec.Command("rpmsign", args...).CombinedOutput(); err != nil {
+		c.t.Fatalf("rpmsign: %v\n%s", err, out)
+	}
+}
+
+// Sign signs repo's repomd.xml (detached, armored) with the test key.
+func (c *Copy) Sign(repo string) {
+	c.t.Helper()
+	c.home()
 	md := c.Path(repo + "/repodata/repomd.xml")
 	os.Remove(md + ".asc")
 	out, err := exec.Command("gpg", "--homedir", c.gnupg, "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "",

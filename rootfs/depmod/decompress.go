@@ -11,9 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/vicroot/vicroot/internal/decompress"
 )
 
 // MaxModuleSize bounds the uncompressed size of one module file, so that a
@@ -30,29 +28,9 @@ type Decompressed struct {
 	Data       []byte
 }
 
-var compressors = []struct {
-	ext  string
-	open func(io.Reader) (io.Reader, func(), error)
-}{
-	{".ko.xz", func(r io.Reader) (io.Reader, func(), error) {
-		x, err := xz.NewReader(r)
-		return x, func() {}, err
-	}},
-	{".ko.gz", func(r io.Reader) (io.Reader, func(), error) {
-		g, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, nil, err
-		}
-		return g, func() { g.Close() }, nil
-	}},
-	{".ko.zst", func(r io.Reader) (io.Reader, func(), error) {
-		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxModuleSize))
-		if err != nil {
-			return nil, nil, err
-		}
-		return z, z.Close, nil
-	}},
-}
+// moduleSuffixes are the compressed module names VIC's `xz -d` step and
+// kmod know; the decoder is internal/decompress's for the suffix.
+var moduleSuffixes = []string{".ko.xz", ".ko.gz", ".ko.zst"}
 
 // Decompress finds every regular file named *.ko.xz, *.ko.gz or *.ko.zst
 // under lib/modules/KVER of fsys (fsys is rooted at the tree's root; symbolic
@@ -76,8 +54,8 @@ func Decompress(ctx context.Context, fsys fs.FS, kver string) ([]Decompressed, e
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		for _, c := range compressors {
-			if strings.HasSuffix(p, c.ext) {
+		for _, ext := range moduleSuffixes {
+			if strings.HasSuffix(p, ext) {
 				todo = append(todo, p)
 			}
 		}
@@ -113,22 +91,21 @@ func Decompress(ctx context.Context, fsys fs.FS, kver string) ([]Decompressed, e
 
 // decompressByExt decompresses data by the compressor its name says.
 func decompressByExt(name string, data []byte) ([]byte, string, error) {
-	for _, c := range compressors {
-		if !strings.HasSuffix(name, c.ext) {
-			continue
+	for _, ext := range moduleSuffixes {
+		if strings.HasSuffix(name, ext) {
+			plain, err := readAllLimited(name, data, decompress.ByName(name))
+			return plain, ext, err
 		}
-		plain, err := readAllLimited(name, data, c.open)
-		return plain, c.ext, err
 	}
 	return nil, "", fmt.Errorf("depmod: decompress %s: unknown compression suffix", name)
 }
 
-func readAllLimited(name string, data []byte, open func(io.Reader) (io.Reader, func(), error)) ([]byte, error) {
-	r, closer, err := open(bytes.NewReader(data))
+func readAllLimited(name string, data []byte, f decompress.Format) ([]byte, error) {
+	r, err := decompress.NewReader(bytes.NewReader(data), f, decompress.Options{MaxMemory: MaxModuleSize})
 	if err != nil {
 		return nil, fmt.Errorf("depmod: decompress %s: %w", name, err)
 	}
-	defer closer()
+	defer r.Close()
 	plain, err := io.ReadAll(io.LimitReader(r, MaxModuleSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("depmod: decompress %s: %w", name, err)
@@ -139,26 +116,25 @@ func readAllLimited(name string, data []byte, open func(io.Reader) (io.Reader, f
 	return plain, nil
 }
 
-var (
-	magicXZ   = []byte{0xfd, '7', 'z', 'X', 'Z', 0}
-	magicZstd = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
-
 // moduleBytes returns a module's ELF bytes the way Debian's libkmod opens a
 // module: by magic number, zstd or xz (Debian's kmod 30 is built without
 // zlib), otherwise the file as is. Like libkmod, it refuses files shorter
 // than the longest magic.
 func moduleBytes(name string, data []byte) ([]byte, error) {
-	if len(data) < len(magicXZ) {
+	if len(data) < decompress.MagicLen {
 		return nil, fmt.Errorf("depmod: module %s: %d bytes is too short for a module", name, len(data))
 	}
-	switch {
-	case bytes.HasPrefix(data, magicZstd):
-		return readAllLimited(name, data, compressors[2].open)
-	case bytes.HasPrefix(data, magicXZ):
-		return readAllLimited(name, data, compressors[0].open)
+	if f, ok := kmodCompressed(data); ok {
+		return readAllLimited(name, data, f)
 	}
 	return data, nil
+}
+
+// kmodCompressed names the compression of a module starting with b when it
+// is one libkmod opens by magic (zstd, xz).
+func kmodCompressed(b []byte) (decompress.Format, bool) {
+	f := decompress.ByMagic(b)
+	return f, f == decompress.Zstd || f == decompress.Xz
 }
 
 func checkKver(kver string) error {

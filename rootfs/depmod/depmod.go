@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/vicroot/vicroot/internal/decompress"
 )
 
 // File is one output of [Generate]: write Data to lib/modules/KVER/Name,
@@ -309,9 +311,9 @@ func loadModule(fsys fs.FS, m *mod) error {
 		if err != nil {
 			return fmt.Errorf("depmod: %w", err)
 		}
-		var head [6]byte
+		var head [decompress.MagicLen]byte
 		n, err := ra.ReadAt(head[:], 0)
-		if n == len(head) && !bytes.HasPrefix(head[:], magicXZ) && !bytes.HasPrefix(head[:], magicZstd) {
+		if _, compressed := kmodCompressed(head[:]); n == len(head) && !compressed {
 			m.Module, err = parseModule(m.path, io.NewSectionReader(ra, 0, st.Size()))
 			return err
 		}

@@ -94,19 +94,6 @@ func New(fsys rootfs.FS, sys *sysconf.System) *Installer {
 	return &Installer{fs: fsys, sys: sys, pkgs: map[string]*PackageRecord{}, owners: map[string][]string{}, colors: map[string]uint8{}}
 }
 
-// Packages returns the installed packages in install order.
-func (in *Installer) Packages() []PackageRecord {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	out := make([]PackageRecord, 0, len(in.pkgOrder))
-	for _, n := range in.pkgOrder {
-		p := *in.pkgs[n]
-		p.Files = append([]string(nil), p.Files...)
-		out = append(out, p)
-	}
-	return out
-}
-
 // InstallRPM installs one package.
 func (in *Installer) InstallRPM(ctx context.Context, f RPMFile, opts InstallOptions) (*PackageRecord, error) {
 	recs, err := in.Install(ctx, []RPMFile{f}, opts)

@@ -1,5 +1,8 @@
 package ldso
 
+// ParseCache is the tests' reader of the ld.so.cache files the package
+// writes and glibc's ldconfig writes: the oracle comparisons go through it.
+
 import (
 	"bytes"
 	"encoding/binary"
