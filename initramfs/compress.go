@@ -8,10 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"runtime"
-	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/klauspost/pgzip"
 	"github.com/ulikunitz/xz"
 
 	"github.com/vicroot/vicroot/internal/decompress"
@@ -39,25 +37,25 @@ func (c Compression) String() string {
 }
 
 // Compress returns a writer that compresses to w; Close flushes it (and
-// does not close w). The output depends only on the input bytes: the gzip
-// header has no name and no time; gzip compresses 1 MiB blocks in
-// parallel, each primed with the previous block's tail (pgzip), so the
-// bytes do not depend on how many run at once; xz and zstd run
-// single-threaded.
+// does not close w), and must be called. The output depends only on the
+// input bytes: the gzip header has no name and no time; gzip compresses
+// 1 MiB blocks on every core, each primed with the previous block's tail
+// (pgzip's stream), so the bytes do not depend on how many run at once; xz
+// and zstd run single-threaded.
 func Compress(w io.Writer, c Compression) (io.WriteCloser, error) {
+	return compress(w, c, runtime.GOMAXPROCS(0))
+}
+
+// compress is Compress with gzip on workers goroutines.
+func compress(w io.Writer, c Compression, workers int) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
 		// Level 3 of klauspost/compress still uses its fast matchers and
 		// comes out about the size of VIC's `gzip --fast` (370 against
 		// 366 MiB on 954 MiB of /usr/lib/x86_64-linux-gnu; level 1 gives
 		// 391 MiB). The kernel unpacks any level equally fast.
-		zw, err := pgzip.NewWriterLevel(w, 3)
+		zw, err := newGzipWriter(w, workers)
 		if err != nil {
-			return nil, fmt.Errorf("initramfs: gzip: %w", err)
-		}
-		// pgzip writes a zero ModTime as the year-1 time, not as 0.
-		zw.ModTime = time.Unix(0, 0)
-		if err := zw.SetConcurrency(1<<20, runtime.GOMAXPROCS(0)); err != nil {
 			return nil, fmt.Errorf("initramfs: gzip: %w", err)
 		}
 		return zw, nil

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -58,7 +57,7 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	}
 	// rd.systemd.unit=vic.target when the init is systemd.
 	bootArgs := vic.InitBootArgs(in.root.tree, init, opts.BootArgs)
-	if err := bootLoader(ctx, boot, in.plan.syslinux, in.fetched, opts.Isolinux, init, bootArgs, version(opts.Version)); err != nil {
+	if err := bootLoader(ctx, boot, in.plan.syslinux, in.fetched, opts.Isolinux, opts.CacheDir, init, bootArgs, version(opts.Version)); err != nil {
 		return nil, fmt.Errorf("boot loader: %w", err)
 	}
 	img := &image{}
@@ -105,24 +104,27 @@ func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
 	}
-	core, err := spillInitramfs(ctx, opts.Out, in.root.tree, in.epoch)
-	if err != nil {
+	// core.gz is packed straight into its place in the ISO; the tree
+	// holds its metadata.
+	if err := boot.WriteFile(iso.InitrdPath, nil, 0o644); err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
-	}
-	defer core.Close()
-	if err := boot.WriteContent(iso.InitrdPath, core.content, 0o644); err != nil {
-		return nil, fmt.Errorf("initramfs: %w", err)
-	}
-
-	st.start("iso")
-	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("iso: %w", err)
 	}
 	img.name = isoName(in.plan.target, in.src.def.Name)
 	img.path = filepath.Join(opts.Out, img.name)
+	var coreErr error
+	core := &iso.Stream{Path: iso.InitrdPath, Write: func(w io.Writer) error {
+		if coreErr = initramfs.Write(ctx, w, in.root.tree, initramfs.Gzip, initramfs.Options{Epoch: in.epoch}); coreErr != nil {
+			return coreErr
+		}
+		st.start("iso")
+		return nil
+	}}
 	// The ISO stays a temp file until its sidecars are written: publish
 	// renames them all.
-	if img.tmp, img.sha256, err = writeISOTemp(ctx, img.path, boot, vic.ISOOptions(version(opts.Version), in.epoch)); err != nil {
+	if img.tmp, img.sha256, err = writeISOTemp(ctx, img.path, boot, vic.ISOOptions(version(opts.Version), in.epoch), core); err != nil {
+		if coreErr != nil {
+			return nil, fmt.Errorf("initramfs: %w", coreErr)
+		}
 		return nil, fmt.Errorf("iso: %s: %w", img.path, err)
 	}
 	return img, nil
@@ -143,65 +145,30 @@ func isoName(t Target, def string) string {
 	return base + ".iso"
 }
 
-// spilled is the initramfs written to an unnamed file, which the boot
-// tree references until the ISO is written: an image's initramfs is as big
-// as its files, so it stays out of the heap.
-type spilled struct {
-	*os.File
-	content rootfs.Content
-}
-
-// spillInitramfs writes the initramfs of tree to an unnamed file in dir.
-func spillInitramfs(ctx context.Context, dir string, tree fs.FS, epoch time.Time) (_ *spilled, err error) {
-	f, err := atomicfile.Unnamed(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-		}
-	}()
-	h := sha256.New()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := initramfs.Write(ctx, io.MultiWriter(bw, h), tree, initramfs.Gzip, initramfs.Options{Epoch: epoch}); err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	size, err := f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return nil, err
-	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return &spilled{File: f, content: rootfs.Ref(f, 0, size, sum)}, nil
-}
-
-// writeISOTemp writes the image of boot to a temp file beside name,
-// flushed to disk, and returns it (open and locked, for publish to rename)
-// with the image's SHA-256.
-func writeISOTemp(ctx context.Context, name string, boot fs.FS, o iso.Options) (*atomicfile.File, string, error) {
+// writeISOTemp writes the image of boot, with core's content packed into
+// its place, to a temp file beside name, flushed to disk, and returns it
+// (open and locked, for publish to rename) with the image's SHA-256.
+func writeISOTemp(ctx context.Context, name string, boot fs.FS, o iso.Options, core *iso.Stream) (*atomicfile.File, string, error) {
 	f, err := atomicfile.Create(name)
 	if err != nil {
 		return nil, "", err
 	}
-	h := sha256.New()
-	if _, err = iso.WriteTo(ctx, io.MultiWriter(f, h), boot, o); err == nil {
+	o.Stream = core
+	_, sum, err := iso.WriteFile(ctx, f.File, boot, o)
+	if err == nil {
 		err = f.Flush(0o644)
 	}
 	if err != nil {
 		f.Discard()
 		return nil, "", err
 	}
-	return f, hex.EncodeToString(h.Sum(nil)), nil
+	return f, hex.EncodeToString(sum[:]), nil
 }
 
 // bootLoader writes /boot/isolinux of the ISO: isolinux.bin (and
 // ldlinux.c32 for syslinux ≥ 5) from the syslinux package or --isolinux,
 // isolinux.cfg and boot.msg.
-func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Package, got *fetched, dir Dir, init string, bootArgs []string, ver string) error {
+func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Package, got *fetched, dir Dir, cacheDir, init string, bootArgs []string, ver string) error {
 	found := map[string][]byte{}
 	if dir.FS != nil {
 		for _, n := range []string{"isolinux.bin", "ldlinux.c32"} {
@@ -213,29 +180,9 @@ func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Packag
 			}
 		}
 	} else {
-		scratch, err := rpminstall.Payload(ctx, rpminstall.RPMFile{Path: got.files[syslinux]})
-		if err != nil {
-			return fmt.Errorf("%s: %w", syslinux.NEVRA(), err)
-		}
-		err = fs.WalkDir(scratch, ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			n := path.Base(p)
-			if (n == "isolinux.bin" || n == "ldlinux.c32") && found[n] == nil && d.Type().IsRegular() {
-				data, err := scratch.ReadFile(p)
-				if err != nil {
-					return err
-				}
-				found[n] = data
-			}
-			return nil
-		})
-		if err != nil {
+		var err error
+		if found, err = syslinuxFiles(ctx, syslinux, got.files[syslinux], cacheDir); err != nil {
 			return err
-		}
-		if found["isolinux.bin"] == nil {
-			return fmt.Errorf("%s ships no isolinux.bin", syslinux.NEVRA())
 		}
 	}
 	if err := boot.MkdirAll(iso.IsolinuxDir, 0o755); err != nil {
@@ -257,6 +204,82 @@ func bootLoader(ctx context.Context, boot *rootfs.Tree, syslinux *rpmrepo.Packag
 		return err
 	}
 	return boot.WriteFile(iso.BootMsgPath, vic.BootMsg(ver), 0o644)
+}
+
+// syslinuxFiles returns isolinux.bin and ldlinux.c32 (when it ships one)
+// of the syslinux package in the file rpm. A build keeps them in the cache
+// dir by the package's checksum, which fetch verified the file against,
+// in an entry whose name carries the digest of its content, checked on
+// every use: a warm build does not decompress the payload again.
+func syslinuxFiles(ctx context.Context, syslinux *rpmrepo.Package, rpm, cacheDir string) (map[string][]byte, error) {
+	var entry string
+	if cacheDir != "" && syslinux.Checksum.Type != "" && syslinux.Checksum.Value != "" {
+		entry = filepath.Join(cacheDir, "bootloader", syslinux.Checksum.Type+"-"+syslinux.Checksum.Value)
+		if data, ok := readCacheEntry(entry); ok {
+			var found map[string][]byte
+			if json.Unmarshal(data, &found) == nil && found["isolinux.bin"] != nil {
+				return found, nil
+			}
+		}
+	}
+	scratch, err := rpminstall.Payload(ctx, rpminstall.RPMFile{Path: rpm})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", syslinux.NEVRA(), err)
+	}
+	found := map[string][]byte{}
+	err = fs.WalkDir(scratch, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		n := path.Base(p)
+		if (n == "isolinux.bin" || n == "ldlinux.c32") && found[n] == nil && d.Type().IsRegular() {
+			data, err := scratch.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			found[n] = data
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found["isolinux.bin"] == nil {
+		return nil, fmt.Errorf("%s ships no isolinux.bin", syslinux.NEVRA())
+	}
+	if entry != "" {
+		if data, err := json.Marshal(found); err == nil {
+			writeCacheEntry(entry, data)
+		}
+	}
+	return found, nil
+}
+
+// readCacheEntry reads the cache entry key-<SHA-256 of its content>
+// (key is a path): a damaged entry is removed, and not returned.
+func readCacheEntry(key string) ([]byte, bool) {
+	ents, _ := filepath.Glob(key + "-*")
+	for _, e := range ents {
+		data, err := os.ReadFile(e)
+		if err == nil {
+			s := sha256.Sum256(data)
+			if e == key+"-"+hex.EncodeToString(s[:]) {
+				return data, true
+			}
+		}
+		os.Remove(e)
+	}
+	return nil, false
+}
+
+// writeCacheEntry stores data as readCacheEntry finds it; a cache that
+// cannot be written costs the next build time only.
+func writeCacheEntry(key string, data []byte) {
+	if os.MkdirAll(filepath.Dir(key), 0o755) != nil {
+		return
+	}
+	s := sha256.Sum256(data)
+	_ = atomicfile.WriteFile(key+"-"+hex.EncodeToString(s[:]), data, 0o644)
 }
 
 // treeSHA256 is the SHA-256 of the file p of t; with bootInfo, of its

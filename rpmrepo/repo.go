@@ -1,6 +1,7 @@
 package rpmrepo
 
 import (
+	"bufio"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -278,7 +279,8 @@ func openMetadata(p string, d RepoMDData) (io.ReadCloser, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	z, err := decompress(f, d.Location)
+	// Buffered: the xz decoder reads its headers a few bytes at a time.
+	z, err := decompress(bufio.NewReaderSize(f, 64<<10), d.Location)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", d.Location, err)

@@ -65,7 +65,8 @@ type ApplianceInput struct {
 	// Keys are the repository keys the image carries, sorted by path.
 	Keys []ImageKey
 	// Daemons are the files of ApplianceDaemons, by name; each is
-	// required.
+	// required. A tree that takes content as it is (a *rootfs.Tree)
+	// keeps these slices, which must not change after.
 	Daemons map[string][]byte
 	// Home is the content of /home/vicadmin (--bin's vicadmin-home/).
 	Home fs.FS
@@ -140,7 +141,7 @@ func ApplianceLayout(ctx context.Context, t ApplianceFS, in ApplianceInput) (*Ap
 		if err := t.MkdirAll(path.Dir(d.Path), 0o755); err != nil {
 			return nil, err
 		}
-		if err := putFile(t, d.Path, in.Daemons[d.Name], 0o755); err != nil {
+		if err := putOwned(t, d.Path, in.Daemons[d.Name], 0o755); err != nil {
 			return nil, err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vicroot/vicroot/internal/fspath"
 	"github.com/vicroot/vicroot/repos"
+	"github.com/vicroot/vicroot/rootfs"
 )
 
 // FS is the writable tree a layout is written into (the pipeline passes
@@ -39,7 +40,9 @@ type BootstrapInput struct {
 	Kernel string
 	// Keys are the repository keys the image carries, sorted by path.
 	Keys []ImageKey
-	// Tether and Unpack are VIC's bin/tether-linux and bin/unpack.
+	// Tether and Unpack are VIC's bin/tether-linux and bin/unpack; a
+	// tree that takes content as it is (a *rootfs.Tree) keeps these
+	// slices, which must not change after.
 	Tether, Unpack []byte
 }
 
@@ -77,7 +80,7 @@ func BootstrapLayout(ctx context.Context, t FS, in BootstrapInput) (*TetherRepor
 		p    string
 		data []byte
 	}{{"bin/tether", in.Tether}, {"bin/unpack", in.Unpack}, {"bin/init", initEntry(branch, shell)}, {"bin/bootstrap", bootstrap}} {
-		if err := putFile(t, f.p, f.data, 0o755); err != nil {
+		if err := putOwned(t, f.p, f.data, 0o755); err != nil {
 			return nil, err
 		}
 	}
@@ -214,12 +217,33 @@ func systemdLayout(t FS) error {
 // non-directory is at p: a symlink there (toybox ships an init applet link)
 // is replaced, never written through.
 func putFile(t FS, p string, data []byte, perm fs.FileMode) error {
+	return put(t, p, data, perm, false)
+}
+
+// contentWriter is a tree that takes file content without copying it.
+type contentWriter interface {
+	WriteContent(name string, c rootfs.Content, perm fs.FileMode) error
+}
+
+// putOwned is putFile for data the tree may keep: megabytes of VIC's
+// binaries are not copied.
+func putOwned(t FS, p string, data []byte, perm fs.FileMode) error {
+	return put(t, p, data, perm, true)
+}
+
+func put(t FS, p string, data []byte, perm fs.FileMode, owned bool) error {
 	if fi, err := t.Lstat(p); err == nil && !fi.IsDir() {
 		if err := t.Remove(p); err != nil {
 			return fmt.Errorf("replace %s: %w", p, err)
 		}
 	}
-	if err := t.WriteFile(p, data, perm); err != nil {
+	var err error
+	if cw, ok := t.(contentWriter); ok && owned {
+		err = cw.WriteContent(p, rootfs.Bytes(data), perm)
+	} else {
+		err = t.WriteFile(p, data, perm)
+	}
+	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
 	return nil

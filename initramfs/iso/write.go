@@ -3,12 +3,14 @@ package iso
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -55,6 +57,20 @@ type Options struct {
 	// then also boots as a disk (isohybrid): an MBR with one partition
 	// over the whole image, which is padded to a whole MiB.
 	HybridMBR []byte
+	// Stream, for WriteFile only, is a file whose content is produced
+	// while the image is written, straight into its place in the image.
+	Stream *Stream
+}
+
+// Stream is a file of the image whose content is written into the image
+// file where it belongs (an initramfs, compressed as it is packed), instead
+// of being read from the tree: the tree holds the file with its metadata
+// (mode, owner, time) and any content, which is ignored. The image is the
+// same bytes as WriteTo writes of the tree with that content in place.
+type Stream struct {
+	Path string
+	// Write writes the content to w, once.
+	Write func(w io.Writer) error
 }
 
 type node struct {
@@ -73,6 +89,7 @@ type node struct {
 	lba      uint32 // extent
 	size     uint32 // data length
 	dataFrom *node  // hardlink whose extent this file shares
+	stream   bool   // Options.Stream's file: its data is in the image already
 	self     suArea // system use of the "." record (directories)
 	parentSU suArea // of the ".." record
 	su       suArea // of the record in the parent directory
@@ -86,26 +103,11 @@ type node struct {
 // pipeline uses the in-memory tree of package rootfs) rather than as
 // os.DirFS of a temporary folder, or the builder's uid ends up in the image.
 func WriteTo(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) (int64, error) {
-	if opts.Epoch.IsZero() {
-		return 0, errors.New("iso: Options.Epoch (SOURCE_DATE_EPOCH) is required")
+	if opts.Stream != nil {
+		return 0, errors.New("iso: Options.Stream needs WriteFile")
 	}
-	if opts.VolumeID == "" {
-		opts.VolumeID = "ISOIMAGE"
-	}
-	if opts.Preparer == "" {
-		opts.Preparer = "VICROOT"
-	}
-	if opts.HybridMBR != nil && (len(opts.HybridMBR) < mbrCodeSize || opts.BootImage == "") {
-		return 0, fmt.Errorf("iso: HybridMBR needs the %d bytes of isohdpfx.bin (got %d) and a BootImage", mbrCodeSize, len(opts.HybridMBR))
-	}
-	if opts.BootImage != "" && opts.Catalog == "" {
-		opts.Catalog = path.Join(path.Dir(opts.BootImage), "boot.cat")
-	}
-	l := &layout{ctx: ctx, fsys: fsys, opts: opts, links: map[treemeta.LinkID]*node{}}
-	if err := l.collect(); err != nil {
-		return 0, err
-	}
-	if err := l.plan(); err != nil {
+	l, err := newLayout(ctx, fsys, opts)
+	if err != nil {
 		return 0, err
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
@@ -119,6 +121,123 @@ func WriteTo(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) (int64,
 	return cw.N, nil
 }
 
+// WriteFile writes the image of fsys to f, an empty file open for reading
+// and writing, and returns its size and SHA-256. It is WriteTo, but
+// opts.Stream's content goes once, straight into its place in f: the
+// sectors before it are laid out first, the rest of the image after it
+// is done and its size known. The file's bytes are then hashed in order,
+// that content read back from f.
+func WriteFile(ctx context.Context, f *os.File, fsys fs.FS, opts Options) (int64, [sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	l, err := newLayout(ctx, fsys, opts)
+	if err != nil {
+		return 0, sum, err
+	}
+	if opts.Stream != nil {
+		if err := l.stream(f, opts.Stream); err != nil {
+			return 0, sum, err
+		}
+	}
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	cw := &wcount.Writer{W: bw}
+	l.skip = func(n *node) error {
+		// The content is in f already: hash it from there and move on.
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("iso: write: %w", err)
+		}
+		off := int64(n.lba) * sectorSize
+		if cw.N != off {
+			return fmt.Errorf("iso: internal error: %s at byte %d, placed at %d", n.path, cw.N, off)
+		}
+		buf := make([]byte, 1<<20)
+		if _, err := io.CopyBuffer(h, io.NewSectionReader(f, off, n.e.Size), buf); err != nil {
+			return fmt.Errorf("iso: read back %s: %w", n.path, err)
+		}
+		if _, err := f.Seek(n.e.Size, io.SeekCurrent); err != nil {
+			return fmt.Errorf("iso: %w", err)
+		}
+		cw.N += n.e.Size
+		return nil
+	}
+	if err := l.write(cw); err != nil {
+		return cw.N, sum, err
+	}
+	if err := bw.Flush(); err != nil {
+		return cw.N, sum, fmt.Errorf("iso: write: %w", err)
+	}
+	h.Sum(sum[:0])
+	return cw.N, sum, nil
+}
+
+// newLayout checks opts and reads and places the tree.
+func newLayout(ctx context.Context, fsys fs.FS, opts Options) (*layout, error) {
+	if opts.Epoch.IsZero() {
+		return nil, errors.New("iso: Options.Epoch (SOURCE_DATE_EPOCH) is required")
+	}
+	if opts.VolumeID == "" {
+		opts.VolumeID = "ISOIMAGE"
+	}
+	if opts.Preparer == "" {
+		opts.Preparer = "VICROOT"
+	}
+	if opts.HybridMBR != nil && (len(opts.HybridMBR) < mbrCodeSize || opts.BootImage == "") {
+		return nil, fmt.Errorf("iso: HybridMBR needs the %d bytes of isohdpfx.bin (got %d) and a BootImage", mbrCodeSize, len(opts.HybridMBR))
+	}
+	if opts.BootImage != "" && opts.Catalog == "" {
+		opts.Catalog = path.Join(path.Dir(opts.BootImage), "boot.cat")
+	}
+	l := &layout{ctx: ctx, fsys: fsys, opts: opts}
+	if err := l.collect(); err != nil {
+		return nil, err
+	}
+	if err := l.plan(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// stream writes s's content into f where the layout places it, and
+// places the image again with its size.
+func (l *layout) stream(f *os.File, s *Stream) error {
+	n, err := l.lookup(s.Path)
+	if err != nil {
+		return fmt.Errorf("iso: stream %s: %w", s.Path, err)
+	}
+	switch {
+	case !n.e.Mode.IsRegular() || n.catalog:
+		return fmt.Errorf("iso: stream %s: not a regular file (%v)", s.Path, n.e.Mode)
+	case n.boot:
+		return fmt.Errorf("iso: stream %s: the boot image cannot be streamed", s.Path)
+	case n.e.Link != (treemeta.LinkID{}) && n.nlink > 1:
+		return fmt.Errorf("iso: stream %s: a hardlink cannot be streamed", s.Path)
+	}
+	// Place it as a file of unknown size: what comes before it does
+	// not depend on its size.
+	n.stream = true
+	if err := l.place(); err != nil {
+		return err
+	}
+	lba := n.lba
+	cw := &wcount.Writer{W: io.NewOffsetWriter(f, int64(lba)*sectorSize)}
+	if err := s.Write(cw); err != nil {
+		return fmt.Errorf("iso: stream %s: %w", s.Path, err)
+	}
+	if cw.N > maxFileSize {
+		return fmt.Errorf("iso: %s: %d bytes: %w", s.Path, cw.N, ErrFileTooLarge)
+	}
+	n.e.Size = cw.N
+	// An empty file has no extent, as WriteTo places it.
+	n.stream = cw.N > 0
+	if err := l.place(); err != nil {
+		return err
+	}
+	if n.stream && n.lba != lba {
+		return fmt.Errorf("iso: internal error: %s moved from sector %d to %d", s.Path, lba, n.lba)
+	}
+	return nil
+}
+
 type layout struct {
 	ctx   context.Context
 	fsys  fs.FS
@@ -130,6 +249,10 @@ type layout struct {
 	boot  *node
 	cat   *node
 	ce    ceRegion
+
+	// skip, set by WriteFile, passes over the streamed file's data,
+	// which is in the image already.
+	skip func(n *node) error
 
 	ptSize     uint32
 	lPath      uint32
@@ -310,7 +433,14 @@ func (l *layout) plan() error {
 		}
 		d.size = uint32((size + sectorSize - 1) / sectorSize * sectorSize)
 	}
-	// Placement.
+	return l.place()
+}
+
+// place gives everything its sectors, from the sizes of the files; it can
+// run again when a size changes (a streamed file's).
+func (l *layout) place() error {
+	l.files = l.files[:0]
+	l.links = map[treemeta.LinkID]*node{}
 	next := uint32(16) // system area
 	next++             // primary volume descriptor
 	if l.boot != nil {
@@ -339,11 +469,14 @@ func (l *layout) plan() error {
 	var walk func(d *node)
 	walk = func(d *node) {
 		for _, k := range d.kids {
+			if !k.e.Mode.IsDir() && !k.catalog && !k.boot {
+				k.lba, k.size, k.dataFrom = 0, 0, nil // placed afresh
+			}
 			switch {
 			case k.e.Mode.IsDir():
 				walk(k)
 			case k.catalog || k.boot:
-			case k.e.Mode.IsRegular() && k.e.Size > 0:
+			case k.e.Mode.IsRegular() && (k.e.Size > 0 || k.stream):
 				k.size = uint32(k.e.Size)
 				if k.e.Link != (treemeta.LinkID{}) {
 					if first := l.links[k.e.Link]; first != nil {
@@ -458,7 +591,13 @@ func (l *layout) write(w *wcount.Writer) error {
 		}
 	}
 	for _, f := range l.files {
-		if err := l.copyFile(w, f); err != nil {
+		var err error
+		if f.stream {
+			err = l.skipStream(w, f)
+		} else {
+			err = l.copyFile(w, f)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -497,6 +636,22 @@ func (l *layout) writePadded(w io.Writer, b []byte) error {
 		return fmt.Errorf("iso: write: %w", err)
 	}
 	if pad := (sectorSize - len(b)%sectorSize) % sectorSize; pad > 0 {
+		if _, err := w.Write(make([]byte, pad)); err != nil {
+			return fmt.Errorf("iso: write: %w", err)
+		}
+	}
+	return nil
+}
+
+// skipStream passes over the streamed file n, and pads it.
+func (l *layout) skipStream(w io.Writer, n *node) error {
+	if l.skip == nil {
+		return fmt.Errorf("iso: internal error: %s is streamed, and the writer cannot skip it", n.path)
+	}
+	if err := l.skip(n); err != nil {
+		return err
+	}
+	if pad := (sectorSize - n.e.Size%sectorSize) % sectorSize; pad > 0 {
 		if _, err := w.Write(make([]byte, pad)); err != nil {
 			return fmt.Errorf("iso: write: %w", err)
 		}

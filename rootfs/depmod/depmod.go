@@ -1,6 +1,7 @@
 package depmod
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -369,16 +370,16 @@ func fgetsLines(data []byte) []string {
 	var out []string
 	for len(data) > 0 {
 		n := len(data)
-		if i := strings.IndexByte(string(data[:min(n, bufMax)]), '\n'); i >= 0 {
+		if i := bytes.IndexByte(data[:min(n, bufMax)], '\n'); i >= 0 {
 			n = i + 1
 		} else {
 			n = min(n, bufMax)
 		}
-		chunk := string(data[:n])
-		if i := strings.IndexByte(chunk, 0); i >= 0 {
+		chunk := data[:n]
+		if i := bytes.IndexByte(chunk, 0); i >= 0 {
 			chunk = chunk[:i]
 		}
-		out = append(out, chunk)
+		out = append(out, string(chunk))
 		data = data[n:]
 	}
 	return out

@@ -112,6 +112,9 @@ type resolver struct {
 	cacheOK  bool
 	defaults []string
 	lib      string
+	// sysDirs holds each loader's compiled-in directories by its path:
+	// every root reads them, and a loader is read only once.
+	sysDirs map[string][]string
 }
 
 // Resolve computes the closure of roots (absolute paths in fsys) as the
@@ -472,14 +475,21 @@ func (r *resolver) setDefaults(interp string, main *objState) error {
 		if err != nil {
 			return err
 		}
-		ra, size, closeFn, err := r.t.open(lo.path)
-		if err != nil {
-			return err
-		}
-		dirs, err = loaderSystemDirs(ra, size, lo.f.class)
-		closeFn()
-		if err != nil {
-			return fmt.Errorf("%s: %w", interp, err)
+		var ok bool
+		if dirs, ok = r.sysDirs[lo.path]; !ok {
+			ra, size, closeFn, err := r.t.open(lo.path)
+			if err != nil {
+				return err
+			}
+			dirs, err = loaderSystemDirs(ra, size, lo.f.class)
+			closeFn()
+			if err != nil {
+				return fmt.Errorf("%s: %w", interp, err)
+			}
+			if r.sysDirs == nil {
+				r.sysDirs = map[string][]string{}
+			}
+			r.sysDirs[lo.path] = dirs
 		}
 	}
 	r.defaults = nil
