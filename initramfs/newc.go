@@ -3,14 +3,17 @@ package initramfs
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
-	"strings"
 	"time"
 
+	"github.com/u-root/u-root/pkg/cpio"
+
 	"github.com/vicroot/vicroot/initramfs/internal/treemeta"
+	"github.com/vicroot/vicroot/initramfs/internal/wcount"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
@@ -41,11 +44,12 @@ const maxNewcSize = 1<<32 - 1
 // attributes, and the kernel's unpacker sets none.
 func WriteCPIO(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
+	cw := &wcount.Writer{W: bw}
 	p := &packer{
 		ctx:   ctx,
 		fsys:  fsys,
 		opts:  opts,
-		rw:    &recordWriter{w: bw},
+		rw:    cpio.Newc.Writer(cw),
 		links: map[treemeta.LinkID]*linkSet{},
 	}
 	root, err := fs.Stat(fsys, ".")
@@ -67,13 +71,13 @@ func WriteCPIO(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error
 			}
 		}
 	}
-	if err := p.rw.header(cpioInfo{Name: trailerName}); err != nil {
+	if err := cpio.WriteTrailer(p.rw); err != nil {
 		return fmt.Errorf("initramfs: write trailer: %w", err)
 	}
 	// GNU cpio pads the archive to its 512-byte block size; do the same so
 	// the two are interchangeable for tools that expect whole blocks.
-	if pad := (512 - p.rw.n%512) % 512; pad != 0 {
-		if _, err := bw.Write(make([]byte, pad)); err != nil {
+	if pad := (512 - cw.N%512) % 512; pad != 0 {
+		if _, err := cw.Write(make([]byte, pad)); err != nil {
 			return fmt.Errorf("initramfs: write padding: %w", err)
 		}
 	}
@@ -83,106 +87,39 @@ func WriteCPIO(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error
 	return nil
 }
 
-// trailerName is the name of the record that ends a newc archive.
-const trailerName = "TRAILER!!!"
-
-// cpioInfo is a newc record's header.
-type cpioInfo struct {
-	Name                              string
-	Ino, Mode, UID, GID, NLink, MTime uint32
-	FileSize, Rmajor, Rminor          uint32
-}
-
-// recordWriter writes newc records as GNU cpio does: the "070701" header
-// of 13 eight-digit upper-case hex fields (inode, mode, uid, gid, nlink,
-// mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize,
-// check = 0), the name and its NUL padded to 4 bytes, then the content
-// padded to 4 bytes.
-type recordWriter struct {
-	w   *bufio.Writer
-	n   int64 // bytes written
-	hdr []byte
-}
-
-func (r *recordWriter) write(b []byte) error {
-	n, err := r.w.Write(b)
-	r.n += int64(n)
-	return err
-}
-
-func (r *recordWriter) pad() error {
-	var zero [3]byte
-	return r.write(zero[:(4-r.n%4)%4])
-}
-
-// header writes the header and name of a record of info.FileSize bytes.
-func (r *recordWriter) header(info cpioInfo) error {
-	const digits = "0123456789ABCDEF"
-	h := append(r.hdr[:0], "070701"...)
-	for _, v := range [13]uint32{info.Ino, info.Mode, info.UID, info.GID, info.NLink, info.MTime, info.FileSize,
-		0, 0, info.Rmajor, info.Rminor, uint32(len(info.Name)) + 1, 0} {
-		for sh := 28; sh >= 0; sh -= 4 {
-			h = append(h, digits[v>>uint(sh)&0xf])
-		}
-	}
-	h = append(h, info.Name...)
-	h = append(h, 0)
-	r.hdr = h
-	if err := r.write(h); err != nil {
-		return err
-	}
-	return r.pad()
-}
-
-// content writes a record's content: exactly size bytes from src, padded.
-func (r *recordWriter) content(name string, src io.Reader, size int64) error {
-	n, err := r.w.ReadFrom(io.LimitReader(src, size))
-	r.n += n
-	if err != nil {
-		return err
-	}
-	if n != size {
-		return fmt.Errorf("%s has %d bytes, %d when the tree was read (it changed while packing)", name, n, size)
-	}
-	if size == 0 {
-		return nil
-	}
-	return r.pad()
-}
-
 type packer struct {
 	ctx   context.Context
 	fsys  fs.FS
 	opts  Options
-	rw    *recordWriter
-	ino   uint32
+	rw    cpio.RecordWriter
+	ino   uint64
 	links map[treemeta.LinkID]*linkSet
 	order []*linkSet
 }
 
 // linkSet collects the names of one hardlink set until its last link.
 type linkSet struct {
-	ino   uint32
+	ino   uint64
 	want  uint32
-	infos []cpioInfo
+	infos []cpio.Info
 	done  bool
 }
 
-func (p *packer) nextIno() uint32 {
+func (p *packer) nextIno() uint64 {
 	p.ino++
 	return p.ino
 }
 
-func (p *packer) info(name string, e treemeta.Entry) cpioInfo {
-	return cpioInfo{
+func (p *packer) info(name string, e treemeta.Entry) cpio.Info {
+	return cpio.Info{
 		Name:   name,
-		Mode:   fsmeta.UnixMode(e.Mode),
-		UID:    e.UID,
-		GID:    e.GID,
+		Mode:   uint64(fsmeta.UnixMode(e.Mode)),
+		UID:    uint64(e.UID),
+		GID:    uint64(e.GID),
 		NLink:  1,
-		MTime:  uint32(treemeta.Clamp(e.ModTime, p.opts.Epoch).Unix()),
-		Rmajor: e.RMajor,
-		Rminor: e.RMinor,
+		MTime:  uint64(treemeta.Clamp(e.ModTime, p.opts.Epoch).Unix()),
+		Rmajor: uint64(e.RMajor),
+		Rminor: uint64(e.RMinor),
 	}
 }
 
@@ -202,7 +139,7 @@ func (p *packer) dir(name string, fi fs.FileInfo) error {
 			info.NLink++
 		}
 	}
-	if err := p.rw.header(info); err != nil {
+	if err := p.rw.WriteRecord(cpio.Record{Info: info}); err != nil {
 		return fmt.Errorf("initramfs: write %s: %w", name, err)
 	}
 	for _, d := range ents {
@@ -237,7 +174,7 @@ func (p *packer) entry(name string, fi fs.FileInfo) error {
 		if e.Size > maxNewcSize {
 			return fmt.Errorf("initramfs: %s: %d bytes is more than a newc record holds (4 GiB - 1)", name, e.Size)
 		}
-		info.FileSize = uint32(e.Size)
+		info.FileSize = uint64(e.Size)
 		if e.Link != (treemeta.LinkID{}) {
 			return p.addLink(e, info)
 		}
@@ -249,17 +186,14 @@ func (p *packer) entry(name string, fi fs.FileInfo) error {
 			return fmt.Errorf("initramfs: read symlink %s: %w", name, err)
 		}
 		info.Ino = p.nextIno()
-		info.FileSize = uint32(len(target))
-		if err := p.rw.header(info); err != nil {
-			return fmt.Errorf("initramfs: write %s: %w", name, err)
-		}
-		if err := p.rw.content(name, strings.NewReader(target), int64(len(target))); err != nil {
+		rec := cpio.StaticRecord([]byte(target), info)
+		if err := p.rw.WriteRecord(rec); err != nil {
 			return fmt.Errorf("initramfs: write %s: %w", name, err)
 		}
 		return nil
 	case t&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe|fs.ModeSocket) != 0 && t&fs.ModeIrregular == 0:
 		info.Ino = p.nextIno()
-		if err := p.rw.header(info); err != nil {
+		if err := p.rw.WriteRecord(cpio.Record{Info: info}); err != nil {
 			return fmt.Errorf("initramfs: write %s: %w", name, err)
 		}
 		return nil
@@ -268,7 +202,7 @@ func (p *packer) entry(name string, fi fs.FileInfo) error {
 	}
 }
 
-func (p *packer) addLink(e treemeta.Entry, info cpioInfo) error {
+func (p *packer) addLink(e treemeta.Entry, info cpio.Info) error {
 	s := p.links[e.Link]
 	if s == nil {
 		s = &linkSet{ino: p.nextIno(), want: e.Nlink}
@@ -291,12 +225,12 @@ func (p *packer) addLink(e treemeta.Entry, info cpioInfo) error {
 
 func (p *packer) flushLinks(s *linkSet) error {
 	s.done = true
-	n := uint32(len(s.infos))
+	n := uint64(len(s.infos))
 	for i, info := range s.infos {
 		info.NLink = n
 		if i < len(s.infos)-1 {
 			info.FileSize = 0
-			if err := p.rw.header(info); err != nil {
+			if err := p.rw.WriteRecord(cpio.Record{Info: info}); err != nil {
 				return fmt.Errorf("initramfs: write %s: %w", info.Name, err)
 			}
 			continue
@@ -311,9 +245,9 @@ func (p *packer) flushLinks(s *linkSet) error {
 
 // writeFile writes a regular file's record with its content read from the
 // tree.
-func (p *packer) writeFile(info cpioInfo) error {
+func (p *packer) writeFile(info cpio.Info) error {
 	if info.FileSize == 0 {
-		if err := p.rw.header(info); err != nil {
+		if err := p.rw.WriteRecord(cpio.Record{Info: info}); err != nil {
 			return fmt.Errorf("initramfs: write %s: %w", info.Name, err)
 		}
 		return nil
@@ -323,11 +257,37 @@ func (p *packer) writeFile(info cpioInfo) error {
 		return fmt.Errorf("initramfs: open %s: %w", info.Name, err)
 	}
 	defer f.Close()
-	if err := p.rw.header(info); err != nil {
-		return fmt.Errorf("initramfs: write %s: %w", info.Name, err)
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		ra = &seqReaderAt{r: f}
 	}
-	if err := p.rw.content(info.Name, f, int64(info.FileSize)); err != nil {
+	// u-root closes a ReaderAt that is an io.Closer; hide Close so the
+	// deferred one is the only one.
+	if err := p.rw.WriteRecord(cpio.Record{ReaderAt: readerAtOnly{ra}, Info: info}); err != nil {
 		return fmt.Errorf("initramfs: write %s: %w", info.Name, err)
 	}
 	return nil
+}
+
+type readerAtOnly struct{ io.ReaderAt }
+
+// seqReaderAt serves the strictly sequential ReadAt calls the newc writer
+// makes from a plain io.Reader.
+type seqReaderAt struct {
+	r   io.Reader
+	off int64
+}
+
+var errNotSequential = errors.New("non-sequential read")
+
+func (s *seqReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off != s.off {
+		return 0, fmt.Errorf("%w at %d, expected %d", errNotSequential, off, s.off)
+	}
+	n, err := io.ReadFull(s.r, p)
+	s.off += int64(n)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
 }
