@@ -55,7 +55,7 @@ func archiveIDOf(f *os.File) (archiveID, error) {
 	}
 	return archiveID{
 		Size: fi.Size(), Ino: int64(st.Ino), Dev: int64(st.Dev),
-		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
+		Mtime: fi.ModTime().UnixNano(), Ctime: statCtime(st),
 	}, nil
 }
 

@@ -1,0 +1,8 @@
+//go:build darwin || freebsd || netbsd || openbsd
+
+package rpminstall
+
+import "syscall"
+
+// statCtime is the inode's change time in nanoseconds.
+func statCtime(st *syscall.Stat_t) int64 { return st.Ctimespec.Nano() }

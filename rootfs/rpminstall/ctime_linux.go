@@ -1,0 +1,6 @@
+package rpminstall
+
+import "syscall"
+
+// statCtime is the inode's change time in nanoseconds.
+func statCtime(st *syscall.Stat_t) int64 { return st.Ctim.Nano() }
