@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -375,17 +374,7 @@ func bnCompare(b *testing.B, bc bnCase) {
 		base = append(base, bnRun(b, c))
 	}
 	b.StopTimer()
-	med := func(us []bnUsage, f func(bnUsage) time.Duration) float64 {
-		v := make([]float64, len(us))
-		for i, u := range us {
-			v[i] = f(u).Seconds()
-		}
-		sort.Float64s(v)
-		if len(v)%2 == 1 {
-			return v[len(v)/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
+	med := grMedian
 	wall := func(u bnUsage) time.Duration { return u.wall }
 	cpu := func(u bnUsage) time.Duration { return u.cpu }
 	cw, ww, vw := med(cold, wall), med(warm, wall), med(base, wall)
