@@ -57,7 +57,8 @@ func xzBoundDict(r io.ReaderAt, size int64) (parts []io.Reader, ok bool) {
 	}
 	indexLen := (int64(binary.LittleEndian.Uint32(foot[4:8])) + 1) * 4
 	indexOff := size - xzFooterLen - indexLen
-	if indexLen > 1<<20 || indexOff < xzHeaderLen {
+	// The index is at least its indicator, a count, padding and its CRC32.
+	if indexLen < 8 || indexLen > 1<<20 || indexOff < xzHeaderLen {
 		return nil, false
 	}
 	index := make([]byte, indexLen)
