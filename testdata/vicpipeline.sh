@@ -247,18 +247,13 @@ print(((d.get("packages_script_staging") or {}).get("appliance") or "").replace(
 	# (install is the dnf function here: the coreutils one by its path)
 	/usr/bin/install -m 755 -d "$ROOTFS/etc/tmpfiles.d"
 	echo "m  /var/log/journal/%m/system.journal 2755 root systemd-journal - -" >"$ROOTFS/etc/tmpfiles.d/systemd.conf"
-	# VIC runs mkdir, chmod, touch and chown chrooted; Photon's appliance
-	# has coreutils, the test repository's has none once toybox is erased,
-	# so they run from the host on the folder /var/run resolves to inside
-	# the tree (var/run -> /run), with the tree's gid of vic.
-	local lock gid
-	lock=$(chroot "$ROOTFS" /bin/bash -c 'cd /var/run && pwd -P')/lock
-	mkdir -p "$ROOTFS$lock"
-	chmod 1777 "$ROOTFS$lock"
-	touch "$ROOTFS$lock/logrotate_run.lock"
-	gid=$(awk -F: '$1 == "vic" { print $3 }' "$ROOTFS/etc/group")
-	chown "0:$gid" "$ROOTFS$lock/logrotate_run.lock"
-	chmod 0660 "$ROOTFS$lock/logrotate_run.lock"
+	# As VIC does, chrooted: the appliance list's coreutils provides them
+	# once toybox is erased (Photon's appliance has coreutils too).
+	chroot "$ROOTFS" mkdir -p /var/run/lock
+	chroot "$ROOTFS" chmod 1777 /var/run/lock
+	chroot "$ROOTFS" touch /var/run/lock/logrotate_run.lock
+	chroot "$ROOTFS" chown root:vic /var/run/lock/logrotate_run.lock
+	chroot "$ROOTFS" chmod 0660 /var/run/lock/logrotate_run.lock
 	cp "$APPLIANCE_BIN/vic-init" "$ROOTFS/sbin/vic-init"
 	cp "$APPLIANCE_BIN/"{docker-engine-server,port-layer-server,vicadmin} "$ROOTFS/sbin/"
 	cp "$APPLIANCE_BIN/unpack" "$ROOTFS/bin/"
