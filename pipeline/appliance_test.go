@@ -496,8 +496,8 @@ func applianceStages(t *testing.T, opts Options) (*installed, *laidOut, map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := src.repos.fetch(ctx, pl.fetch())
-	if err != nil {
+	got := startFetch(ctx, src, nil, pl)
+	if _, err := got.wait(); err != nil {
 		t.Fatal(err)
 	}
 	epoch := buildEpoch(pl.installed, nil)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -29,6 +28,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, errors.New("build: no output directory")
 	}
 	st := newStages(opts)
+	defer st.finish()
 	if opts.Definition != nil {
 		for _, t := range targets {
 			removeStaleOutputs(opts.Out, isoName(t, opts.Definition.Name), st.log)
@@ -47,12 +47,15 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve: %w", err)
 	}
-	// → the fetched and verified files: every package once
+	// → the fetched and verified files: every package once, in the
+	// background; the first image's install decodes each package as soon
+	// as it is verified. A fetch that fails stops the images' work at
+	// once, and its error is the build's, as if the fetch had ended before
+	// install began.
 	st.start("fetch")
-	got, err := fetch(ctx, src, pls...)
-	if err != nil {
-		return nil, fmt.Errorf("fetch: %w", err)
-	}
+	ictx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	fetch := startFetch(ctx, src, stop, pls...)
 	var made []*made
 	defer func() {
 		for _, m := range made {
@@ -60,8 +63,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}()
 	for _, pl := range pls {
-		m, err := buildImage(ctx, st, src, pl, got, opts)
+		m, err := buildImage(ictx, st, src, pl, fetch, opts)
 		if err != nil {
+			if _, ferr := fetch.wait(); ferr != nil {
+				return nil, fmt.Errorf("fetch: %w", ferr)
+			}
 			return nil, err
 		}
 		made = append(made, m)
@@ -94,15 +100,19 @@ func (m *made) discard() {
 	}
 }
 
-// buildImage runs the stages after fetch for one target's plan: install,
-// layout, media and the sidecars' contents.
-func buildImage(ctx context.Context, st stages, src *source, pl *plans, got *fetched, opts Options) (*made, error) {
+// buildImage runs the stages after fetch for one target's plan: install
+// (as the fetch goes on), layout, media and the sidecars' contents.
+func buildImage(ctx context.Context, st *stages, src *source, pl *plans, fetch *fetching, opts Options) (*made, error) {
 	epoch := buildEpoch(pl.installed, opts.SourceDateEpoch)
 	// → the installed tree (and the ISO's boot folder with the kernel)
 	st.start("install")
-	root, err := install(ctx, src.def, pl, got, epoch, installConfig{CacheDir: opts.CacheDir, Jobs: opts.Jobs, Logger: st.log})
+	root, err := install(ctx, src.def, pl, fetch, epoch, installConfig{CacheDir: opts.CacheDir, Jobs: opts.Jobs, Logger: st.log})
 	if err != nil {
 		return nil, fmt.Errorf("install: %w", err)
+	}
+	got, err := fetch.wait()
+	if err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
 	}
 	// → VIC's layout of the target on the tree, and its report
 	st.start("layout")
@@ -150,7 +160,7 @@ type source struct {
 
 // open adds opts.GPGKeys to a copy of the definition and opens its
 // repositories, verifying their metadata.
-func open(ctx context.Context, st stages, opts Options) (*source, error) {
+func open(ctx context.Context, st *stages, opts Options) (*source, error) {
 	st.start("definition")
 	if opts.Definition == nil {
 		return nil, errors.New("definition: none given")
@@ -168,27 +178,6 @@ func open(ctx context.Context, st stages, opts Options) (*source, error) {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	return &source{def: &def, repos: rs, noWeakDeps: opts.NoWeakDeps, kernelPath: opts.KernelFile, allowUnsignedKernel: opts.AllowUnsignedKernel}, nil
-}
-
-// stages reports the start of each stage to the log and to Progress.
-type stages struct {
-	log      *slog.Logger
-	progress Progress
-}
-
-func newStages(opts Options) stages {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return stages{log: log, progress: opts.Progress}
-}
-
-func (s stages) start(name string) {
-	s.log.Info("stage", "name", name)
-	if s.progress != nil {
-		s.progress.Stage(name)
-	}
 }
 
 // buildEpoch is every timestamp of the image: SOURCE_DATE_EPOCH when

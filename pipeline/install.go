@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing/fstest"
@@ -63,7 +64,7 @@ type installed struct {
 // kernel moved to the ISO's /boot; then the staging erasures and
 // installs, staging.sh (the bootstrap's only), `clean all`, and what the scriptlets left to the
 // build (ldconfig, systemd presets, sysusers).
-func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetched, epoch time.Time, cfg installConfig) (*installed, error) {
+func install(ctx context.Context, def *repos.Definition, pl *plans, got *fetching, epoch time.Time, cfg installConfig) (*installed, error) {
 	out := &installed{tree: rootfs.New(), boot: rootfs.New()}
 	tree := out.tree
 	tree.SetDefaultTime(epoch)
@@ -151,22 +152,22 @@ func runHook(ctx context.Context, t *rootfs.Tree, def *repos.Definition, name st
 }
 
 // startDecoding starts decoding the packages install applies, in its
-// order: the base plan's, the kernel RPM file, the staging plan's.
-// Expanded payloads are kept in the cache beside the RPMs: a warm build
-// skips decompression (they are checked against the verified header's
-// digests on every use).
-func startDecoding(ctx context.Context, pl *plans, got *fetched, cfg installConfig) *rpminstall.Decoding {
-	var rf []rpminstall.RPMFile
-	for _, p := range pl.base.Packages {
-		rf = append(rf, rpminstall.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value})
-	}
+// order: the base plan's, the kernel RPM file, the staging plan's; each as
+// soon as the fetch has verified its file. Expanded payloads are kept in
+// the cache beside the RPMs: a warm build skips decompression (they are
+// checked against the verified header's digests on every use).
+func startDecoding(ctx context.Context, pl *plans, got *fetching, cfg installConfig) *rpminstall.Decoding {
+	pkgs := slices.Clone(pl.base.Packages)
 	if k := pl.kernel; k != nil {
-		rf = append(rf, rpminstall.RPMFile{Path: k.Path, Key: k.Package.Checksum.Type + ":" + k.Package.Checksum.Value})
+		pkgs = append(pkgs, k.Package)
 	}
-	for _, p := range pl.stage.Packages {
-		rf = append(rf, rpminstall.RPMFile{Path: got.files[p], Key: p.Checksum.Type + ":" + p.Checksum.Value})
+	pkgs = append(pkgs, pl.stage.Packages...)
+	dec := rpminstall.NewDecoding(ctx, len(pkgs), rpminstall.InstallOptions{Workers: cfg.Jobs, PayloadCache: cfg.payloadCache()})
+	for i, p := range pkgs {
+		key := p.Checksum.Type + ":" + p.Checksum.Value
+		got.whenReady(p, func(path string) { dec.Ready(i, rpminstall.RPMFile{Path: path, Key: key}) })
 	}
-	return rpminstall.StartDecoding(ctx, rf, rpminstall.InstallOptions{Workers: cfg.Jobs, PayloadCache: cfg.payloadCache()})
+	return dec
 }
 
 // installKernelFile installs the definition's kernel RPM file (none when

@@ -49,7 +49,7 @@ type image struct {
 // media writes the ISO: the boot loader and the records verify needs into
 // the ISO's tree, the initramfs of the tree (gzip, as VIC), and the ISO
 // with ISOLINUX.
-func media(ctx context.Context, st stages, in mediaInput) (*image, error) {
+func media(ctx context.Context, st *stages, in mediaInput) (*image, error) {
 	opts, boot := in.opts, in.root.boot
 	init := in.src.def.Spec.Init
 	if in.plan.target == TargetAppliance {

@@ -293,11 +293,12 @@ func stagesUpTo(t *testing.T, opts Options) (*source, *plans, *fetched, *install
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := fetch(ctx, src, pl)
+	fetch := startFetch(ctx, src, nil, pl)
+	got, err := fetch.wait()
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := install(ctx, src.def, pl, got, buildEpoch(pl.installed, nil), installConfig{CacheDir: opts.CacheDir, Logger: newStages(opts).log})
+	root, err := install(ctx, src.def, pl, fetch, buildEpoch(pl.installed, nil), installConfig{CacheDir: opts.CacheDir, Logger: newStages(opts).log})
 	if err != nil {
 		t.Fatal(err)
 	}

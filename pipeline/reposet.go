@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/resolver"
@@ -246,21 +248,110 @@ func (f *fetched) keyOf(p *rpmrepo.Package) string {
 // fetch downloads and verifies every package of the plans (the boot
 // loader's included), each once, grouped by repository.
 func fetch(ctx context.Context, src *source, pls ...*plans) (*fetched, error) {
-	got, err := src.repos.fetch(ctx, union(pls))
-	if err != nil {
-		return nil, err
-	}
-	// The kernel RPM file is already in the cache, verified (the plans
-	// share it: it is part of the base plan).
-	for _, pl := range pls {
-		if k := pl.kernel; k != nil {
-			got.files[k.Package], got.verified[k.Package] = k.Path, k.Verification
-		}
-	}
-	return got, nil
+	return startFetch(ctx, src, nil, pls...).wait()
 }
 
-func (rs *repoSet) fetch(ctx context.Context, pkgs []*rpmrepo.Package) (*fetched, error) {
+// fetching is fetch under way, in the background: each package is
+// announced (whenReady) as soon as its file is in the cache and verified,
+// so that install decodes it while the others download.
+type fetching struct {
+	mu      sync.Mutex
+	files   map[*rpmrepo.Package]string         // the packages verified so far
+	waiters map[*rpmrepo.Package][]func(string) // who waits for which package
+	done    chan struct{}                       // closed when got and err are set
+	got     *fetched
+	err     error
+}
+
+// startFetch starts fetching every package of the plans. failed, when
+// set, is called with the fetch's error as soon as the fetch ends with
+// one, so that the work waiting for its packages stops.
+func startFetch(ctx context.Context, src *source, failed func(error), pls ...*plans) *fetching {
+	f := &fetching{files: map[*rpmrepo.Package]string{}, waiters: map[*rpmrepo.Package][]func(string){}, done: make(chan struct{})}
+	// The kernel RPM file is already in the cache, verified (the plans
+	// share it: it is part of the base plan).
+	kernels := map[*rpmrepo.Package]*KernelFile{}
+	for _, pl := range pls {
+		if k := pl.kernel; k != nil {
+			kernels[k.Package] = k
+			f.files[k.Package] = k.Path
+		}
+	}
+	go func() {
+		defer close(f.done)
+		start := time.Now()
+		got, err := src.repos.fetch(ctx, fetchOrder(union(pls)), f.verified)
+		if err != nil {
+			f.err = err
+			if failed != nil {
+				failed(err)
+			}
+			return
+		}
+		for p, k := range kernels {
+			got.files[p], got.verified[p] = k.Path, k.Verification
+		}
+		f.got = got
+		src.repos.log.Info("fetched", "packages", len(got.files), "wall", fmt.Sprintf("%.2fs", time.Since(start).Seconds()))
+	}()
+	return f
+}
+
+// fetchOrder is the order downloads start in: the big packages first,
+// biggest first, as install decodes them (rpminstall.Decoding), so that
+// the longest decodings start early; the rest in plan order.
+func fetchOrder(pkgs []*rpmrepo.Package) []*rpmrepo.Package {
+	const big = 1 << 20
+	out := slices.Clone(pkgs)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Size >= big, out[j].Size >= big
+		if a != b {
+			return a
+		}
+		return a && out[i].Size > out[j].Size
+	})
+	return out
+}
+
+// verified records a package's verified file and tells those waiting
+// for it.
+func (f *fetching) verified(got rpmrepo.Fetched) {
+	f.mu.Lock()
+	f.files[got.Package] = got.Path
+	ws := f.waiters[got.Package]
+	delete(f.waiters, got.Package)
+	f.mu.Unlock()
+	for _, w := range ws {
+		w(got.Path)
+	}
+}
+
+// whenReady calls ready with the path of p's verified file: now, if it is
+// there, or as soon as it is. ready is never called for a package the
+// fetch did not verify. p must be a package of the plans startFetch was
+// given.
+func (f *fetching) whenReady(p *rpmrepo.Package, ready func(path string)) {
+	f.mu.Lock()
+	path, ok := f.files[p]
+	if !ok {
+		f.waiters[p] = append(f.waiters[p], ready)
+	}
+	f.mu.Unlock()
+	if ok {
+		ready(path)
+	}
+}
+
+// wait waits for the fetch to end and returns its result.
+func (f *fetching) wait() (*fetched, error) {
+	<-f.done
+	return f.got, f.err
+}
+
+// fetch fetches pkgs, each once, repository by repository (in the order
+// of the .repo files), handing each verified package to ready as it comes.
+// Offline, the error lists the missing packages of every repository.
+func (rs *repoSet) fetch(ctx context.Context, pkgs []*rpmrepo.Package, ready func(rpmrepo.Fetched)) (*fetched, error) {
 	byRepo := map[string][]*rpmrepo.Package{}
 	seen := map[*rpmrepo.Package]bool{}
 	for _, p := range pkgs {
@@ -276,7 +367,7 @@ func (rs *repoSet) fetch(ctx context.Context, pkgs []*rpmrepo.Package) (*fetched
 		if len(list) == 0 {
 			continue
 		}
-		got, err := rs.repos[id].Fetch(ctx, list)
+		got, err := rs.repos[id].FetchEach(ctx, list, ready)
 		var me *rpmrepo.MissingError
 		if errors.As(err, &me) {
 			missing = append(missing, me.Items...)

@@ -49,6 +49,7 @@ func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, er
 		return nil, fmt.Errorf("resolve: %w", err)
 	}
 	st := newStages(opts)
+	defer st.finish()
 	src, err := open(ctx, st, opts)
 	if err != nil {
 		return nil, err
@@ -94,6 +95,7 @@ func Resolve(ctx context.Context, opts Options, names []string) (*Resolution, er
 // the key that verified it.
 func Lock(ctx context.Context, opts Options) (*resolver.Lock, error) {
 	st := newStages(opts)
+	defer st.finish()
 	src, err := open(ctx, st, opts)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package rootfs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -317,6 +318,70 @@ func TestInstallIndependentOfWorkers(t *testing.T) {
 			continue
 		}
 		treesnap.Report(t, treesnap.Diff(first, snap, nil))
+	}
+}
+
+// TestInstallIndependentOfArrival: packages handed to the decoding one by
+// one as they "arrive" (NewDecoding, Ready), the first last, make the tree
+// Install makes with every file there from the start. The others are
+// decoded (their payloads reach the cache) while the first is not there,
+// and nothing of the first is decoded before it is handed over.
+func TestInstallIndependentOfArrival(t *testing.T) {
+	pk := testPackages(t)
+	names := []string{"base", "pay-gzip", "pay-bzip2", "pay-xz", "pay-lzma", "pay-zstd", "pay-none"}
+	var in []rpminstall.RPMFile
+	for _, n := range names {
+		in = append(in, rpminstall.RPMFile{Path: pk[n], Key: "test:" + n})
+	}
+	want := newRoot()
+	if _, err := want.Install(context.Background(), in, rpminstall.InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []int{1, 3} {
+		cache := t.TempDir()
+		entry := func(i int) string { return filepath.Join(cache, "test-"+names[i]+".cpio") }
+		dec := rpminstall.NewDecoding(context.Background(), len(in), rpminstall.InstallOptions{Workers: w, PayloadCache: cache})
+		for i := len(in) - 1; i > 0; i-- {
+			dec.Ready(i, in[i])
+		}
+		for i := 1; i < len(in); i++ {
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+				if _, err := os.Stat(entry(i)); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("workers %d: %s not decoded while %s was not ready", w, names[i], names[0])
+				}
+			}
+		}
+		if _, err := os.Stat(entry(0)); err == nil {
+			t.Fatalf("workers %d: %s decoded before it was ready", w, names[0])
+		}
+		dec.Ready(0, in[0])
+		got := newRoot()
+		if _, err := got.InstallNext(context.Background(), dec, len(in), rpminstall.InstallOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		dec.Stop()
+		treesnap.Report(t, treesnap.Diff(treesnap.FS(t, want.Tree), treesnap.FS(t, got.Tree), nil))
+	}
+}
+
+// A decoding stopped while a package it must install is not ready ends
+// InstallNext with the context's error instead of waiting for it.
+func TestInstallNextStopped(t *testing.T) {
+	pk := testPackages(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	dec := rpminstall.NewDecoding(ctx, 2, rpminstall.InstallOptions{})
+	defer dec.Stop()
+	dec.Ready(0, rpminstall.RPMFile{Path: pk["base"]})
+	tr := newRoot()
+	if _, err := tr.InstallNext(context.Background(), dec, 1, rpminstall.InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := tr.InstallNext(context.Background(), dec, 1, rpminstall.InstallOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("InstallNext of a package never ready, decoding cancelled: %v, want context.Canceled", err)
 	}
 }
 

@@ -395,30 +395,47 @@ type Fetched struct {
 // order of pkgs. Offline, every missing package is listed in one
 // *MissingError.
 func (r *Repo) Fetch(ctx context.Context, pkgs []*Package) ([]Fetched, error) {
+	return r.FetchEach(ctx, pkgs, nil)
+}
+
+// FetchEach is Fetch that also hands each package to ready as soon as its
+// file is in the cache and verified, before FetchEach returns: the caller
+// may start using it while the others download. Only a verified file is
+// ever handed over. ready runs on the downloading goroutines, several at
+// once; it should return quickly. The downloads start in the order of
+// pkgs (Concurrency at a time), and every one runs to its end even when
+// another fails, so that the error lists every package that failed.
+func (r *Repo) FetchEach(ctx context.Context, pkgs []*Package, ready func(Fetched)) ([]Fetched, error) {
+	for _, pkg := range pkgs {
+		if pkg.Repo != r.Config.ID {
+			return nil, fmt.Errorf("rpmrepo: %s is from repo %q, not %q", pkg, pkg.Repo, r.Config.ID)
+		}
+	}
 	out := make([]Fetched, len(pkgs))
 	errs := make([]error, len(pkgs))
 	n := r.fetcher.Concurrency
 	if n <= 0 {
 		n = 4
 	}
-	sem := make(chan struct{}, n)
+	todo := make(chan int, len(pkgs))
+	for i := range pkgs {
+		todo <- i
+	}
+	close(todo)
 	var wg sync.WaitGroup
-	for i, pkg := range pkgs {
-		if pkg.Repo != r.Config.ID {
-			return nil, fmt.Errorf("rpmrepo: %s is from repo %q, not %q", pkg, pkg.Repo, r.Config.ID)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
+	for range min(n, len(pkgs)) {
+		wg.Go(func() {
+			for i := range todo {
+				if err := ctx.Err(); err != nil {
+					errs[i] = err
+					continue
+				}
+				out[i], errs[i] = r.fetchOne(ctx, pkgs[i])
+				if errs[i] == nil && ready != nil {
+					ready(out[i])
+				}
 			}
-			defer func() { <-sem }()
-			out[i], errs[i] = r.fetchOne(ctx, pkg)
-		}()
+		})
 	}
 	wg.Wait()
 	var missing []string

@@ -121,86 +121,159 @@ func (in *Installer) Install(ctx context.Context, files []RPMFile, opts InstallO
 // their install, on opts.Workers goroutines: a caller that installs
 // several lists in turn, with other work between them (the base, the
 // kernel, its modules, then staging), starts one Decoding for them all so
-// that decompression never waits for the tree. The big packages (bigDecode
-// and over) start first, biggest first, so that one long single-stream
-// payload (a kernel) does not end the install alone on one core; the rest
-// start in plan order. The order packages are applied in, and so the tree,
-// does not depend on this: InstallNext applies them strictly in order.
+// that decompression never waits for the tree. A package is decoded only
+// once its file is ready (NewDecoding, Ready): files still downloading
+// do not hold up those already there. Of the ready packages, the big ones
+// (bigDecode and over) start first, biggest first, so that one long
+// single-stream payload (a kernel) does not end the install alone on one
+// core; the rest start in plan order. The order packages are applied in,
+// and so the tree, does not depend on this: InstallNext applies them
+// strictly in order.
 //
 // Every package is decoded ahead, with no window: a decoded package holds
 // in memory only what the tree will hold once it is applied (files up to
 // inlineMax); bigger files are in the payload cache or a spill file.
 type Decoding struct {
-	files   []RPMFile
-	results []chan decodeResult
-	next    int
+	ctx     context.Context
 	cancel  context.CancelFunc
+	opts    InstallOptions
+	results []chan decodeResult
+	next    int // the next package InstallNext applies
+
+	mu      sync.Mutex
+	wake    *sync.Cond // a file is ready, or the decoding is cancelled
+	files   []RPMFile
+	size    []int64 // of a ready file, for the order they start in
+	ready   []bool
+	started []bool
+	waiting int // packages not yet started
 }
 
 // bigDecode is the compressed size from which a package is decoded before
 // those ahead of it in the plan.
 const bigDecode = 1 << 20
 
-// StartDecoding starts decoding files (see Decoding) with opts.Workers
-// goroutines (default GOMAXPROCS), the payload cache and spill directory
-// of opts. Stop ends it.
+// StartDecoding starts decoding files (see Decoding), all of them ready,
+// with opts.Workers goroutines (default GOMAXPROCS), the payload cache and
+// spill directory of opts. Stop ends it.
 func StartDecoding(ctx context.Context, files []RPMFile, opts InstallOptions) *Decoding {
+	dec := NewDecoding(ctx, len(files), opts)
+	dec.setReady(files)
+	return dec
+}
+
+// NewDecoding starts a Decoding of n packages whose files are not there
+// yet: package i is decoded only after Ready(i, its file). The caller
+// calls Ready only with a file it has verified: nothing of a file not
+// handed over is read, decoded or cached. Stop ends it.
+func NewDecoding(ctx context.Context, n int, opts InstallOptions) *Decoding {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	dec := &Decoding{files: files, results: make([]chan decodeResult, len(files)), cancel: cancel}
+	dec := &Decoding{
+		ctx: ctx, cancel: cancel, opts: opts, results: make([]chan decodeResult, n),
+		files: make([]RPMFile, n), size: make([]int64, n), ready: make([]bool, n), started: make([]bool, n), waiting: n,
+	}
+	dec.wake = sync.NewCond(&dec.mu)
 	for i := range dec.results {
 		dec.results[i] = make(chan decodeResult, 1)
 	}
-	order := make([]int, len(files))
-	size := make([]int64, len(files))
-	for i, f := range files {
-		order[i] = i
-		size[i] = f.Size
-		if f.R == nil {
-			if fi, err := os.Stat(f.Path); err == nil {
-				size[i] = fi.Size()
-			}
-		}
-	}
-	big := func(i int) bool { return size[i] >= bigDecode }
-	sort.SliceStable(order, func(a, b int) bool {
-		i, j := order[a], order[b]
-		if big(i) != big(j) {
-			return big(i)
-		}
-		return big(i) && size[i] > size[j]
+	context.AfterFunc(ctx, func() {
+		dec.mu.Lock()
+		dec.wake.Broadcast()
+		dec.mu.Unlock()
 	})
-	todo := make(chan int, len(files))
-	for _, i := range order {
-		todo <- i
-	}
-	close(todo)
-	for w := 0; w < min(workers, len(files)); w++ {
-		go func() {
-			for i := range todo {
-				if err := ctx.Err(); err != nil {
-					dec.results[i] <- decodeResult{err: err}
-					continue
-				}
-				d, err := decodeFile(files[i], opts.PayloadCache, opts.SpillDir)
-				dec.results[i] <- decodeResult{d, err}
-			}
-		}()
+	for range min(workers, n) {
+		go dec.work()
 	}
 	return dec
+}
+
+// Ready hands over the file of package i (its index in the install
+// order), verified: its decoding may start. Later calls for i are
+// ignored.
+func (dec *Decoding) Ready(i int, f RPMFile) { dec.setReady([]RPMFile{f}, i) }
+
+// setReady marks files ready at once: at the indexes at, or (none given)
+// at 0, 1, ….
+func (dec *Decoding) setReady(files []RPMFile, at ...int) {
+	sizes := make([]int64, len(files))
+	for k, f := range files {
+		sizes[k] = f.Size
+		if f.R == nil {
+			if fi, err := os.Stat(f.Path); err == nil {
+				sizes[k] = fi.Size()
+			}
+		}
+	}
+	dec.mu.Lock()
+	defer dec.mu.Unlock()
+	for k, f := range files {
+		i := k
+		if at != nil {
+			i = at[k]
+		}
+		if dec.ready[i] {
+			continue
+		}
+		dec.files[i], dec.size[i], dec.ready[i] = f, sizes[k], true
+	}
+	dec.wake.Broadcast()
+}
+
+// work decodes packages, the best ready one first, until none is left
+// or the decoding is cancelled.
+func (dec *Decoding) work() {
+	for {
+		i, f, ok := dec.take()
+		if !ok {
+			return
+		}
+		d, err := decodeFile(f, dec.opts.PayloadCache, dec.opts.SpillDir)
+		dec.results[i] <- decodeResult{d, err}
+	}
+}
+
+// take waits for a ready package not yet started and claims the one to
+// decode next: the biggest of the big ones, else the first in plan order.
+func (dec *Decoding) take() (int, RPMFile, bool) {
+	dec.mu.Lock()
+	defer dec.mu.Unlock()
+	big := func(i int) bool { return dec.size[i] >= bigDecode }
+	for dec.waiting > 0 && dec.ctx.Err() == nil {
+		best := -1
+		for i := range dec.files {
+			if !dec.ready[i] || dec.started[i] {
+				continue
+			}
+			if best < 0 || big(i) && (!big(best) || dec.size[i] > dec.size[best]) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			dec.started[best] = true
+			if dec.waiting--; dec.waiting == 0 {
+				dec.wake.Broadcast() // the idle workers end
+			}
+			return best, dec.files[best], true
+		}
+		dec.wake.Wait()
+	}
+	return 0, RPMFile{}, false
 }
 
 // Stop cancels the decoding of the packages not yet started.
 func (dec *Decoding) Stop() { dec.cancel() }
 
 // Remaining is how many packages of dec are not yet installed.
-func (dec *Decoding) Remaining() int { return len(dec.files) - dec.next }
+func (dec *Decoding) Remaining() int { return len(dec.results) - dec.next }
 
 // InstallNext installs the next n packages of dec, in order, with opts's
-// Scriptlets (its Workers and caches were StartDecoding's).
+// Scriptlets (its Workers and caches were StartDecoding's). It waits for
+// each to be ready and decoded; when the decoding is stopped first, it
+// returns the context's error.
 func (in *Installer) InstallNext(ctx context.Context, dec *Decoding, n int, opts InstallOptions) ([]PackageRecord, error) {
 	if n > dec.Remaining() {
 		return nil, fmt.Errorf("rpminstall: %d packages to install, %d left in the decoding", n, dec.Remaining())
@@ -214,6 +287,8 @@ func (in *Installer) InstallNext(ctx context.Context, dec *Decoding, n int, opts
 		case r = <-dec.results[i]:
 		case <-ctx.Done():
 			return recs, ctx.Err()
+		case <-dec.ctx.Done():
+			return recs, dec.ctx.Err()
 		}
 		if r.err != nil {
 			return recs, r.err
