@@ -3,6 +3,8 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -144,5 +146,50 @@ func TestFetchFailsAfterDecodingBegan(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(o.Out); len(ents) > 0 {
 		t.Errorf("the failed build left %d files in the output directory, first %s", len(ents), ents[0].Name())
+	}
+}
+
+// Offline with the metadata cached but no package, the build fails with
+// one MissingError that lists every package of the plans, from every
+// repository, each once: the background fetch does not stop at the first.
+func TestOfflineListsEveryMissingPackage(t *testing.T) {
+	ctx := context.Background()
+	opts, _ := testOptions(t)
+	opts.CacheDir, opts.Out = t.TempDir(), t.TempDir()
+	if _, err := Resolve(ctx, opts, nil); err != nil { // caches the metadata only
+		t.Fatal(err)
+	}
+	opts.Offline = true
+	_, err := Build(ctx, opts)
+	var me *rpmrepo.MissingError
+	if !errors.As(err, &me) || !strings.HasPrefix(err.Error(), "fetch: ") {
+		t.Fatalf("offline build without packages: %v, want fetch: and a MissingError", err)
+	}
+	pl, err := plan(ctx, mustOpen(t, opts), nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, p := range union([]*plans{pl}) {
+		want[fmt.Sprintf("%s: %s (%s)", p.Repo, p.Location, p.Checksum)] = true
+	}
+	got := map[string]bool{}
+	for _, it := range me.Items {
+		if got[it] || !want[it] {
+			t.Errorf("listed twice or not a package of the plan: %s", it)
+		}
+		got[it] = true
+	}
+	for it := range want {
+		if !got[it] {
+			t.Errorf("not listed: %s", it)
+		}
+	}
+	repos := map[string]bool{}
+	for _, p := range union([]*plans{pl}) {
+		repos[p.Repo] = true
+	}
+	if len(repos) < 2 {
+		t.Errorf("the plan takes packages from %d repositories; the test wants them from several", len(repos))
 	}
 }
