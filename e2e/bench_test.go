@@ -35,7 +35,10 @@ import (
 //
 // BenchmarkBuildColdInProcess and BenchmarkBuildWarmInProcess run the build
 // inside the test binary so that -cpuprofile profiles vicroot itself, and
-// report each stage's wall time.
+// report each stage's wall time and the process's CPU seconds; the cold
+// one also fetches from a real HTTP server on 127.0.0.1, unlimited and
+// limited to 20 MB/s (plain-http, plain-http20MBps), where the download
+// overlaps decoding.
 
 // bnDef copies the test repository's definition to a temp dir.
 func bnDef(b *testing.B) (repo, def string) {
@@ -211,26 +214,45 @@ func (s *bnStageTimer) endLocked() {
 func BenchmarkBuildWarmInProcess(b *testing.B) { bnInProcess(b, true) }
 
 // BenchmarkBuildColdInProcess is BenchmarkBuildWarmInProcess with an empty
-// cache in every iteration: fetch (from the file:// mirrors), decompression
-// and install included.
+// cache in every iteration: fetch (from the file:// mirrors, or over HTTP
+// in plain-http and plain-http20MBps), decompression and install included.
+// The fetch runs beside install, so install-ms/op includes it.
 func BenchmarkBuildColdInProcess(b *testing.B) { bnInProcess(b, false) }
 
 func bnInProcess(b *testing.B, warm bool) {
-	for _, v := range []struct{ name, extra string }{{"plain", ""}, {"systemd", "systemd"}} {
-		b.Run(v.name, func(b *testing.B) { bnInProcessBuild(b, v.extra, warm) })
+	for _, v := range []struct {
+		name, extra string
+		rate        int64 // bytes/s of the HTTP server; -1: file://
+	}{{"plain", "", -1}, {"systemd", "systemd", -1}, {"plain-http", "", 0}, {"plain-http20MBps", "", 20e6}} {
+		if warm && v.rate >= 0 {
+			continue // a warm build fetches nothing
+		}
+		b.Run(v.name, func(b *testing.B) { bnInProcessBuild(b, v.extra, warm, v.rate) })
 	}
 }
 
-func bnInProcessBuild(b *testing.B, extra string, warm bool) {
+// bnInProcessBuild builds, cold or warm, from the test repository behind
+// file:// mirrors (rate < 0) or behind a real HTTP server on 127.0.0.1
+// that sends at most rate bytes/s, all downloads together (0: no limit):
+// with a limit, the time a build needs beyond the download shows how much
+// decoding the download hides.
+func bnInProcessBuild(b *testing.B, extra string, warm bool, rate int64) {
 	repo, def := bnDef(b)
 	bnWithBootstrap(b, def, extra)
 	tmp := b.TempDir()
 	cache := bnFreshDir(b, tmp, "cache")
 	mirror := map[string]string{}
+	server := ""
+	if rate >= 0 {
+		server = bnThrottledServer(b, repo, rate)
+	}
 	m := mirrors(repo)
 	for i := 1; i < len(m); i += 2 {
 		id, url, _ := strings.Cut(m[i], "=")
 		mirror[id] = url
+		if server != "" {
+			mirror[id] = server + "/" + id + "/"
+		}
 	}
 	d, err := repos.Load(def)
 	if err != nil {
@@ -246,6 +268,7 @@ func bnInProcessBuild(b *testing.B, extra string, warm bool) {
 		}
 	}
 	st := &bnStageTimer{total: map[string]time.Duration{}}
+	var cpu time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -253,6 +276,7 @@ func bnInProcessBuild(b *testing.B, extra string, warm bool) {
 		if !warm {
 			cache = bnFreshDir(b, tmp, "cache")
 		}
+		before := bnSelfCPU()
 		b.StartTimer()
 		if _, err := pipeline.Build(context.Background(), opts(out, cache, st)); err != nil {
 			b.Fatal(err)
@@ -260,8 +284,10 @@ func bnInProcessBuild(b *testing.B, extra string, warm bool) {
 		st.mu.Lock()
 		st.endLocked()
 		st.mu.Unlock()
+		cpu += bnSelfCPU() - before
 	}
 	b.StopTimer()
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 	for _, name := range st.order {
 		b.ReportMetric(float64(st.total[name].Milliseconds())/float64(b.N), strings.ReplaceAll(name, " ", "_")+"-ms/op")
 	}
