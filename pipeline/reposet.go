@@ -280,7 +280,7 @@ func startFetch(ctx context.Context, src *source, failed func(error), pls ...*pl
 	go func() {
 		defer close(f.done)
 		start := time.Now()
-		got, err := src.repos.fetch(ctx, fetchOrder(union(pls)), f.verified)
+		got, err := src.repos.fetch(ctx, fetchOrder(pls), f.verified)
 		if err != nil {
 			f.err = err
 			if failed != nil {
@@ -297,18 +297,29 @@ func startFetch(ctx context.Context, src *source, failed func(error), pls ...*pl
 	return f
 }
 
-// fetchOrder is the order downloads start in: the big packages first,
-// biggest first, as install decodes them (rpminstall.Decoding), so that
-// the longest decodings start early; the rest in plan order.
-func fetchOrder(pkgs []*rpmrepo.Package) []*rpmrepo.Package {
+// fetchOrder is the union of the plans' packages in the order their
+// downloads start: image by image, as they are built; in each, the big
+// packages first, biggest first, as install decodes them
+// (rpminstall.Decoding), so that the longest decodings start early, then
+// the rest in plan order.
+func fetchOrder(pls []*plans) []*rpmrepo.Package {
 	const big = 1 << 20
-	out := slices.Clone(pkgs)
+	image := map[*rpmrepo.Package]int{} // the first plan with the package
+	for i := len(pls) - 1; i >= 0; i-- {
+		for _, p := range pls[i].fetch() {
+			image[p] = i
+		}
+	}
+	out := union(pls)
 	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i].Size >= big, out[j].Size >= big
-		if a != b {
+		p, q := out[i], out[j]
+		if image[p] != image[q] {
+			return image[p] < image[q]
+		}
+		if a, b := p.Size >= big, q.Size >= big; a != b {
 			return a
 		}
-		return a && out[i].Size > out[j].Size
+		return p.Size >= big && p.Size > q.Size
 	})
 	return out
 }
