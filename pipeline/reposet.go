@@ -292,7 +292,7 @@ func startFetch(ctx context.Context, src *source, failed func(error), pls ...*pl
 			got.files[p], got.verified[p] = k.Path, k.Verification
 		}
 		f.got = got
-		src.repos.log.Info("fetched", "packages", len(got.files), "wall", fmt.Sprintf("%.2fs", time.Since(start).Seconds()))
+		src.repos.log.Info("fetch done", "packages", len(got.files), "wall", fmt.Sprintf("%.2fs", time.Since(start).Seconds()))
 	}()
 	return f
 }
