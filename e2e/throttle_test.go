@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -65,13 +64,4 @@ func bnThrottledServer(tb testing.TB, dir string, rate int64) string {
 	}))
 	tb.Cleanup(srv.Close)
 	return srv.URL
-}
-
-// bnSelfCPU is the CPU time (user and system) this process has used.
-func bnSelfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
