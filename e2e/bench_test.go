@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -185,6 +186,17 @@ type bnStageTimer struct {
 	total    map[string]time.Duration
 	cpu      map[string]time.Duration
 	order    []string
+	// With BENCH_PCORES=1, also the Go processors busy while each stage
+	// ran (testrepo.ProcTime; it forces a collection at each stage's start and
+	// end, which the CPU figures then include).
+	pcores        bool
+	pStart        [2]float64 // busy, total
+	pBusy, pTotal map[string]float64
+}
+
+func newStageTimer() *bnStageTimer {
+	return &bnStageTimer{total: map[string]time.Duration{}, cpu: map[string]time.Duration{},
+		pcores: os.Getenv("BENCH_PCORES") == "1", pBusy: map[string]float64{}, pTotal: map[string]float64{}}
 }
 
 func (s *bnStageTimer) Stage(name string) {
@@ -192,6 +204,9 @@ func (s *bnStageTimer) Stage(name string) {
 	defer s.mu.Unlock()
 	s.endLocked()
 	s.cur, s.start, s.cpuStart = name, time.Now(), bnSelfCPU()
+	if s.pcores {
+		s.pStart[0], s.pStart[1] = testrepo.ProcTime()
+	}
 }
 
 // bnSelfCPU is the CPU time (user and system) the test process has used.
@@ -214,6 +229,11 @@ func (s *bnStageTimer) endLocked() {
 	}
 	s.total[s.cur] += time.Since(s.start)
 	s.cpu[s.cur] += bnSelfCPU() - s.cpuStart
+	if s.pcores {
+		busy, total := testrepo.ProcTime()
+		s.pBusy[s.cur] += busy - s.pStart[0]
+		s.pTotal[s.cur] += total - s.pStart[1]
+	}
 	s.cur = ""
 }
 
@@ -221,7 +241,9 @@ func (s *bnStageTimer) endLocked() {
 // test binary: run it with -cpuprofile/-memprofile to see where vicroot's
 // time goes; it reports the build's CPU time (cpu-s/op), and each stage's
 // wall time as <stage>-ms/op and the process's CPU time during it as
-// <stage>-cpu-ms/op (their ratio is the cores the stage kept busy). The
+// <stage>-cpu-ms/op (their ratio is the cores the stage kept busy; with
+// BENCH_PCORES=1 also <stage>-p-cores, the Go processors that had work,
+// which a loaded machine does not hide). The
 // sub-benchmark "systemd" builds the systemd-sized bootstrap
 // (BenchmarkCompareSystemd's definition).
 //
@@ -282,7 +304,7 @@ func bnInProcessBuild(b *testing.B, extra string, warm bool, rate int64) {
 			b.Fatal(err)
 		}
 	}
-	st := &bnStageTimer{total: map[string]time.Duration{}, cpu: map[string]time.Duration{}}
+	st := newStageTimer()
 	var cpu time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -307,6 +329,9 @@ func bnInProcessBuild(b *testing.B, extra string, warm bool, rate int64) {
 		unit := strings.ReplaceAll(name, " ", "_")
 		b.ReportMetric(float64(st.total[name].Milliseconds())/float64(b.N), unit+"-ms/op")
 		b.ReportMetric(float64(st.cpu[name].Milliseconds())/float64(b.N), unit+"-cpu-ms/op")
+		if st.pTotal[name] > 0 {
+			b.ReportMetric(st.pBusy[name]/st.pTotal[name]*float64(runtime.GOMAXPROCS(0)), unit+"-p-cores")
+		}
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"syscall"
 	"testing"
 	"testing/fstest"
@@ -169,30 +168,17 @@ func workerCounts() []int {
 // with other work cores is what the other work leaves over, while p-cores
 // still shows whether the writer gives every processor work.
 func cpuPerOp(b *testing.B) func() {
-	pbusy0, ptotal0 := procTime()
+	pbusy0, ptotal0 := testrepo.ProcTime()
 	start, t0 := cpuTime(), time.Now()
 	return func() {
 		cpu, wall := cpuTime()-start, time.Since(t0)
-		pbusy, ptotal := procTime()
+		pbusy, ptotal := testrepo.ProcTime()
 		b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 		b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cores")
 		if ptotal > ptotal0 {
 			b.ReportMetric((pbusy-pbusy0)/(ptotal-ptotal0)*float64(runtime.GOMAXPROCS(0)), "p-cores")
 		}
 	}
-}
-
-// procTime is the runtime's busy and total processor time (GOMAXPROCS
-// integrated over wall time), in seconds. The runtime brings these up to
-// date at a collection, so it runs one.
-func procTime() (busy, total float64) {
-	runtime.GC()
-	s := []metrics.Sample{{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindFloat64 || s[1].Value.Kind() != metrics.KindFloat64 {
-		return 0, 0
-	}
-	return s[0].Value.Float64() - s[1].Value.Float64(), s[0].Value.Float64()
 }
 
 func cpuTime() time.Duration {
