@@ -148,10 +148,10 @@ func TestDecompressErrors(t *testing.T) {
 	}
 }
 
-func gzipped(t *testing.T, data []byte) []byte { return packed(t, data, "gzip", "-n") }
+func gzipped(t testing.TB, data []byte) []byte { return packed(t, data, "gzip", "-n") }
 
 // packed is data compressed by tool (the oracle) with args and -c.
-func packed(t *testing.T, data []byte, tool string, args ...string) []byte {
+func packed(t testing.TB, data []byte, tool string, args ...string) []byte {
 	t.Helper()
 	cmd := exec.Command(tool, append(args, "-c")...)
 	cmd.Stdin = bytes.NewReader(data)
