@@ -172,6 +172,13 @@ func bnVIC(b *testing.B, bundles bool) {
 	bnReport(b, us)
 }
 
+// bnSelfCPU is the CPU time (user and system) this process has used.
+func bnSelfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // bnStageTimer is a pipeline.Progress that records each stage's wall time.
 type bnStageTimer struct {
 	mu    sync.Mutex
@@ -246,6 +253,7 @@ func bnInProcessBuild(b *testing.B, extra string, warm bool) {
 		}
 	}
 	st := &bnStageTimer{total: map[string]time.Duration{}}
+	cpu0 := bnSelfCPU()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -262,6 +270,7 @@ func bnInProcessBuild(b *testing.B, extra string, warm bool) {
 		st.mu.Unlock()
 	}
 	b.StopTimer()
+	b.ReportMetric((bnSelfCPU()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 	for _, name := range st.order {
 		b.ReportMetric(float64(st.total[name].Milliseconds())/float64(b.N), strings.ReplaceAll(name, " ", "_")+"-ms/op")
 	}
