@@ -261,10 +261,24 @@ func readStamp(p string, sum Checksum) (*stamp, error) {
 
 // writeStamp records that the cache entry at p, whose identity is id, was
 // verified as content sum (with rpm's facts for a package). A failure
-// costs only a full verification next time.
+// costs only a full verification next time. The stamp is renamed into
+// place but not synced to disk: one lost or torn in a crash costs a full
+// verification too (its digest refuses a torn one), never a wrong answer,
+// and a cold build does not wait for a disk flush per package.
 func writeStamp(p string, id fileid.ID, sum Checksum, rpm *rpmFacts) error {
 	st := &stamp{ID: id, Sum: Checksum{Type: normSumType(sum.Type), Value: sum.Value}, RPM: rpm}
-	return atomicfile.WriteFile(stampPath(p), st.encode(), 0o644)
+	f, err := atomicfile.Create(stampPath(p))
+	if err != nil {
+		return err
+	}
+	defer f.Discard()
+	if _, err := f.Write(st.encode()); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	return f.Rename(stampPath(p))
 }
 
 // stampFile stamps the cache entry at p as it is now on disk.
