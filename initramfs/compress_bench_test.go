@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"syscall"
 	"testing"
 	"testing/fstest"
@@ -162,15 +163,36 @@ func workerCounts() []int {
 }
 
 // cpuPerOp reports, when the returned func runs, the process's CPU time
-// per op (cpu-ms/op) and the cores it kept busy (cores: CPU over wall),
-// the figures that stay meaningful on a loaded machine.
+// per op (cpu-ms/op), the cores it kept busy (cores: CPU over wall) and
+// the processors (GOMAXPROCS's Ps) that had a goroutine to run (p-cores:
+// busy Ps over wall, as the Go scheduler sees them). On a machine shared
+// with other work cores is what the other work leaves over, while p-cores
+// still shows whether the writer gives every processor work.
 func cpuPerOp(b *testing.B) func() {
+	pbusy0, ptotal0 := procTime()
 	start, t0 := cpuTime(), time.Now()
 	return func() {
 		cpu, wall := cpuTime()-start, time.Since(t0)
+		pbusy, ptotal := procTime()
 		b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 		b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cores")
+		if ptotal > ptotal0 {
+			b.ReportMetric((pbusy-pbusy0)/(ptotal-ptotal0)*float64(runtime.GOMAXPROCS(0)), "p-cores")
+		}
 	}
+}
+
+// procTime is the runtime's busy and total processor time (GOMAXPROCS
+// integrated over wall time), in seconds. The runtime brings these up to
+// date at a collection, so it runs one.
+func procTime() (busy, total float64) {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 || s[1].Value.Kind() != metrics.KindFloat64 {
+		return 0, 0
+	}
+	return s[0].Value.Float64() - s[1].Value.Float64(), s[0].Value.Float64()
 }
 
 func cpuTime() time.Duration {

@@ -27,44 +27,57 @@ const (
 
 // gzipBlock is one block of input on its way through the writer.
 type gzipBlock struct {
-	in   []byte
-	dict []byte // the previous block's tail
-	last bool
-	out  bytes.Buffer
-	done chan struct{} // a value when out is ready
+	in    []byte
+	dict  []byte // the previous block's tail
+	last  bool
+	out   bytes.Buffer
+	ready bool // deflated, waiting for the blocks before it (under mu)
 }
 
+// gzipWriter hands full blocks to its deflaters through jobs; the deflater
+// that finishes the oldest unwritten block writes it, and any finished
+// blocks after it, in stream order, and returns them to free. There is no
+// output goroutine: a goroutine woken to write a finished block waits for a
+// processor while both deflaters run on, and blocks it holds are blocks the
+// producer lacks (the trace of BenchmarkWriteGzip showed it runnable for
+// half of its life).
 type gzipWriter struct {
-	w       io.Writer
-	cur     *gzipBlock
-	tail    []byte // the last gzipTailSize bytes of the last block sent
-	crc     uint32
-	size    uint32
-	free    chan *gzipBlock
-	jobs    chan *gzipBlock // to the workers
-	order   chan *gzipBlock // to the output, in stream order
-	wg      sync.WaitGroup
-	outDone chan struct{}
-	mu      sync.Mutex
+	w     io.Writer
+	cur   *gzipBlock
+	tail  []byte // the last gzipTailSize bytes of the last block sent
+	crc   uint32
+	size  uint32
+	free  chan *gzipBlock
+	jobs  chan *gzipBlock // to the deflaters
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	queue []*gzipBlock // sent and not yet written, in stream order
+	// writing is set while a deflater writes finished blocks; the others
+	// only mark theirs ready, and it writes them before it stops.
+	writing bool
 	err     error // the first write error
 	closed  bool
 }
 
-// newGzipWriter starts workers deflaters and the output goroutine; Close
-// stops them.
+// gzipBlocks is how many blocks the writer holds for workers deflaters:
+// beside the ones being deflated, one being filled and as many again
+// queued, so that a producer that waits for a processor or a read while
+// both deflaters run does not leave them without work.
+func gzipBlocks(workers int) int { return 2*workers + 2 }
+
+// newGzipWriter starts workers deflaters; Close stops them.
 func newGzipWriter(w io.Writer, workers int) (*gzipWriter, error) {
 	workers = max(workers, 1)
-	blocks := workers + 2 // one filling, one being written
+	blocks := gzipBlocks(workers)
 	z := &gzipWriter{
-		w:       w,
-		tail:    make([]byte, 0, gzipTailSize),
-		free:    make(chan *gzipBlock, blocks),
-		jobs:    make(chan *gzipBlock, blocks),
-		order:   make(chan *gzipBlock, blocks),
-		outDone: make(chan struct{}),
+		w:     w,
+		tail:  make([]byte, 0, gzipTailSize),
+		free:  make(chan *gzipBlock, blocks),
+		jobs:  make(chan *gzipBlock, blocks),
+		queue: make([]*gzipBlock, 0, blocks),
 	}
 	for range blocks {
-		z.free <- &gzipBlock{done: make(chan struct{}, 1)}
+		z.free <- &gzipBlock{}
 	}
 	fws := make([]*flate.Writer, workers)
 	for i := range fws {
@@ -82,7 +95,6 @@ func newGzipWriter(w io.Writer, workers int) (*gzipWriter, error) {
 	for _, fw := range fws {
 		go z.deflate(fw)
 	}
-	go z.output()
 	return z, nil
 }
 
@@ -103,21 +115,36 @@ func (z *gzipWriter) deflate(fw *flate.Writer) {
 		if b.last {
 			fw.Close()
 		}
-		b.done <- struct{}{}
+		z.finished(b)
 	}
 }
 
-func (z *gzipWriter) output() {
-	defer close(z.outDone)
-	for b := range z.order {
-		<-b.done
-		if z.error() == nil {
-			if _, err := z.w.Write(b.out.Bytes()); err != nil {
+// finished marks b deflated and, unless another deflater is writing,
+// writes the finished blocks at the head of the stream.
+func (z *gzipWriter) finished(b *gzipBlock) {
+	z.mu.Lock()
+	b.ready = true
+	if z.writing {
+		z.mu.Unlock()
+		return
+	}
+	z.writing = true
+	for len(z.queue) > 0 && z.queue[0].ready {
+		h := z.queue[0]
+		z.queue = append(z.queue[:0], z.queue[1:]...)
+		h.ready = false
+		failed := z.err != nil
+		z.mu.Unlock()
+		if !failed {
+			if _, err := z.w.Write(h.out.Bytes()); err != nil {
 				z.setError(err)
 			}
 		}
-		z.free <- b
+		z.free <- h // never blocks: free holds every block
+		z.mu.Lock()
 	}
+	z.writing = false
+	z.mu.Unlock()
 }
 
 func (z *gzipWriter) error() error {
@@ -164,7 +191,7 @@ func (z *gzipWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// send queues the current block for deflating and output.
+// send queues the current block for deflating and writing.
 func (z *gzipWriter) send(last bool) {
 	b := z.cur
 	z.cur = nil
@@ -175,12 +202,14 @@ func (z *gzipWriter) send(last bool) {
 	} else {
 		z.tail = z.tail[:0]
 	}
-	z.order <- b
+	z.mu.Lock()
+	z.queue = append(z.queue, b)
+	z.mu.Unlock()
 	z.jobs <- b
 }
 
 // Close deflates what is left, writes the trailer and stops the
-// goroutines; it does not close the underlying writer.
+// deflaters; it does not close the underlying writer.
 func (z *gzipWriter) Close() error {
 	if z.closed {
 		return z.error()
@@ -192,9 +221,8 @@ func (z *gzipWriter) Close() error {
 	}
 	z.send(true)
 	close(z.jobs)
-	close(z.order)
+	// The deflater that finishes last writes what is left.
 	z.wg.Wait()
-	<-z.outDone
 	if err := z.error(); err != nil {
 		return err
 	}

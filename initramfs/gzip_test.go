@@ -116,3 +116,40 @@ func TestGzipWriteError(t *testing.T) {
 		}
 	}
 }
+
+// slowWriter holds every write for a while, so that deflaters finish
+// blocks while another one is writing and blocks finish out of order.
+type slowWriter struct{ bytes.Buffer }
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(2 * time.Millisecond)
+	return w.Buffer.Write(p)
+}
+
+// TestGzipSlowDestination: with a destination slower than the deflaters,
+// the blocks still come out in stream order, as pgzip's stream.
+func TestGzipSlowDestination(t *testing.T) {
+	exe, err := os.Executable()
+	must(t, err)
+	code, err := os.ReadFile(exe)
+	must(t, err)
+	for len(code) < 12<<20 {
+		code = append(code, code...)
+	}
+	data := code[:12<<20+777]
+	want := pgzipStream(t, data)
+	for _, workers := range []int{2, 8} {
+		var out slowWriter
+		zw, err := initramfs.CompressWorkers(&out, initramfs.Gzip, workers)
+		must(t, err)
+		for b := data; len(b) > 0; b = b[min(len(b), 256<<10):] {
+			if _, err := zw.Write(b[:min(len(b), 256<<10)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(t, zw.Close())
+		if !bytes.Equal(out.Bytes(), want) {
+			t.Fatalf("%d workers: %d bytes, pgzip's stream is %d bytes; first difference at byte %d", workers, out.Len(), len(want), diffAt(out.Bytes(), want))
+		}
+	}
+}
