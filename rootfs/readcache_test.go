@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,5 +144,46 @@ func TestReadCacheGrowingStore(t *testing.T) {
 	p = make([]byte, 6)
 	if n, err := c.readerAt(st, 11).ReadAt(p, 5); n != 6 || string(p) != " world" {
 		t.Fatalf("after growing: %d %q %v", n, p, err)
+	}
+}
+
+// BenchmarkReadCache reads the files of a payload-like store on disk one
+// after the other, as the image writers do, directly (a read per file and
+// 32 KiB) and through the read cache.
+func BenchmarkReadCache(b *testing.B) {
+	rng := rand.New(rand.NewSource(1))
+	var sizes []int
+	for range 3000 {
+		sizes = append(sizes, rng.Intn(12<<10))
+	}
+	sizes = append(sizes, 4<<20, 1<<20)
+	data, offs := layout(rng, sizes)
+	p := filepath.Join(b.TempDir(), "store")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 32<<10)
+	for _, mode := range []string{"direct", "cached"} {
+		b.Run(mode, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for range b.N {
+				var c readCache
+				for i, n := range sizes {
+					var src io.ReaderAt = f
+					if mode == "cached" {
+						src = c.readerAt(f, offs[i]+int64(n))
+					}
+					r := io.NewSectionReader(src, offs[i], int64(n))
+					if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
 	}
 }
