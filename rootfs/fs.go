@@ -30,7 +30,7 @@ func (t *Tree) Open(name string) (fs.File, error) {
 		return &dirFile{fi: fi, entries: n.dirEntries()}, nil
 	case n.mode.IsRegular():
 		if n.content != nil {
-			return &file{fi: fi, ContentReader: n.content.Reader()}, nil
+			return &file{fi: fi, ContentReader: t.reader(n.content.Content)}, nil
 		}
 		return &file{fi: fi, ContentReader: bytes.NewReader(nil)}, nil
 	default:
@@ -109,10 +109,19 @@ func (t *Tree) ReadFile(name string) ([]byte, error) {
 		return bytes.Clone(c.data), nil
 	}
 	data := make([]byte, c.size)
-	if _, err := c.Reader().ReadAt(data, 0); err != nil {
+	if _, err := t.reader(c).ReadAt(data, 0); err != nil {
 		return nil, &fs.PathError{Op: "readfile", Path: name, Err: err}
 	}
 	return data, nil
+}
+
+// reader reads content as Content.Reader does, the small reads of a
+// reference through the tree's read cache.
+func (t *Tree) reader(c Content) ContentReader {
+	if c.src != nil {
+		return io.NewSectionReader(t.reads.readerAt(c.src, c.off+c.size), c.off, c.size)
+	}
+	return c.Reader()
 }
 
 func (n *inode) dirEntries() []fs.DirEntry {

@@ -32,6 +32,8 @@ type Tree struct {
 	nextIno uint64
 	// defTime is the mtime given to entries the tree creates without one.
 	defTime time.Time
+	// reads serves small reads of content held by reference.
+	reads readCache
 }
 
 // blob is file content stored once per SHA-256 digest.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/vicroot/vicroot/internal/atomicfile"
+	"github.com/vicroot/vicroot/internal/fileid"
 )
 
 // ErrChecksum: content does not match the checksum that names it.
@@ -38,19 +39,35 @@ func (c *Cache) Path(sum Checksum) string {
 }
 
 // Lookup returns the cached file for sum, after checking its size (when
-// size >= 0) and hashing it again: a file altered on disk since it was
-// stored is removed and reported missing.
+// size >= 0) and its content: a file altered on disk since it was stored
+// is removed and reported missing. The content is hashed again unless the
+// file's stamp (see stamp) vouches for it as it is now; a file hashed
+// here gets a stamp.
 func (c *Cache) Lookup(sum Checksum, size int64) (string, bool) {
 	if sum.check() != nil {
 		return "", false
 	}
 	p := c.Path(sum)
-	if err := verifyFile(p, sum, size); err != nil {
+	if st, err := readStamp(p, sum); err == nil {
+		if fi, err := os.Stat(p); err == nil {
+			if id, err := fileid.Of(fi); err == nil && id == st.ID && (size < 0 || id.Size == size) {
+				if st.RPM != nil {
+					vouched.Store(p, st)
+				}
+				return p, true
+			}
+		}
+	}
+	fullReads.Add(1)
+	id, err := verifyFile(p, sum, size)
+	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			os.Remove(p)
+			os.Remove(stampPath(p))
 		}
 		return "", false
 	}
+	writeStamp(p, id, sum, nil)
 	return p, true
 }
 
@@ -112,7 +129,7 @@ func (c *Cache) commit(tmp *atomicfile.File, sum Checksum, size int64, check fun
 	if err := tmp.Flush(0o644); err != nil {
 		return "", err
 	}
-	if err := verifyFile(tmp.Name(), sum, size); err != nil {
+	if _, err := verifyFile(tmp.Name(), sum, size); err != nil {
 		return "", err
 	}
 	if check != nil {
@@ -127,31 +144,43 @@ func (c *Cache) commit(tmp *atomicfile.File, sum Checksum, size int64, check fun
 	if err := tmp.Rename(dst); err != nil {
 		return "", err
 	}
+	if check == nil {
+		// A package (check) is stamped by its fetcher, with its facts.
+		stampFile(dst, sum, nil)
+	}
 	return dst, nil
 }
 
 // verifyFile hashes path and compares it with sum (and size when >= 0).
-func verifyFile(path string, sum Checksum, size int64) error {
-	f, err := os.Open(path)
+// It returns the file's identity before it was read.
+func verifyFile(path string, sum Checksum, size int64) (fileid.ID, error) {
+	f, err := fileid.Open(path)
 	if err != nil {
-		return err
+		return fileid.ID{}, err
 	}
 	defer f.Close()
+	id, err := fileid.OfFile(f)
+	if err != nil {
+		return id, err
+	}
+	if size >= 0 && id.Size != size {
+		return id, fmt.Errorf("%w: size %d, want %d", ErrChecksum, id.Size, size)
+	}
 	h, err := sum.newHash()
 	if err != nil {
-		return err
+		return id, err
 	}
-	n, err := io.Copy(h, f)
+	n, err := io.CopyBuffer(h, struct{ io.Reader }{f}, make([]byte, 256<<10))
 	if err != nil {
-		return err
+		return id, err
 	}
 	if size >= 0 && n != size {
-		return fmt.Errorf("%w: size %d, want %d", ErrChecksum, n, size)
+		return id, fmt.Errorf("%w: size %d, want %d", ErrChecksum, n, size)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum.Value {
-		return fmt.Errorf("%w: %s %s, want %s", ErrChecksum, normSumType(sum.Type), got, sum.Value)
+		return id, fmt.Errorf("%w: %s %s, want %s", ErrChecksum, normSumType(sum.Type), got, sum.Value)
 	}
-	return nil
+	return id, nil
 }
 
 // storeByName writes data under Dir/<kind>/<sha256 of key> (repomd.xml

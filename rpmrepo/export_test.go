@@ -19,3 +19,9 @@ func ReadKeyRing(armored ...[]byte) (*KeyRing, error) {
 	}
 	return ReadKeyFiles(files...)
 }
+
+// FullReads is how many cache entries were read in full so far.
+func FullReads() int64 { return fullReads.Load() }
+
+// StampSuffix names a cache entry's stamp beside it.
+const StampSuffix = stampSuffix

@@ -18,6 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/vicroot/vicroot/internal/fileid"
 	"github.com/vicroot/vicroot/internal/pgparmor"
 	"github.com/vicroot/vicroot/internal/rpmhdr"
 )
@@ -466,12 +467,18 @@ func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
 	}
 	var v *Verification
 	var refusedErr error
+	var checked string
+	var id fileid.ID
+	var facts *rpmFacts
 	// The file must be what its checksum says, its signature must hold,
 	// and what the metadata said about it must be what its header says,
-	// before it enters the cache (or stays there).
+	// before it enters the cache (or stays there). A cached file whose
+	// stamp vouches for it has only its headers read (verifyRPMFile).
 	check := func(p string) error {
+		st := takeVouched(p, pkg.Checksum)
 		var err error
-		v, err = VerifyRPMFile(p, r.opts.KeyRing, r.Config.GPGCheck)
+		v, id, facts, err = verifyRPMFile(p, st, r.opts.KeyRing, r.Config.GPGCheck)
+		checked = p
 		var main *rpmhdr.Header
 		if v != nil {
 			v.Name = pkg.NEVRA()
@@ -482,6 +489,9 @@ func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
 		} else if err := MatchHeader(r.packageURL(pkg), pkg, main); err != nil {
 			refusedErr = fmt.Errorf("rpmrepo: %s (repo %s): %w", pkg, r.Config.ID, err)
 		}
+		if refusedErr != nil {
+			os.Remove(stampPath(p))
+		}
 		return refusedErr
 	}
 	p, err := r.fetcher.fetchVerified(ctx, bases, pkg.Location, pkg.Checksum, pkg.Size, check)
@@ -490,6 +500,16 @@ func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
 			err = fmt.Errorf("rpmrepo: %s: %w", pkg, err)
 		}
 		return Fetched{Package: pkg, Verification: v}, err
+	}
+	switch {
+	case facts == nil:
+		// The stamp held.
+	case checked == p:
+		// A full check of the cached file: stamp it as it was then.
+		writeStamp(p, id, pkg.Checksum, facts)
+	default:
+		// Checked as a download, then renamed into the cache.
+		stampFile(p, pkg.Checksum, facts)
 	}
 	return Fetched{Package: pkg, Path: p, Verification: v}, nil
 }
@@ -544,7 +564,7 @@ func VerifyDetached(data, sig []byte, kr *KeyRing) (*SigCheck, error) {
 		}
 		h.Write(data)
 		v.Signatures = append(v.Signatures, c)
-		v.checkSig(len(v.Signatures)-1, s, h, kr)
+		v.checkSig(len(v.Signatures)-1, s, kr, hashVerifier(s, h, nil))
 		if v.Signatures[len(v.Signatures)-1].Status == SigOK {
 			sc := v.Signatures[len(v.Signatures)-1]
 			return &sc, nil

@@ -1,6 +1,7 @@
 package rpmrepo
 
 import (
+	"bufio"
 	"bytes"
 	"crypto"
 	"crypto/md5"
@@ -11,10 +12,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/vicroot/vicroot/internal/fileid"
 	"github.com/vicroot/vicroot/internal/rpmhdr"
 )
 
@@ -119,12 +120,42 @@ type Verification struct {
 
 // VerifyRPMFile is VerifyRPM on a file.
 func VerifyRPMFile(path string, kr *KeyRing, gpgcheck bool) (*Verification, error) {
-	f, err := os.Open(path)
+	v, _, _, err := verifyRPMFile(path, nil, kr, gpgcheck)
+	return v, err
+}
+
+// headerBuffer buffers the small reads of an RPM's lead and headers; a
+// header bigger than it is read directly into its own buffer.
+const headerBuffer = 16 << 10
+
+// verifyRPMFile verifies the package at path: from its headers and the
+// stamp st when st vouches for the file as it is (same identity, facts
+// that fit its headers, an outcome for every key tried), else in full.
+// It returns the file's identity before it was read and, after a full
+// read that verified, the facts to stamp it with (nil when the stamp was
+// used). Whatever the stamp cannot settle, a refusal included, is decided
+// by the full read, so both ways give the same Verification and error.
+func verifyRPMFile(path string, st *stamp, kr *KeyRing, gpgcheck bool) (*Verification, fileid.ID, *rpmFacts, error) {
+	f, err := fileid.Open(path)
 	if err != nil {
-		return &Verification{Name: path}, fmt.Errorf("rpmrepo: %w", err)
+		return &Verification{Name: path}, fileid.ID{}, nil, fmt.Errorf("rpmrepo: %w", err)
 	}
 	defer f.Close()
-	return VerifyRPM(f, path, kr, gpgcheck)
+	id, idErr := fileid.OfFile(f)
+	if idErr == nil && st != nil && st.RPM != nil && st.ID == id {
+		v, _, err := verifyRPM(bufio.NewReaderSize(f, headerBuffer), path, kr, gpgcheck, st.RPM)
+		if err == nil {
+			return v, id, nil, nil
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return &Verification{Name: path}, id, nil, fmt.Errorf("rpmrepo: %w", err)
+		}
+	}
+	v, facts, err := verifyRPM(bufio.NewReaderSize(f, headerBuffer), path, kr, gpgcheck, nil)
+	if err != nil || idErr != nil {
+		facts = nil
+	}
+	return v, id, facts, err
 }
 
 // VerifyRPM reads a whole .rpm from r and checks it as rpm -K does: the
@@ -139,7 +170,25 @@ func VerifyRPMFile(path string, kr *KeyRing, gpgcheck bool) (*Verification, erro
 // of a primary key is ignored, with a warning, as rpm does. Without
 // gpgcheck only the digests must hold. Any BAD signature or digest fails.
 // name is used in errors.
-func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verification, err error) {
+func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (*Verification, error) {
+	v, _, err := verifyRPM(r, name, kr, gpgcheck, nil)
+	return v, err
+}
+
+// errStale: a stamp's facts do not fit the package read now (or name a
+// key outcome not recorded); the package is then read in full.
+var errStale = errors.New("stamp does not fit the package")
+
+// verifyRPM is VerifyRPM. With known nil it reads the payload and also
+// returns the facts the read established, for a stamp. With known (a
+// stamp's facts for this very file) it reads only the headers, re-checks
+// everything they hold against kr and gpgcheck as given now, and takes
+// what needs the payload from known: the digests the payload hashed to,
+// its size, and the outcome of a header+payload signature with a key of
+// the same fingerprint as one of kr (rpmFacts says why that is sound). It
+// returns errStale when known does not fit; the Verification is then
+// meaningless.
+func verifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool, known *rpmFacts) (v *Verification, facts *rpmFacts, err error) {
 	v = &Verification{Name: name}
 	defer func() {
 		// Our parser bounds everything, but a bug must not take the build
@@ -148,13 +197,19 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 			err = fmt.Errorf("rpmrepo: %s: %w: panic while reading: %v", name, ErrMalformedRPM, p)
 		}
 	}()
-	f, err := rpmhdr.ReadFile(r, -1)
+	hh := sha256.New()
+	f, err := rpmhdr.ReadFile(io.TeeReader(r, hh), -1)
 	if err != nil {
-		return v, fmt.Errorf("rpmrepo: %s: %w", name, err)
+		return v, nil, fmt.Errorf("rpmrepo: %s: %w", name, err)
+	}
+	facts = &rpmFacts{HeaderEnd: f.PayloadOffset}
+	hh.Sum(facts.HeaderSHA256[:0])
+	stale := func() (*Verification, *rpmFacts, error) { return v, nil, errStale }
+	if known != nil && (known.HeaderEnd != facts.HeaderEnd || known.HeaderSHA256 != facts.HeaderSHA256) {
+		return stale()
 	}
 	v.main = f.Main
-	fail := func(e error) (*Verification, error) { return v, fmt.Errorf("rpmrepo: %s: %w", name, e) }
-
+	fail := func(e error) (*Verification, *rpmFacts, error) { return v, nil, fmt.Errorf("rpmrepo: %s: %w", name, e) }
 	// Header digests.
 	for _, d := range []struct {
 		tag  uint32
@@ -178,6 +233,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 	// get a hash fed with the header and then the streamed payload.
 	type pending struct {
 		idx int
+		tag uint32
 		sig *pgpSig
 		h   hash.Hash
 	}
@@ -211,9 +267,9 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 		h.Write(f.Main.Raw)
 		v.Signatures = append(v.Signatures, c)
 		if t.header {
-			v.checkSig(len(v.Signatures)-1, s, h, kr)
+			v.checkSig(len(v.Signatures)-1, s, kr, hashVerifier(s, h, nil))
 		} else {
-			payloadSigs = append(payloadSigs, pending{len(v.Signatures) - 1, s, h})
+			payloadSigs = append(payloadSigs, pending{len(v.Signatures) - 1, t.tag, s, h})
 			sinks = append(sinks, h)
 		}
 	}
@@ -254,27 +310,64 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 		pdName = "Payload " + algoName(pgpHashNames, algo)
 		sinks = append(sinks, pdh)
 	}
-	size, err := io.Copy(io.MultiWriter(sinks...), r)
-	if err != nil {
-		return fail(fmt.Errorf("reading payload: %w", err))
+	if known == nil {
+		fullReads.Add(1)
+		// Big reads: the payload can be many megabytes.
+		facts.PayloadSize, err = io.CopyBuffer(io.MultiWriter(sinks...), struct{ io.Reader }{r}, make([]byte, 256<<10))
+		if err != nil {
+			return fail(fmt.Errorf("reading payload: %w", err))
+		}
+		if hasPD {
+			facts.PayloadDigest = pdh.Sum(nil)
+		}
+		if hasMD5 {
+			facts.MD5 = md5h.Sum(nil)
+		}
+	} else {
+		if hasPD != (known.PayloadDigest != nil) || hasMD5 != (known.MD5 != nil) {
+			return stale()
+		}
+		facts.PayloadSize, facts.PayloadDigest, facts.MD5 = known.PayloadSize, known.PayloadDigest, known.MD5
 	}
 	if hasPD {
-		got := hex.EncodeToString(pdh.Sum(nil))
+		got := hex.EncodeToString(facts.PayloadDigest)
 		v.Digests = append(v.Digests, DigestCheck{Name: pdName, Want: strings.ToLower(pdWant[0]), Got: got, OK: strings.EqualFold(pdWant[0], got)})
 	}
 	if hasMD5 {
-		got := md5h.Sum(nil)
+		got := facts.MD5
 		v.Digests = append(v.Digests, DigestCheck{Name: "MD5", Want: hex.EncodeToString(md5want), Got: hex.EncodeToString(got), OK: bytes.Equal(md5want, got)})
 	}
 	if sz, ok, err := f.Sig.Int32s(sigTagSize); err == nil && ok && len(sz) == 1 {
 		want := int64(sz[0])
-		got := int64(len(f.Main.Raw)) + size
+		got := int64(len(f.Main.Raw)) + facts.PayloadSize
 		if want != got {
 			v.Digests = append(v.Digests, DigestCheck{Name: "Size", Want: fmt.Sprint(want), Got: fmt.Sprint(got)})
 		}
 	}
 	for _, p := range payloadSigs {
-		v.checkSig(p.idx, p.sig, p.h, kr)
+		verify := hashVerifier(p.sig, p.h, func(fpr string, err error) {
+			o := sigOutcome{Tag: p.tag, Fingerprint: fpr}
+			if err != nil {
+				o.Err = err.Error()
+			}
+			facts.Sigs = append(facts.Sigs, o)
+		})
+		if known != nil {
+			verify = func(k *Key) error {
+				o, ok := known.outcome(p.tag, k.Fingerprint)
+				if !ok {
+					return errStale
+				}
+				facts.Sigs = append(facts.Sigs, o)
+				if o.Err != "" {
+					return errors.New(o.Err)
+				}
+				return nil
+			}
+		}
+		if v.checkSig(p.idx, p.sig, kr, verify) != nil {
+			return stale()
+		}
 	}
 
 	// Verdict.
@@ -284,7 +377,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 		}
 	}
 	if !gpgcheck {
-		return v, nil
+		return v, facts, nil
 	}
 	var ok, payloadCovered bool
 	var notTrusted, noKey []string
@@ -312,7 +405,7 @@ func VerifyRPM(r io.Reader, name string, kr *KeyRing, gpgcheck bool) (v *Verific
 		if k := v.findKey(kr); k != nil && !k.primary {
 			v.PrimaryFingerprint = k.Cert.Primary.Fingerprint
 		}
-		return v, nil
+		return v, facts, nil
 	case ok:
 		return fail(fmt.Errorf("%w: only the header is signed and it holds no payload digest", ErrUnsigned))
 	case len(notTrusted) > 0:
@@ -345,17 +438,18 @@ func (v *Verification) findKey(kr *KeyRing) *Key {
 	return nil
 }
 
-// checkSig verifies signature i, whose signed data has been written to h,
-// against the keys of kr with its key id, and records the outcome.
-func (v *Verification) checkSig(i int, s *pgpSig, h hash.Hash, kr *KeyRing) {
+// checkSig checks signature i against the keys of kr with its key id, with
+// verify telling whether the signed data verifies with one of them, and
+// records the outcome. It returns verify's errStale, if any.
+func (v *Verification) checkSig(i int, s *pgpSig, kr *KeyRing, verify func(*Key) error) error {
 	c := &v.Signatures[i]
 	if s.SigType != 0 {
 		c.Status, c.Detail = SigBad, fmt.Sprintf("signature type %#02x, want binary (0x00)", s.SigType)
-		return
+		return nil
 	}
 	if s.hash == crypto.MD5 {
 		c.Status, c.Detail = SigUnsupported, "MD5 signatures are insecure"
-		return
+		return nil
 	}
 	var cands []*Key
 	for _, k := range kr.lookup(s.KeyID) {
@@ -366,19 +460,21 @@ func (v *Verification) checkSig(i int, s *pgpSig, h hash.Hash, kr *KeyRing) {
 	}
 	if len(cands) == 0 {
 		c.Status = SigNoKey
-		return
+		return nil
 	}
-	// Several certificates can hold the same key (the alice variants);
-	// each candidate gets a fresh copy of the hash state.
+	// Several certificates can hold the same key (the alice variants).
 	var st SigStatus
 	var detail, fpr string
 	for _, k := range cands {
-		hk, err := cloneHash(h)
-		if err != nil {
-			c.Status, c.Detail = SigUnsupported, err.Error()
-			return
-		}
-		if err := s.verify(hk, k); err != nil {
+		if err := verify(k); err != nil {
+			var u unsupportedError
+			switch {
+			case errors.Is(err, errStale):
+				return err
+			case errors.As(err, &u):
+				c.Status, c.Detail = SigUnsupported, u.Error()
+				return nil
+			}
 			if st == "" {
 				st, detail, fpr = SigBad, err.Error(), k.Fingerprint
 			}
@@ -401,6 +497,27 @@ func (v *Verification) checkSig(i int, s *pgpSig, h hash.Hash, kr *KeyRing) {
 		break
 	}
 	c.Status, c.Detail, c.Fingerprint = st, detail, fpr
+	return nil
+}
+
+// unsupportedError: the signature cannot be checked at all.
+type unsupportedError struct{ error }
+
+// hashVerifier verifies s over the data written to h, with a fresh copy
+// of h's state for each key (several certificates can hold the same key:
+// the alice variants). record, when not nil, is told each key's outcome.
+func hashVerifier(s *pgpSig, h hash.Hash, record func(fpr string, err error)) func(*Key) error {
+	return func(k *Key) error {
+		hk, err := cloneHash(h)
+		if err != nil {
+			return unsupportedError{err}
+		}
+		err = s.verify(hk, k)
+		if record != nil {
+			record(k.Fingerprint, err)
+		}
+		return err
+	}
 }
 
 // untrusted says why k may not make a signature at time t, or "".

@@ -16,7 +16,6 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
 )
 
@@ -107,9 +106,18 @@ func ByRPMCompressor(s string) (Format, error) {
 
 // Options bound the decoders.
 type Options struct {
-	// MaxMemory caps the zstd decoder's window and frame buffers; zero
-	// keeps the decoder's default (64 MiB windows).
+	// MaxMemory caps the zstd decoder's window and frame buffers and the
+	// xz decoder's dictionary; zero keeps the zstd decoder's default (64
+	// MiB windows) and takes the dictionary an xz block declares.
 	MaxMemory uint64
+}
+
+// xzDictMax is the xz decoder's dictMax for Options.MaxMemory.
+func xzDictMax(maxMemory uint64) uint32 {
+	if maxMemory == 0 || maxMemory >= uint64(xzDictUnbounded) {
+		return xzDictUnbounded
+	}
+	return uint32(maxMemory)
 }
 
 // lzmaDictCap caps the legacy lzma header's dictionary size, which the
@@ -129,11 +137,7 @@ func NewReader(r io.Reader, f Format, opts Options) (io.ReadCloser, error) {
 		}
 		return zr, nil
 	case Xz:
-		xr, err := xz.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("xz: %w", err)
-		}
-		return io.NopCloser(xr), nil
+		return newXzReader(r, xzDictMax(opts.MaxMemory))
 	case Zstd:
 		zo := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true)}
 		if opts.MaxMemory > 0 {

@@ -1,39 +1,37 @@
 package decompress
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"hash/crc32"
 	"io"
-
-	"github.com/ulikunitz/xz"
 )
 
 // NewXzReaderAt is NewReader(r, Xz) for an xz stream whose end is known
 // (size bytes of r): the decoder's dictionary is bounded by what each
 // block decompresses to, read from the stream's index, instead of the
-// dictionary size the encoder chose. The decoder allocates and clears its
-// dictionary up front, so a 100 KiB kernel module compressed with `xz -6`
-// would cost an 8 MiB buffer; an RPM payload one of its own size at most.
+// dictionary size the encoder chose. The decoder allocates the dictionary
+// a block header declares, so a 100 KiB kernel module compressed with
+// `xz -6` would cost an 8 MiB buffer; an RPM payload one of its own size
+// at most.
 //
 // The output is the same: an LZMA2 match never reaches back further than
 // the bytes decoded so far in its block, and a dictionary at least that
 // big holds them all (a match beyond it would be an error, never other
 // bytes). The index is only a hint: the decoder checks it against the
-// blocks, and a stream this does not recognise (several streams, padding,
-// other filters) is read with the encoder's dictionary.
+// blocks, and a stream this does not recognise (several streams, padding)
+// is read with the encoder's dictionary.
 func NewXzReaderAt(r io.ReaderAt, size int64) (io.ReadCloser, error) {
-	src := io.Reader(io.NewSectionReader(r, 0, size))
+	return newXzReader(xzSource(r, size), xzDictUnbounded)
+}
+
+// xzSource is the stream of size bytes of r with each block's dictionary
+// bounded by xzBoundDict, or as it is when it does not recognise it.
+func xzSource(r io.ReaderAt, size int64) io.Reader {
 	if parts, ok := xzBoundDict(r, size); ok {
-		src = io.MultiReader(parts...)
+		return io.MultiReader(parts...)
 	}
-	xr, err := xz.NewReader(bufio.NewReaderSize(src, 64<<10))
-	if err != nil {
-		return nil, fmt.Errorf("xz: %w", err)
-	}
-	return io.NopCloser(xr), nil
+	return io.NewSectionReader(r, 0, size)
 }
 
 // xz container constants.
@@ -46,7 +44,7 @@ const (
 // xzBoundDict returns the stream as pieces, each block header rewritten
 // with the smallest dictionary that holds the block's output (never a
 // bigger one than it had); ok is false when the stream is not one plain
-// xz stream of LZMA2 blocks.
+// xz stream of blocks whose filter chain ends in LZMA2.
 func xzBoundDict(r io.ReaderAt, size int64) (parts []io.Reader, ok bool) {
 	if size < xzHeaderLen+xzFooterLen {
 		return nil, false
@@ -115,7 +113,7 @@ func xzBlockHeader(r io.ReaderAt, off int64, plain uint64) ([]byte, bool) {
 		return nil, false
 	}
 	flags := body[1]
-	if flags&0x3f != 0 { // one filter (LZMA2 alone), no reserved bits
+	if flags&0x3c != 0 { // reserved bits
 		return nil, false
 	}
 	rd := bytes.NewReader(body[2:])
@@ -128,6 +126,16 @@ func xzBlockHeader(r io.ReaderAt, off int64, plain uint64) ([]byte, bool) {
 		if _, err := binary.ReadUvarint(rd); err != nil {
 			return nil, false
 		}
+	}
+	// Filters before the last (BCJ, delta) change no sizes; the last
+	// is LZMA2 with its one property byte, the dictionary size.
+	for i := byte(0); i < flags&3; i++ {
+		_, err1 := binary.ReadUvarint(rd)
+		psize, err2 := binary.ReadUvarint(rd)
+		if err1 != nil || err2 != nil || psize > uint64(rd.Len()) {
+			return nil, false
+		}
+		rd.Seek(int64(psize), io.SeekCurrent)
 	}
 	id, err1 := binary.ReadUvarint(rd)
 	psize, err2 := binary.ReadUvarint(rd)

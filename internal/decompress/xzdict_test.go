@@ -3,6 +3,9 @@ package decompress
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
 	"io"
 	"os"
 	"os/exec"
@@ -27,8 +30,9 @@ func xzCompress(t testing.TB, data []byte, args ...string) []byte {
 }
 
 // TestXzReaderAtBoundsDictionary: streams xz(1) made with big dictionaries
-// (one block, several blocks, every check) decode to the input with the
-// dictionary bounded, and the bounded headers are really smaller.
+// (one block, several blocks, every check, BCJ and delta filters) decode
+// to the input with the dictionary bounded, and the bounded headers are
+// really smaller.
 func TestXzReaderAtBoundsDictionary(t *testing.T) {
 	plain := make([]byte, 300<<10)
 	rand.Read(plain[:100<<10])
@@ -48,6 +52,9 @@ func TestXzReaderAtBoundsDictionary(t *testing.T) {
 		{[]string{"-6", "--check=sha256", "--block-size=65536"}, "dict=64KiB dict=64KiB dict=64KiB dict=64KiB dict=48KiB"},
 		{[]string{"--lzma2=dict=64MiB", "--check=none"}, "dict=384KiB"},
 		{[]string{"-0"}, "dict=256KiB"},
+		// Filter chains: BCJ or delta before LZMA2.
+		{[]string{"--x86", "--lzma2=preset=6"}, "dict=384KiB"},
+		{[]string{"--check=crc64", "--delta=dist=4", "--lzma2=dict=64MiB", "--block-size=200000"}, "dict=256KiB dict=128KiB"},
 	} {
 		args := tc.args
 		z := xzCompress(t, plain, args...)
@@ -138,25 +145,70 @@ func TestXzReaderAtFallsBack(t *testing.T) {
 	}
 }
 
-// FuzzXzReaderAt: any input decodes to what NewReader decodes or fails,
-// without panicking.
-func FuzzXzReaderAt(f *testing.F) {
-	f.Add([]byte{0xfd, '7', 'z', 'X', 'Z', 0, 0, 1, 0x69, 0x22, 0xde, 0x36, 0, 0, 0, 0, 0x1c, 0xdf, 0x44, 0x21, 0x1f, 0xb6, 0xf3, 0x7d, 1, 0, 0, 'Y', 'Z'})
-	f.Fuzz(func(t *testing.T, in []byte) {
-		want, werr := func() ([]byte, error) {
-			r, err := NewReader(bytes.NewReader(in), Xz, Options{})
-			if err != nil {
-				return nil, err
+// panicReader panics on Read, as a decoder bug would.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("decoder bug") }
+
+// TestXzErrors: each malformed stream is an error that says it is xz's,
+// where (the stream header or the uncompressed offset) and what was
+// wrong; a panic inside the decoder is an error too.
+func TestXzErrors(t *testing.T) {
+	plain := bytes.Repeat([]byte("vicroot xz error test\n"), 20000)
+	good := xzCompress(t, plain, "--lzma2=dict=8MiB")
+	damaged := bytes.Clone(good)
+	damaged[len(damaged)/2] ^= 0x40
+	// Check type 2 is reserved: the flags' CRC32 made right again.
+	check2 := bytes.Clone(good)
+	check2[7] = 2
+	binary.LittleEndian.PutUint32(check2[8:12], crc32.ChecksumIEEE(check2[6:8]))
+	for _, c := range []struct {
+		name string
+		in   []byte
+		opts Options
+		want string
+	}{
+		{"not xz", []byte("070701 plain cpio"), Options{}, "xz: at the start of the stream: not an xz stream"},
+		{"empty", nil, Options{}, "xz: at the start of the stream: truncated"},
+		{"truncated", good[:len(good)/2], Options{}, "truncated or corrupt data"},
+		{"damaged", damaged, Options{}, "xz: at uncompressed byte "},
+		{"reserved check", check2, Options{}, "unsupported integrity check type"},
+		{"dictionary over MaxMemory", good, Options{MaxMemory: 1 << 20}, "dictionary is larger than allowed"},
+	} {
+		var err error
+		for _, open := range []func() (io.ReadCloser, error){
+			func() (io.ReadCloser, error) { return NewReader(bytes.NewReader(c.in), Xz, c.opts) },
+			func() (io.ReadCloser, error) {
+				if c.opts.MaxMemory != 0 {
+					return NewReader(bytes.NewReader(c.in), Xz, c.opts)
+				}
+				return NewXzReaderAt(bytes.NewReader(c.in), int64(len(c.in)))
+			},
+		} {
+			r, oerr := open()
+			err = oerr
+			if err == nil {
+				_, err = io.ReadAll(r)
+				r.Close()
 			}
-			return io.ReadAll(io.LimitReader(r, 1<<20))
-		}()
-		r, err := NewXzReaderAt(bytes.NewReader(in), int64(len(in)))
-		var got []byte
-		if err == nil {
-			got, err = io.ReadAll(io.LimitReader(r, 1<<20))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: error %v, want one saying %q", c.name, err, c.want)
+			}
+			t.Logf("%s: %v", c.name, err)
 		}
-		if (err == nil) != (werr == nil) || err == nil && !bytes.Equal(got, want) {
-			t.Fatalf("bounded: %d bytes, %v; plain: %d bytes, %v", len(got), err, len(want), werr)
-		}
-	})
+	}
+	r, err := newXzReader(bytes.NewReader(good), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.(*xzReader).d.br.Reset(panicReader{})
+	_, err = io.ReadAll(r)
+	if !errors.Is(err, errXzPanic) || !strings.Contains(err.Error(), "decoder bug") {
+		t.Errorf("a panic in the decoder: %v", err)
+	}
+	// The decoder that panicked is dropped, never given back to the pool.
+	if r.(*xzReader).d != nil {
+		t.Error("the reader keeps the decoder that panicked")
+	}
+	r.Close()
 }

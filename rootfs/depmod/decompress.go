@@ -133,7 +133,8 @@ func readAllLimited(name string, data []byte, f decompress.Format) ([]byte, erro
 	var err error
 	if f == decompress.Xz {
 		// A dictionary no bigger than the module: `xz -6` asks for 8 MiB,
-		// which the decoder would allocate and clear for each module.
+		// which the decoder would allocate for each module (the decoders
+		// are pooled: one that decoded a bigger stream reuses its buffer).
 		r, err = decompress.NewXzReaderAt(bytes.NewReader(data), int64(len(data)))
 	} else {
 		r, err = decompress.NewReader(bytes.NewReader(data), f, decompress.Options{MaxMemory: MaxModuleSize})

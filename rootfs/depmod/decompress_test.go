@@ -105,6 +105,9 @@ func TestDecompressFormats(t *testing.T) {
 func TestDecompressErrors(t *testing.T) {
 	const kver = "6.1.0-0-test"
 	dir := "lib/modules/" + kver + "/kernel/"
+	xzModule := packed(t, bytes.Repeat([]byte("not really a module\n"), 5000), "xz", "--check=crc32")
+	damagedXz := bytes.Clone(xzModule)
+	damagedXz[len(damagedXz)/2] ^= 0x08
 	cases := []struct {
 		name  string
 		fsys  fstest.MapFS
@@ -113,6 +116,10 @@ func TestDecompressErrors(t *testing.T) {
 	}{
 		{name: "not xz", fsys: fstest.MapFS{dir + "a.ko.xz": {Data: []byte("plain text, not xz")}},
 			wants: []string{dir + "a.ko.xz"}},
+		{name: "truncated xz", fsys: fstest.MapFS{dir + "e.ko.xz": {Data: xzModule[:len(xzModule)-20]}},
+			wants: []string{dir + "e.ko.xz", "xz: at uncompressed byte ", "truncated or corrupt"}},
+		{name: "damaged xz", fsys: fstest.MapFS{dir + "f.ko.xz": {Data: damagedXz}},
+			wants: []string{dir + "f.ko.xz", "xz: at uncompressed byte ", "corrupt data"}},
 		{name: "truncated gzip", fsys: fstest.MapFS{dir + "b.ko.gz": {Data: []byte{0x1f, 0x8b, 8, 0, 0, 0}}},
 			wants: []string{dir + "b.ko.gz"}},
 		{name: "bad zstd", fsys: fstest.MapFS{dir + "c.ko.zst": {Data: []byte{0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff}}},
@@ -141,13 +148,16 @@ func TestDecompressErrors(t *testing.T) {
 	}
 }
 
-func gzipped(t *testing.T, data []byte) []byte {
+func gzipped(t testing.TB, data []byte) []byte { return packed(t, data, "gzip", "-n") }
+
+// packed is data compressed by tool (the oracle) with args and -c.
+func packed(t testing.TB, data []byte, tool string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command("gzip", "-n", "-c")
+	cmd := exec.Command(tool, append(args, "-c")...)
 	cmd.Stdin = bytes.NewReader(data)
 	out, err := cmd.Output()
 	if err != nil {
-		testrepo.NeedTools(t, "gzip")
+		testrepo.NeedTools(t, tool)
 		t.Fatal(err)
 	}
 	return out

@@ -1,6 +1,7 @@
 package depmod_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -80,6 +81,34 @@ func FuzzGenerate(f *testing.F) {
 		}
 		if len(files) != 10 {
 			t.Fatalf("%d files", len(files))
+		}
+	})
+}
+
+// FuzzDecompress: a compressed module of any content decompresses (as
+// `xz -d` would, FuzzXzReaderAt checks the bytes) or fails with an error
+// naming the file, never a panic. Seeds: a module packed by xz (with the
+// kernel's options), gzip and zstd, cut and damaged copies.
+func FuzzDecompress(f *testing.F) {
+	plain := synthModule{modinfo: []string{"alias=a"}, crcExports: []string{"f"}}.bytes()
+	for _, tool := range [][]string{{"xz", "--check=crc32", "--lzma2=dict=1MiB"}, {"gzip", "-n"}, {"zstd", "-q"}} {
+		p := packed(f, plain, tool[0], tool[1:]...)
+		f.Add(tool[0], p)
+		f.Add(tool[0], p[:len(p)*3/4])
+		c := bytes.Clone(p)
+		c[len(c)/2] ^= 0x21
+		f.Add(tool[0], c)
+	}
+	ext := map[string]string{"xz": ".xz", "gzip": ".gz", "zstd": ".zst"}
+	f.Fuzz(func(t *testing.T, tool string, data []byte) {
+		e, ok := ext[tool]
+		if !ok {
+			return
+		}
+		name := "lib/modules/k/kernel/fuzz.ko" + e
+		_, err := depmod.Decompress(context.Background(), fstest.MapFS{name: {Data: data}}, "k")
+		if err != nil && !strings.Contains(err.Error(), name) {
+			t.Fatalf("error %q does not name the module", err)
 		}
 	})
 }

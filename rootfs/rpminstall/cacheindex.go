@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 
 	"github.com/vicroot/vicroot/internal/atomicfile"
+	"github.com/vicroot/vicroot/internal/fileid"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 )
 
@@ -33,30 +33,14 @@ import (
 // indexMagic starts an index file; the number is its format's version.
 const indexMagic = "vicroot payload index 1\n"
 
+// maxIndexSize bounds the index file read: 64 bytes per file of a package
+// with a million files.
+const maxIndexSize = 64 << 20
+
 // indexEntry is one regular file's content in the archive.
 type indexEntry struct {
 	Off, Size int64
 	Sum       [sha256.Size]byte
-}
-
-// archiveID is what identifies the archive file an index was made from.
-type archiveID struct {
-	Size, Ino, Dev, Mtime, Ctime int64
-}
-
-func archiveIDOf(f *os.File) (archiveID, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return archiveID{}, err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return archiveID{}, errors.New("no inode information")
-	}
-	return archiveID{
-		Size: fi.Size(), Ino: int64(st.Ino), Dev: int64(st.Dev),
-		Mtime: fi.ModTime().UnixNano(), Ctime: statCtime(st),
-	}, nil
 }
 
 // indexable reports whether file f of a package has content in the
@@ -68,12 +52,11 @@ func indexable(f *hdrFile) bool {
 // writeIndex writes the index of the verified archive f (held open) at
 // name; a failure costs only a full read next time.
 func (d *decodedRPM) writeIndex(name string, f *os.File) error {
-	id, err := archiveIDOf(f)
+	id, err := fileid.OfFile(f)
 	if err != nil {
 		return err
 	}
 	var b bytes.Buffer
-	b.WriteString(indexMagic)
 	binary.Write(&b, binary.LittleEndian, id)
 	binary.Write(&b, binary.LittleEndian, int64(len(d.files)))
 	for i := range d.files {
@@ -83,9 +66,7 @@ func (d *decodedRPM) writeIndex(name string, f *os.File) error {
 		}
 		binary.Write(&b, binary.LittleEndian, indexEntry{Off: h.coff, Size: h.got, Sum: h.sum})
 	}
-	sum := sha256.Sum256(b.Bytes())
-	b.Write(sum[:])
-	return atomicfile.WriteFile(name, b.Bytes(), 0o644)
+	return atomicfile.WriteFile(name, fileid.Seal(indexMagic, b.Bytes()), 0o644)
 }
 
 // fromIndex gives d's files their content by reference into the archive
@@ -93,11 +74,11 @@ func (d *decodedRPM) writeIndex(name string, f *os.File) error {
 // the index is whole, matches d's header and f is the archive it was made
 // from.
 func (d *decodedRPM) fromIndex(name string, f *os.File) error {
-	data, err := os.ReadFile(name)
+	data, err := fileid.ReadFile(name, maxIndexSize)
 	if err != nil {
 		return err
 	}
-	cur, err := archiveIDOf(f)
+	cur, err := fileid.OfFile(f)
 	if err != nil {
 		return err
 	}
@@ -109,16 +90,13 @@ func (d *decodedRPM) fromIndex(name string, f *os.File) error {
 
 // useIndex is fromIndex on the index's bytes, for the archive f whose
 // identity is cur.
-func (d *decodedRPM) useIndex(data []byte, f io.ReaderAt, cur archiveID) error {
-	if len(data) < len(indexMagic)+sha256.Size || string(data[:len(indexMagic)]) != indexMagic {
-		return errors.New("not an index")
+func (d *decodedRPM) useIndex(data []byte, f io.ReaderAt, cur fileid.ID) error {
+	body, err := fileid.Unseal(data, indexMagic)
+	if err != nil {
+		return err
 	}
-	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
-	if s := sha256.Sum256(body); !bytes.Equal(s[:], sum) {
-		return errors.New("index digest mismatch")
-	}
-	r := bytes.NewReader(body[len(indexMagic):])
-	var id archiveID
+	r := bytes.NewReader(body)
+	var id fileid.ID
 	var n int64
 	if err := binary.Read(r, binary.LittleEndian, &id); err != nil {
 		return err

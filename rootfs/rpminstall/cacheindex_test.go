@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vicroot/vicroot/internal/fileid"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/testrepo"
 )
@@ -75,7 +76,7 @@ func FuzzCacheIndex(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	id, err := archiveIDOf(fh)
+	id, err := fileid.OfFile(fh)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vicroot/vicroot/internal/fileid"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rootfs/sysconf"
@@ -310,7 +311,7 @@ func decodeFile(f RPMFile, cacheDir, spillDir string) (*decodedRPM, error) {
 	if f.R != nil {
 		return decodeRPM(f.R, f.Size, f.name(), cache, spillDir)
 	}
-	fh, err := os.Open(f.Path)
+	fh, err := fileid.Open(f.Path)
 	if err != nil {
 		return nil, fmt.Errorf("rpminstall: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/vicroot/vicroot/initramfs"
 	"github.com/vicroot/vicroot/internal/atomicfile"
 	"github.com/vicroot/vicroot/internal/decompress"
+	"github.com/vicroot/vicroot/internal/fileid"
 	"github.com/vicroot/vicroot/internal/fsmeta"
 	"github.com/vicroot/vicroot/internal/rpmhdr"
 	"github.com/vicroot/vicroot/rootfs"
@@ -364,7 +365,8 @@ func digestAlgo(h *rpmhdr.Header) (func() hash.Hash, error) {
 // the content of big files is then left there (see inlineMax), or put in a
 // spill file in spillDir when there is no cache.
 func decodeRPM(r io.ReaderAt, size int64, source, cache, spillDir string) (_ *decodedRPM, err error) {
-	f, err := rpmhdr.ReadFile(io.NewSectionReader(r, 0, size), size)
+	// Buffered: the headers are read in a few small pieces.
+	f, err := rpmhdr.ReadFile(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 16<<10), size)
 	if err != nil {
 		return nil, fmt.Errorf("rpminstall: %s: %w", source, err)
 	}
@@ -409,7 +411,7 @@ var errNoCache = errors.New("payload cache not writable")
 // and checked in full, and indexed. The cache file stays open as the store
 // of the files referenced in it.
 func (d *decodedRPM) fromCache(h *rpmhdr.Header, cache string) (*decodedRPM, bool) {
-	f, err := os.Open(cache)
+	f, err := fileid.Open(cache)
 	if err != nil {
 		return nil, false
 	}
@@ -508,7 +510,7 @@ func (d *decodedRPM) readPayload(h *rpmhdr.Header, payload *io.SectionReader, ca
 	case werr != nil:
 		return errNoCache
 	}
-	f, err := os.Open(cache)
+	f, err := fileid.Open(cache)
 	if err != nil {
 		if d.inStream() {
 			return errNoCache

@@ -1,4 +1,4 @@
-package rpminstall
+package fileid
 
 import "syscall"
 
