@@ -359,41 +359,32 @@ func (f *fetching) wait() (*fetched, error) {
 	return f.got, f.err
 }
 
-// fetch fetches pkgs, each once, repository by repository (in the order
-// of the .repo files), handing each verified package to ready as it comes.
-// Offline, the error lists the missing packages of every repository.
+// fetch fetches pkgs, each once, in their order across the repositories
+// (rpmrepo.FetchAll: one queue, so the first packages start first
+// whichever repository holds them), handing each verified package to
+// ready as it comes. Offline, the error lists the missing packages of
+// every repository, in the order of the .repo files.
 func (rs *repoSet) fetch(ctx context.Context, pkgs []*rpmrepo.Package, ready func(rpmrepo.Fetched)) (*fetched, error) {
-	byRepo := map[string][]*rpmrepo.Package{}
+	var list []*rpmrepo.Package
 	seen := map[*rpmrepo.Package]bool{}
 	for _, p := range pkgs {
 		if !seen[p] {
 			seen[p] = true
-			byRepo[p.Repo] = append(byRepo[p.Repo], p)
+			list = append(list, p)
 		}
+	}
+	repos := make([]*rpmrepo.Repo, 0, len(rs.order))
+	for _, id := range rs.order {
+		repos = append(repos, rs.repos[id])
+	}
+	got, err := rpmrepo.FetchAll(ctx, repos, list, ready)
+	if err != nil {
+		return nil, err
 	}
 	out := &fetched{files: map[*rpmrepo.Package]string{}, verified: map[*rpmrepo.Package]*rpmrepo.Verification{}}
-	var missing []string
-	for _, id := range rs.order {
-		list := byRepo[id]
-		if len(list) == 0 {
-			continue
-		}
-		got, err := rs.repos[id].FetchEach(ctx, list, ready)
-		var me *rpmrepo.MissingError
-		if errors.As(err, &me) {
-			missing = append(missing, me.Items...)
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range got {
-			out.files[f.Package] = f.Path
-			out.verified[f.Package] = f.Verification
-		}
-	}
-	if len(missing) > 0 {
-		return nil, &rpmrepo.MissingError{Items: missing}
+	for _, f := range got {
+		out.files[f.Package] = f.Path
+		out.verified[f.Package] = f.Verification
 	}
 	return out, nil
 }

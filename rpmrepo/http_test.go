@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -548,5 +549,84 @@ func TestFetchCallerContext(t *testing.T) {
 	_, err = r.Fetch(ctx, r.Packages())
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want the context's deadline", err)
+	}
+}
+
+// TestFetchAllOneQueue: FetchAll works one queue across repositories, in
+// the order given, so a package of the second repository listed first is
+// requested first (a real server on 127.0.0.1 records the order of the
+// requests, one download at a time); every package is handed to ready,
+// verified; offline, the missing packages are listed repository by
+// repository in the order of repos.
+func TestFetchAllOneQueue(t *testing.T) {
+	dir := testrepo.Dir(t)
+	kr := readKeys(t, filepath.Join(dir, "RPM-GPG-KEY-vicroot-test"))
+	var mu sync.Mutex
+	var order []string
+	files := http.FileServer(http.Dir(dir))
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".rpm") {
+			mu.Lock()
+			order = append(order, r.URL.Path)
+			mu.Unlock()
+		}
+		files.ServeHTTP(w, r)
+	}))
+	defer s.Close()
+	ctx := context.Background()
+	open := func(id string, cache *rpmrepo.Cache, offline bool) *rpmrepo.Repo {
+		cfg := &rpmrepo.RepoConfig{ID: id, BaseURLs: []string{s.URL + "/" + id}, Enabled: true, GPGCheck: true, Priority: 99, Cost: 1000}
+		r, err := rpmrepo.Open(ctx, cfg, rpmrepo.Options{Cache: cache, KeyRing: kr, Concurrency: 1, Offline: offline})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	cache := &rpmrepo.Cache{Dir: t.TempDir()}
+	base, updates := open("photon", cache, false), open("photon-updates", cache, false)
+	var pkgs []*rpmrepo.Package
+	var want []string
+	// photon-updates' package between two of photon's: fetching
+	// repository by repository would ask for it last.
+	for _, p := range []*rpmrepo.Package{base.Packages()[0], updates.Packages()[0], base.Packages()[1]} {
+		pkgs = append(pkgs, p)
+		want = append(want, "/"+p.Repo+"/"+p.Location)
+	}
+	var ready sync.Map
+	got, err := rpmrepo.FetchAll(ctx, []*rpmrepo.Repo{base, updates}, pkgs, func(f rpmrepo.Fetched) { ready.Store(f.Package, f) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(order, want) {
+		t.Errorf("requests in the order\n%q\nwant the order given\n%q", order, want)
+	}
+	for i, f := range got {
+		if f.Package != pkgs[i] || f.Path == "" || f.Verification == nil || f.Verification.Fingerprint == "" {
+			t.Errorf("result %d: %+v, want %s fetched and verified", i, f, pkgs[i])
+		}
+		if _, ok := ready.Load(pkgs[i]); !ok {
+			t.Errorf("%s never handed to ready", pkgs[i])
+		}
+	}
+
+	// Offline with an empty package cache: one MissingError, photon's
+	// packages first (the order of repos), each repository's sorted.
+	empty := &rpmrepo.Cache{Dir: t.TempDir()}
+	for _, f := range []string{"photon", "photon-updates"} {
+		open(f, empty, false) // metadata only
+	}
+	base, updates = open("photon", empty, true), open("photon-updates", empty, true)
+	_, err = rpmrepo.FetchAll(ctx, []*rpmrepo.Repo{base, updates}, []*rpmrepo.Package{updates.Packages()[0], base.Packages()[1], base.Packages()[0]}, nil)
+	var me *rpmrepo.MissingError
+	if !errors.As(err, &me) || len(me.Items) != 3 {
+		t.Fatalf("offline: %v, want a MissingError of 3 packages", err)
+	}
+	if !strings.HasPrefix(me.Items[0], "photon: ") || !strings.HasPrefix(me.Items[1], "photon: ") || !strings.HasPrefix(me.Items[2], "photon-updates: ") || me.Items[0] > me.Items[1] {
+		t.Errorf("offline: missing %q, want photon's two (sorted) then photon-updates'", me.Items)
+	}
+
+	// A package of a repository not given is refused, naming it.
+	if _, err := rpmrepo.FetchAll(ctx, []*rpmrepo.Repo{base}, []*rpmrepo.Package{updates.Packages()[0]}, nil); err == nil || !strings.Contains(err.Error(), "photon-updates") {
+		t.Errorf("a package of another repository: %v", err)
 	}
 }

@@ -407,17 +407,36 @@ func (r *Repo) Fetch(ctx context.Context, pkgs []*Package) ([]Fetched, error) {
 // pkgs (Concurrency at a time), and every one runs to its end even when
 // another fails, so that the error lists every package that failed.
 func (r *Repo) FetchEach(ctx context.Context, pkgs []*Package, ready func(Fetched)) ([]Fetched, error) {
+	return FetchAll(ctx, []*Repo{r}, pkgs, ready)
+}
+
+// FetchAll is FetchEach for packages of several repositories (each
+// package's Repo must be one of repos): one queue in the order of pkgs
+// across all of them, so that the first packages start first whichever
+// repository holds them, worked by as many downloads at once as the
+// largest Concurrency of repos. Offline, the one *MissingError lists the
+// missing packages repository by repository, in the order of repos.
+func FetchAll(ctx context.Context, repos []*Repo, pkgs []*Package, ready func(Fetched)) ([]Fetched, error) {
+	index := map[string]int{}
+	n := 0
+	for i, r := range repos {
+		index[r.Config.ID] = i
+		n = max(n, r.fetcher.Concurrency)
+	}
+	if n <= 0 {
+		n = 4
+	}
 	for _, pkg := range pkgs {
-		if pkg.Repo != r.Config.ID {
-			return nil, fmt.Errorf("rpmrepo: %s is from repo %q, not %q", pkg, pkg.Repo, r.Config.ID)
+		if _, ok := index[pkg.Repo]; !ok {
+			ids := make([]string, len(repos))
+			for i, r := range repos {
+				ids[i] = r.Config.ID
+			}
+			return nil, fmt.Errorf("rpmrepo: %s is from repo %q, not %q", pkg, pkg.Repo, strings.Join(ids, `", "`))
 		}
 	}
 	out := make([]Fetched, len(pkgs))
 	errs := make([]error, len(pkgs))
-	n := r.fetcher.Concurrency
-	if n <= 0 {
-		n = 4
-	}
 	todo := make(chan int, len(pkgs))
 	for i := range pkgs {
 		todo <- i
@@ -431,7 +450,7 @@ func (r *Repo) FetchEach(ctx context.Context, pkgs []*Package, ready func(Fetche
 					errs[i] = err
 					continue
 				}
-				out[i], errs[i] = r.fetchOne(ctx, pkgs[i])
+				out[i], errs[i] = repos[index[pkgs[i].Repo]].fetchOne(ctx, pkgs[i])
 				if errs[i] == nil && ready != nil {
 					ready(out[i])
 				}
@@ -439,13 +458,14 @@ func (r *Repo) FetchEach(ctx context.Context, pkgs []*Package, ready func(Fetche
 		})
 	}
 	wg.Wait()
-	var missing []string
+	missing := make([][]string, len(repos))
 	var failed []error
 	for i, err := range errs {
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrOffline):
-			missing = append(missing, fmt.Sprintf("%s: %s (%s)", r.Config.ID, pkgs[i].Location, pkgs[i].Checksum))
+			r := index[pkgs[i].Repo]
+			missing[r] = append(missing[r], fmt.Sprintf("%s: %s (%s)", pkgs[i].Repo, pkgs[i].Location, pkgs[i].Checksum))
 		default:
 			failed = append(failed, err)
 		}
@@ -453,9 +473,13 @@ func (r *Repo) FetchEach(ctx context.Context, pkgs []*Package, ready func(Fetche
 	if len(failed) > 0 {
 		return out, errors.Join(failed...)
 	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return out, &MissingError{Items: missing}
+	var items []string
+	for _, m := range missing {
+		sort.Strings(m)
+		items = append(items, m...)
+	}
+	if len(items) > 0 {
+		return out, &MissingError{Items: items}
 	}
 	return out, nil
 }
