@@ -286,3 +286,45 @@ func TestXzHugeDictionaryNotPooled(t *testing.T) {
 	}
 	rc.Close()
 }
+
+// TestXzPoolReuse: a pooled decoder given back after an error in the
+// middle of a stream, or closed before the end, and closed twice, decodes
+// the next stream right (the bytes given to xz(1)); a read after Close
+// fails.
+func TestXzPoolReuse(t *testing.T) {
+	plain := bytes.Repeat([]byte("vicroot xz pool test, some text to compress\n"), 30000)
+	good := xzCompress(t, plain, "--lzma2=dict=8MiB")
+	damaged := bytes.Clone(good)
+	damaged[len(damaged)/2] ^= 0x40
+	open := func(z []byte) io.ReadCloser {
+		t.Helper()
+		r, err := NewXzReaderAt(bytes.NewReader(z), int64(len(z)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.(*xzReader).pooled {
+			t.Fatal("test setup: the decoder is not pooled")
+		}
+		return r
+	}
+	for i := range 20 {
+		r := open(damaged)
+		if _, err := io.ReadAll(r); err == nil {
+			t.Fatal("damaged stream decoded")
+		}
+		r.Close()
+		r.Close()
+		r = open(good)
+		io.ReadFull(r, make([]byte, 1000+i*997)) // stopped mid-stream
+		r.Close()
+		if _, err := r.Read(make([]byte, 10)); err == nil {
+			t.Fatal("Read after Close succeeded")
+		}
+		r = open(good)
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("round %d: %d bytes, %v; want the %d bytes given to xz", i, len(got), err, len(plain))
+		}
+	}
+}
