@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -151,5 +153,37 @@ func TestGzipSlowDestination(t *testing.T) {
 		if !bytes.Equal(out.Bytes(), want) {
 			t.Fatalf("%d workers: %d bytes, pgzip's stream is %d bytes; first difference at byte %d", workers, out.Len(), len(want), diffAt(out.Bytes(), want))
 		}
+	}
+}
+
+// TestGzipWriteErrorNoLeak: after a destination that fails part way
+// (after 0 to a few blocks) and Close, no deflater goroutine is left, and
+// a second Close returns the same error.
+func TestGzipWriteErrorNoLeak(t *testing.T) {
+	data := make([]byte, 6<<20) // incompressible: about as much out
+	rand.New(rand.NewSource(1)).Read(data)
+	before := runtime.NumGoroutine()
+	for _, n := range []int{10, 100 << 10, 1 << 20, 3 << 20} {
+		for _, workers := range []int{1, 2, 8} {
+			zw, err := initramfs.CompressWorkers(&failAfter{n}, initramfs.Gzip, workers)
+			must(t, err)
+			var werr error
+			for b := data; len(b) > 0 && werr == nil; b = b[min(len(b), 100000):] {
+				_, werr = zw.Write(b[:min(len(b), 100000)])
+			}
+			cerr := zw.Close()
+			if !errors.Is(werr, errDiskFull) && !errors.Is(cerr, errDiskFull) {
+				t.Errorf("fail after %d bytes, %d workers: Write %v, Close %v, want %v", n, workers, werr, cerr, errDiskFull)
+			}
+			if again := zw.Close(); !errors.Is(again, errDiskFull) {
+				t.Errorf("fail after %d bytes, %d workers: second Close %v, want %v", n, workers, again, errDiskFull)
+			}
+		}
+	}
+	for i := 0; runtime.NumGoroutine() > before && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after the writers closed, %d before", n, before)
 	}
 }

@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"io"
+	"reflect"
 	"sync"
 )
 
@@ -43,8 +44,15 @@ type window struct {
 }
 
 // readerAt reads src through the cache, for a file that lies in src
-// before end.
+// before end. Windows are keyed by the store itself, so only a store that
+// is a pointer (an *os.File, as the tree's stores are) is cached: a store
+// of another type may not be comparable at all (a slice: comparing it
+// panics), or two equal values of it need not be one store; it is read
+// directly.
 func (c *readCache) readerAt(src io.ReaderAt, end int64) io.ReaderAt {
+	if reflect.TypeOf(src).Kind() != reflect.Pointer {
+		return src
+	}
 	return cachedStore{c, src, end}
 }
 

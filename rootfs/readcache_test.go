@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"io"
 	"math/rand"
 	"os"
@@ -185,5 +186,36 @@ func BenchmarkReadCache(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// sliceStore is a store of a type that cannot be compared (a slice), as
+// an io.ReaderAt given to Ref may be.
+type sliceStore []byte
+
+func (s sliceStore) ReadAt(p []byte, off int64) (int, error) {
+	return bytes.NewReader(s).ReadAt(p, off)
+}
+
+// TestReadCacheUncomparableStore: content whose store is of a type that
+// cannot be a map key or be compared is read, not a panic of the tree.
+func TestReadCacheUncomparableStore(t *testing.T) {
+	data := []byte("hello, world")
+	tr := New()
+	if err := tr.WriteContent("f", Ref(sliceStore(data), 7, 5, sha256.Sum256(data[7:])), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tr.ReadFile("f")
+	if err != nil || string(got) != "world" {
+		t.Fatalf("ReadFile: %q, %v", got, err)
+	}
+	f, err := tr.Open("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil || string(b) != "world" {
+		t.Fatalf("Open and read: %q, %v", b, err)
 	}
 }

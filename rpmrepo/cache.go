@@ -42,7 +42,9 @@ func (c *Cache) Path(sum Checksum) string {
 // size >= 0) and its content: a file altered on disk since it was stored
 // is removed and reported missing. The content is hashed again unless the
 // file's stamp (see stamp) vouches for it as it is now; a file hashed
-// here gets a stamp.
+// here gets a stamp. A file that cannot be read (no file descriptor left,
+// an I/O error) is reported missing but stays: that says nothing about
+// its content, and a download of it replaces it.
 func (c *Cache) Lookup(sum Checksum, size int64) (string, bool) {
 	if sum.check() != nil {
 		return "", false
@@ -61,7 +63,7 @@ func (c *Cache) Lookup(sum Checksum, size int64) (string, bool) {
 	fullReads.Add(1)
 	id, err := verifyFile(p, sum, size)
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, ErrChecksum) {
 			os.Remove(p)
 			os.Remove(stampPath(p))
 		}

@@ -33,7 +33,11 @@ import (
 // package's payload), for tests to see what a stamp saved.
 var fullReads atomic.Int64
 
-// stampMagic starts a stamp; the number is its format's version.
+// stampMagic starts a stamp; the number is its format's version. A stamp
+// replays the outcomes of header+payload signature checks made by the
+// vicroot that wrote it: the version must change too whenever what such a
+// check accepts changes (pgpSig.verify, the OpenPGP library's rules), or a
+// stamp written before would replay an outcome the new rules refuse.
 const stampMagic = "vicroot verified stamp 1\n"
 
 // stampSuffix names a cache entry's stamp beside it.

@@ -108,7 +108,9 @@ func ByRPMCompressor(s string) (Format, error) {
 type Options struct {
 	// MaxMemory caps the zstd decoder's window and frame buffers and the
 	// xz decoder's dictionary; zero keeps the zstd decoder's default (64
-	// MiB windows) and takes the dictionary an xz block declares.
+	// MiB windows) and takes the dictionary an xz block declares, as
+	// xz(1) does: up to 4 GiB, allocated (not touched) when the block
+	// header is read, so a stream from an untrusted source wants a cap.
 	MaxMemory uint64
 }
 
@@ -137,7 +139,7 @@ func NewReader(r io.Reader, f Format, opts Options) (io.ReadCloser, error) {
 		}
 		return zr, nil
 	case Xz:
-		return newXzReader(r, xzDictMax(opts.MaxMemory))
+		return newXzReader(r, xzDictMax(opts.MaxMemory), 0)
 	case Zstd:
 		zo := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true)}
 		if opts.MaxMemory > 0 {

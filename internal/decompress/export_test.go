@@ -12,7 +12,8 @@ import (
 // the same bounded dictionaries, the baseline of BenchmarkXzDecode and
 // the second decoder of the differential fuzz targets.
 func UlikunitzXzReaderAt(r io.ReaderAt, size int64) (io.Reader, error) {
-	return xz.NewReader(bufio.NewReaderSize(xzSource(r, size), 64<<10))
+	src, _ := xzSource(r, size)
+	return xz.NewReader(bufio.NewReaderSize(src, 64<<10))
 }
 
 // XzCompress is xzCompress for the external test package.

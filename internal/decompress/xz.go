@@ -30,8 +30,17 @@ const xzDictUnbounded = ^uint32(0)
 // xzPool keeps idle decoders of dictMax xzDictUnbounded (*xzDecoder): a
 // decoder keeps its dictionary and buffers across Reset, so a module or
 // payload decoded after another reuses them instead of allocating and
-// clearing its own.
+// clearing its own. It never shrinks its dictionary, so only a decoder
+// whose stream's dictionaries were all known (NewXzReaderAt's bounded
+// streams) and at most xzPoolDict goes back to the pool: one that read a
+// stream declaring a bigger dictionary (up to 4 GiB, allocated when its
+// block header is read) or a stream read as it comes (NewReader, with no
+// index to bound it) is dropped after it, so that such a buffer is not
+// kept and reused by every later stream.
 var xzPool sync.Pool
+
+// xzPoolDict is the largest dictionary of a pooled decoder: xz -9's.
+const xzPoolDict = 64 << 20
 
 // xzDecoder is a decoder and the buffer it reads its input through (the
 // decoder reads 8 KiB at a time; a payload is read from its file in 64 KiB
@@ -43,19 +52,21 @@ type xzDecoder struct {
 
 // newXzReader is the one place an xz decoder is made: r's stream decoded,
 // a block declaring a dictionary over dictMax refused (0 is
-// xzDictUnbounded). Close gives the decoder back to xzPool.
-func newXzReader(r io.Reader, dictMax uint32) (rc io.ReadCloser, err error) {
+// xzDictUnbounded). dict is the largest dictionary r's blocks declare, 0
+// when unknown. A decoder of dictMax xzDictUnbounded comes from xzPool,
+// and Close gives it back when dict is known and at most xzPoolDict.
+func newXzReader(r io.Reader, dictMax uint32, dict uint64) (rc io.ReadCloser, err error) {
 	if dictMax == 0 {
 		dictMax = xzDictUnbounded
 	}
-	xr := &xzReader{pooled: dictMax == xzDictUnbounded}
+	xr := &xzReader{pooled: dictMax == xzDictUnbounded && dict != 0 && dict <= xzPoolDict}
 	defer func() {
 		if p := recover(); p != nil {
 			// The decoder's state is unknown: it is not pooled again.
 			rc, err = nil, xzError("at the start of the stream", panicError(p))
 		}
 	}()
-	if xr.pooled {
+	if dictMax == xzDictUnbounded {
 		xr.d, _ = xzPool.Get().(*xzDecoder)
 	}
 	if xr.d != nil {

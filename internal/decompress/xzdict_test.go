@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/therootcompany/xz"
 	"github.com/vicroot/vicroot/internal/testrepo"
 )
 
@@ -58,7 +60,7 @@ func TestXzReaderAtBoundsDictionary(t *testing.T) {
 	} {
 		args := tc.args
 		z := xzCompress(t, plain, args...)
-		parts, ok := xzBoundDict(bytes.NewReader(z), int64(len(z)))
+		parts, _, ok := xzBoundDict(bytes.NewReader(z), int64(len(z)))
 		if !ok {
 			t.Fatalf("xz %v: stream not recognised", args)
 		}
@@ -197,7 +199,7 @@ func TestXzErrors(t *testing.T) {
 			t.Logf("%s: %v", c.name, err)
 		}
 	}
-	r, err := newXzReader(bytes.NewReader(good), 0)
+	r, err := newXzReader(bytes.NewReader(good), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,4 +213,118 @@ func TestXzErrors(t *testing.T) {
 		t.Error("the reader keeps the decoder that panicked")
 	}
 	r.Close()
+}
+
+// TestXzHugeDictionaryNotPooled: a small stream whose block header
+// declares a 1 GiB dictionary (a hostile or odd stream, read as it comes
+// or not recognised by xzBoundDict) is decoded — the decoder allocates
+// the dictionary it declares, as xz(1) does — but its decoder is not
+// kept in the pool afterwards: the heap is back to what it was after a
+// garbage collection. A bounded stream's decoder is pooled.
+func TestXzHugeDictionaryNotPooled(t *testing.T) {
+	plain := bytes.Repeat([]byte("vicroot xz dictionary test\n"), 2000)
+	z := xzCompress(t, plain, "--lzma2=dict=8MiB")
+	// The first block header: the LZMA2 filter (0x21, one property
+	// byte) with property 36, a 1 GiB dictionary; its CRC32 made right.
+	hs := (int(z[xzHeaderLen]) + 1) * 4
+	hdr := z[xzHeaderLen : xzHeaderLen+hs]
+	i := bytes.Index(hdr, []byte{xzLZMA2, 1})
+	if i < 0 {
+		t.Fatalf("no LZMA2 filter in block header % x", hdr)
+	}
+	hdr[i+2] = 36
+	binary.LittleEndian.PutUint32(hdr[hs-4:], crc32.ChecksumIEEE(hdr[:hs-4]))
+	padded := append(bytes.Clone(z), 0, 0, 0, 0) // stream padding: not recognised
+	if _, _, ok := xzBoundDict(bytes.NewReader(padded), int64(len(padded))); ok {
+		t.Fatal("test setup: xzBoundDict recognises a padded stream")
+	}
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse
+	}
+	for _, c := range []struct {
+		name string
+		open func() (io.ReadCloser, error)
+	}{
+		{"NewReader", func() (io.ReadCloser, error) { return NewReader(bytes.NewReader(z), Xz, Options{}) }},
+		{"NewXzReaderAt, padded", func() (io.ReadCloser, error) {
+			return NewXzReaderAt(bytes.NewReader(padded), int64(len(padded)))
+		}},
+	} {
+		before := heap()
+		r, err := c.open()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("%s: %d bytes, %v; want the %d bytes given to xz", c.name, len(got), err, len(plain))
+		}
+		r.Close()
+		if after := heap(); after > before+256<<20 {
+			t.Errorf("%s: after Close the heap holds %d MiB more: the 1 GiB dictionary was kept", c.name, (after-before)>>20)
+		}
+	}
+	// With a bound, the stream is refused before anything is allocated.
+	r, err := NewReader(bytes.NewReader(z), Xz, Options{MaxMemory: 64 << 20})
+	if err == nil {
+		_, err = io.ReadAll(r)
+	}
+	if !errors.Is(err, xz.ErrMemlimit) {
+		t.Errorf("MaxMemory 64 MiB: %v, want %v", err, xz.ErrMemlimit)
+	}
+	// The bounded stream of a payload goes back to the pool.
+	good := xzCompress(t, plain, "--lzma2=dict=8MiB")
+	rc, err := NewXzReaderAt(bytes.NewReader(good), int64(len(good)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rc.(*xzReader).pooled {
+		t.Error("a bounded stream's decoder is not given back to the pool")
+	}
+	rc.Close()
+}
+
+// TestXzPoolReuse: a pooled decoder given back after an error in the
+// middle of a stream, or closed before the end, and closed twice, decodes
+// the next stream right (the bytes given to xz(1)); a read after Close
+// fails.
+func TestXzPoolReuse(t *testing.T) {
+	plain := bytes.Repeat([]byte("vicroot xz pool test, some text to compress\n"), 30000)
+	good := xzCompress(t, plain, "--lzma2=dict=8MiB")
+	damaged := bytes.Clone(good)
+	damaged[len(damaged)/2] ^= 0x40
+	open := func(z []byte) io.ReadCloser {
+		t.Helper()
+		r, err := NewXzReaderAt(bytes.NewReader(z), int64(len(z)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.(*xzReader).pooled {
+			t.Fatal("test setup: the decoder is not pooled")
+		}
+		return r
+	}
+	for i := range 20 {
+		r := open(damaged)
+		if _, err := io.ReadAll(r); err == nil {
+			t.Fatal("damaged stream decoded")
+		}
+		r.Close()
+		r.Close()
+		r = open(good)
+		io.ReadFull(r, make([]byte, 1000+i*997)) // stopped mid-stream
+		r.Close()
+		if _, err := r.Read(make([]byte, 10)); err == nil {
+			t.Fatal("Read after Close succeeded")
+		}
+		r = open(good)
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("round %d: %d bytes, %v; want the %d bytes given to xz", i, len(got), err, len(plain))
+		}
+	}
 }

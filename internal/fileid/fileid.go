@@ -5,7 +5,9 @@
 // size and its modification time restored, no longer matches an identity
 // taken before (unless the rewrite falls in the same tick of the kernel's
 // coarse clock, a few milliseconds, as the change the identity saw). An
-// identity says nothing about bytes that rot on disk without a write. The
+// identity says nothing about bytes that rot on disk without a write, and
+// on a network filesystem that caches attributes (NFS, sshfs) a file
+// another machine rewrote may show its old identity for a while. The
 // cache uses it to trust what it verified earlier without reading the
 // file again, in records (Seal) kept beside the file.
 package fileid
