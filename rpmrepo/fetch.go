@@ -188,7 +188,9 @@ func (f *Fetcher) fetchVerified(ctx context.Context, bases []string, rel string,
 	if p, ok := f.Cache.Lookup(sum, size); ok {
 		if check != nil {
 			if err := check(p); err != nil {
-				os.Remove(p)
+				if !errors.As(err, new(unreadable)) {
+					os.Remove(p)
+				}
 				return "", err
 			}
 		}
@@ -223,6 +225,12 @@ func (f *Fetcher) fetchVerified(ctx context.Context, bases []string, rel string,
 type refused struct{ error }
 
 func (r refused) Unwrap() error { return r.error }
+
+// unreadable is a check's error that says nothing of the file's content
+// (it could not be opened or read): a cached file stays in the cache.
+type unreadable struct{ error }
+
+func (u unreadable) Unwrap() error { return u.error }
 
 // fetchURL downloads u (under base) into the cache, verified. A download
 // that resumed with Range and then does not verify may hold bytes the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -498,8 +499,10 @@ func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
 	// and what the metadata said about it must be what its header says,
 	// before it enters the cache (or stays there). A cached file whose
 	// stamp vouches for it has only its headers read (verifyRPMFile).
+	var before *stamp
 	check := func(p string) error {
 		st := takeVouched(p, pkg.Checksum)
+		before = st
 		var err error
 		v, id, facts, err = verifyRPMFile(p, st, r.opts.KeyRing, r.Config.GPGCheck)
 		checked = p
@@ -507,6 +510,13 @@ func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
 		if v != nil {
 			v.Name = pkg.NEVRA()
 			main, v.main = v.main, nil
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			// The file could not be opened or read (no file descriptor
+			// left, an I/O error): that says nothing of its content,
+			// which stays in the cache.
+			return unreadable{fmt.Errorf("rpmrepo: %s (repo %s): %w", pkg, r.Config.ID, err)}
 		}
 		if err != nil {
 			refusedErr = fmt.Errorf("rpmrepo: %s (repo %s, gpgcheck=%v): %w", pkg, r.Config.ID, r.Config.GPGCheck, err)
@@ -520,7 +530,7 @@ func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
 	}
 	p, err := r.fetcher.fetchVerified(ctx, bases, pkg.Location, pkg.Checksum, pkg.Size, check)
 	if err != nil {
-		if refusedErr == nil {
+		if refusedErr == nil && !errors.As(err, new(unreadable)) {
 			err = fmt.Errorf("rpmrepo: %s: %w", pkg, err)
 		}
 		return Fetched{Package: pkg, Verification: v}, err
@@ -529,8 +539,12 @@ func (r *Repo) fetchOne(ctx context.Context, pkg *Package) (Fetched, error) {
 	case facts == nil:
 		// The stamp held.
 	case checked == p:
-		// A full check of the cached file: stamp it as it was then.
-		writeStamp(p, id, pkg.Checksum, facts)
+		// A full check of the cached file: stamp it as it was then, if
+		// it is still the file whose checksum Lookup vouched for (its
+		// stamp's identity); a file replaced in between is not stamped.
+		if before != nil && before.ID == id {
+			writeStamp(p, id, pkg.Checksum, facts)
+		}
 	default:
 		// Checked as a download, then renamed into the cache.
 		stampFile(p, pkg.Checksum, facts)
