@@ -86,6 +86,8 @@ func (nopCloser) Close() error { return nil }
 
 // Decompress detects the compression of r from its magic bytes and returns
 // the decompressed stream. An uncompressed newc archive is returned as is.
+// An xz dictionary or zstd window over decompress.UntrustedMaxMemory is
+// refused: the archive may come from anyone's ISO (verify, inspect, diff).
 func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	br := bufio.NewReader(r)
 	magic, err := br.Peek(decompress.MagicLen)
@@ -108,7 +110,7 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	default:
 		return nil, 0, fmt.Errorf("initramfs: %v archives are not read (magic % x)", decompress.ByMagic(magic), magic)
 	}
-	rc, _, err := decompress.Sniff(br, decompress.Options{})
+	rc, _, err := decompress.Sniff(br, decompress.Options{MaxMemory: decompress.UntrustedMaxMemory})
 	if err != nil {
 		return nil, c, fmt.Errorf("initramfs: %w", err)
 	}

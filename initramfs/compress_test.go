@@ -3,11 +3,14 @@ package initramfs_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -111,4 +114,53 @@ func writeArchive(ctx context.Context, name string, fsys fs.FS, c initramfs.Comp
 		return err
 	}
 	return f.Close()
+}
+
+// TestDecompressRefusesHugeDictionary: an xz initramfs (from anyone's ISO,
+// as verify and inspect read) whose block header declares a 1 GiB
+// dictionary is refused with an error, nothing of that size allocated;
+// the same archive with xz's own 8 MiB dictionary reads back.
+func TestDecompressRefusesHugeDictionary(t *testing.T) {
+	testrepo.NeedTools(t, "xz")
+	plain := packBytes(t, testTree())
+	cmd := exec.Command("xz", "-c", "--check=crc32", "--lzma2=dict=8MiB")
+	cmd.Stdin = bytes.NewReader(plain)
+	z, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(z []byte) ([]byte, error) {
+		rc, _, err := initramfs.Decompress(bytes.NewReader(z))
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	}
+	if got, err := read(z); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("xz's own stream: %d bytes, %v; want the %d bytes given to xz", len(got), err, len(plain))
+	}
+	// The first block header (after the 12-byte stream header): its LZMA2
+	// filter (id 0x21, one property byte) gets property 36, a 1 GiB
+	// dictionary, and the header's CRC32 is made right.
+	hs := (int(z[12]) + 1) * 4
+	hdr := z[12 : 12+hs]
+	i := bytes.Index(hdr, []byte{0x21, 1})
+	if i < 0 {
+		t.Fatalf("no LZMA2 filter in block header % x", hdr)
+	}
+	hdr[i+2] = 36
+	binary.LittleEndian.PutUint32(hdr[hs-4:], crc32.ChecksumIEEE(hdr[:hs-4]))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err = read(z)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("an initramfs declaring a 1 GiB xz dictionary was read")
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 64<<20 {
+		t.Errorf("refusing it allocated %d MiB", grown>>20)
+	}
+	t.Logf("refused: %v", err)
 }

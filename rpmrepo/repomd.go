@@ -164,7 +164,9 @@ func (c Checksum) check() error {
 }
 
 // decompress wraps r by the compression the file name says: .gz, .xz,
-// .zst, .bz2 or none. .zck is ErrZchunk.
+// .zst, .bz2 or none. .zck is ErrZchunk. An xz dictionary or zstd window
+// over dc.UntrustedMaxMemory is refused (with repo_gpgcheck off the
+// metadata is anyone's).
 func decompress(r io.Reader, href string) (io.ReadCloser, error) {
 	f := dc.ByName(href)
 	switch f {
@@ -173,5 +175,5 @@ func decompress(r io.Reader, href string) (io.ReadCloser, error) {
 	case dc.Lzma:
 		f = dc.None // not a repodata compression: read as is, as before
 	}
-	return dc.NewReader(r, f, dc.Options{})
+	return dc.NewReader(r, f, dc.Options{MaxMemory: dc.UntrustedMaxMemory})
 }

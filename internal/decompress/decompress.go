@@ -114,6 +114,12 @@ type Options struct {
 	MaxMemory uint64
 }
 
+// UntrustedMaxMemory is the MaxMemory for streams whose sender could ask
+// for any dictionary or window (repository metadata, an ISO's initramfs):
+// four times what `xz -9` or `zstd --ultra -22` use, far below the 4 GiB an
+// xz block may declare.
+const UntrustedMaxMemory = 256 << 20
+
 // xzDictMax is the xz decoder's dictMax for Options.MaxMemory.
 func xzDictMax(maxMemory uint64) uint32 {
 	if maxMemory == 0 || maxMemory >= uint64(xzDictUnbounded) {
