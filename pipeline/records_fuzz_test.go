@@ -85,12 +85,20 @@ func recordSeed(tb testing.TB) (isoBytes, mtreeData []byte) {
 	if err := boot.WriteFile("boot/isolinux/isolinux.bin", bytes.Repeat([]byte{0x90}, 2048), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	var img bytes.Buffer
-	if _, err := iso.WriteTo(context.Background(), &img, boot, vic.ISOOptions("v1.5.8-0-9489f63", epoch)); err != nil {
+	f, err := os.Create(filepath.Join(tb.TempDir(), "seed.iso"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if _, _, err := iso.WriteFile(context.Background(), f, boot, vic.ISOOptions("v1.5.8-0-9489f63", epoch)); err != nil {
+		tb.Fatal(err)
+	}
+	img, err := os.ReadFile(f.Name())
+	if err != nil {
 		tb.Fatal(err)
 	}
 	// The fuzzer mutates the front of the input; the padding adds nothing.
-	return img.Bytes()[:img.Len()-iso.Padding], mt.Bytes()
+	return img[:len(img)-iso.Padding], mt.Bytes()
 }
 
 // The readers behind verify, diff and inspect take an untrusted ISO: the

@@ -31,3 +31,15 @@ func (r *root) RunHook(ctx context.Context, name string, script []byte, env hook
 }
 
 const sourceDateEpoch = 1700000000
+
+// Install installs files in the given order with the installer's
+// decoding scheduler, every file ready from the start (as a build whose
+// packages are all in the cache).
+func (r *root) Install(ctx context.Context, files []rpminstall.RPMFile, opts rpminstall.InstallOptions) ([]rpminstall.PackageRecord, error) {
+	dec := rpminstall.NewDecoding(ctx, len(files), opts)
+	defer dec.Stop()
+	for i, f := range files {
+		dec.Ready(i, f)
+	}
+	return r.Installer.InstallNext(ctx, dec, len(files), opts)
+}

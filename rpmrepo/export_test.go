@@ -25,3 +25,9 @@ func FullReads() int64 { return fullReads.Load() }
 
 // StampSuffix names a cache entry's stamp beside it.
 const StampSuffix = stampSuffix
+
+// VerifyRPMFile is VerifyRPM on a file.
+func VerifyRPMFile(path string, kr *KeyRing, gpgcheck bool) (*Verification, error) {
+	v, _, _, err := verifyRPMFile(path, nil, kr, gpgcheck)
+	return v, err
+}

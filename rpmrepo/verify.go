@@ -118,12 +118,6 @@ type Verification struct {
 	main *rpmhdr.Header
 }
 
-// VerifyRPMFile is VerifyRPM on a file.
-func VerifyRPMFile(path string, kr *KeyRing, gpgcheck bool) (*Verification, error) {
-	v, _, _, err := verifyRPMFile(path, nil, kr, gpgcheck)
-	return v, err
-}
-
 // headerBuffer buffers the small reads of an RPM's lead and headers; a
 // header bigger than it is read directly into its own buffer.
 const headerBuffer = 16 << 10

@@ -66,7 +66,8 @@ type Options struct {
 // file where it belongs (an initramfs, compressed as it is packed), instead
 // of being read from the tree: the tree holds the file with its metadata
 // (mode, owner, time) and any content, which is ignored. The image is the
-// same bytes as WriteTo writes of the tree with that content in place.
+// same bytes as WriteFile writes, without Stream, of the tree with that
+// content in place.
 type Stream struct {
 	Path string
 	// Write writes the content to w, once.
@@ -95,35 +96,10 @@ type node struct {
 	su       suArea // of the record in the parent directory
 }
 
-// WriteTo streams the image of fsys to w and returns the bytes written.
-// Only metadata is held in memory (and the boot file, to patch it).
-//
-// Rock Ridge owners and modes come from the tree (the *fsmeta.Meta of each
-// FileInfo, else the host's stat data): build the ISO tree in memory (the
-// pipeline uses the in-memory tree of package rootfs) rather than as
-// os.DirFS of a temporary folder, or the builder's uid ends up in the image.
-func WriteTo(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) (int64, error) {
-	if opts.Stream != nil {
-		return 0, errors.New("iso: Options.Stream needs WriteFile")
-	}
-	l, err := newLayout(ctx, fsys, opts)
-	if err != nil {
-		return 0, err
-	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	cw := &wcount.Writer{W: bw}
-	if err := l.write(cw); err != nil {
-		return cw.N, err
-	}
-	if err := bw.Flush(); err != nil {
-		return cw.N, fmt.Errorf("iso: write: %w", err)
-	}
-	return cw.N, nil
-}
-
 // WriteFile writes the image of fsys to f, an empty file open for reading
-// and writing, and returns its size and SHA-256. It is WriteTo, but
-// opts.Stream's content goes once, straight into its place in f: the
+// and writing, and returns its size and SHA-256. Only metadata is held
+// in memory (and the boot file, to patch it). opts.Stream's content goes
+// once, straight into its place in f: the
 // sectors before it are laid out first, the rest of the image after it
 // is done and its size known. The file's bytes are then hashed in order,
 // that content read back from f.
@@ -227,7 +203,7 @@ func (l *layout) stream(f *os.File, s *Stream) error {
 		return fmt.Errorf("iso: %s: %d bytes: %w", s.Path, cw.N, ErrFileTooLarge)
 	}
 	n.e.Size = cw.N
-	// An empty file has no extent, as WriteTo places it.
+	// An empty file has no extent, as a tree file would be placed.
 	n.stream = cw.N > 0
 	if err := l.place(); err != nil {
 		return err

@@ -95,27 +95,9 @@ func New(fsys rootfs.FS, sys *sysconf.System) *Installer {
 	return &Installer{fs: fsys, sys: sys, pkgs: map[string]*PackageRecord{}, owners: map[string][]string{}, colors: map[string]uint8{}}
 }
 
-// InstallRPM installs one package.
-func (in *Installer) InstallRPM(ctx context.Context, f RPMFile, opts InstallOptions) (*PackageRecord, error) {
-	recs, err := in.Install(ctx, []RPMFile{f}, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &recs[0], nil
-}
-
 type decodeResult struct {
 	d   *decodedRPM
 	err error
-}
-
-// Install installs packages in the given order (the plan's): it decodes
-// them ahead in parallel (StartDecoding) and applies each to the tree only
-// after all before it.
-func (in *Installer) Install(ctx context.Context, files []RPMFile, opts InstallOptions) ([]PackageRecord, error) {
-	dec := StartDecoding(ctx, files, opts)
-	defer dec.Stop()
-	return in.InstallNext(ctx, dec, len(files), opts)
 }
 
 // Decoding is packages being read, decompressed and verified ahead of
@@ -153,15 +135,6 @@ type Decoding struct {
 // bigDecode is the compressed size from which a package is decoded before
 // those ahead of it in the plan.
 const bigDecode = 1 << 20
-
-// StartDecoding starts decoding files (see Decoding), all of them ready,
-// with opts.Workers goroutines (default GOMAXPROCS), the payload cache and
-// spill directory of opts. Stop ends it.
-func StartDecoding(ctx context.Context, files []RPMFile, opts InstallOptions) *Decoding {
-	dec := NewDecoding(ctx, len(files), opts)
-	dec.setReady(files)
-	return dec
-}
 
 // NewDecoding starts a Decoding of n packages whose files are not there
 // yet: package i is decoded only after Ready(i, its file). The caller
