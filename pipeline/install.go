@@ -12,16 +12,15 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing/fstest"
 	"time"
 
 	"github.com/vicroot/vicroot/initramfs/iso"
 	"github.com/vicroot/vicroot/internal/atomicfile"
+	"github.com/vicroot/vicroot/internal/workers"
 	"github.com/vicroot/vicroot/repos"
 	"github.com/vicroot/vicroot/rootfs"
 	"github.com/vicroot/vicroot/rootfs/depmod"
@@ -300,30 +299,15 @@ func decompressModules(ctx context.Context, tree *rootfs.Tree, kver string, cfg 
 		// after another they were a quarter of the modules' wall time,
 		// with the other core idle. out is sorted below.
 		mods := make([]module, len(fresh))
-		next := make(chan int, len(fresh))
-		for i := range fresh {
-			next <- i
-		}
-		close(next)
-		workers := cfg.Jobs
-		if workers <= 0 {
-			workers = runtime.GOMAXPROCS(0)
-		}
-		var wg sync.WaitGroup
-		for range min(workers, len(fresh)) {
-			wg.Go(func() {
-				for i := range next {
-					d := fresh[i]
-					ps := sha256.Sum256(d.Data)
-					name := filepath.Join(dir, missKey[d.Compressed]+"-"+hex.EncodeToString(ps[:]))
-					if err := atomicfile.WriteFile(name, d.Data, 0o644); err != nil {
-						cfg.Logger.Warn("module cache", "err", err)
-					}
-					mods[i] = module{Compressed: d.Compressed, Path: d.Path, Content: rootfs.BytesSum(d.Data, ps)}
-				}
-			})
-		}
-		wg.Wait()
+		workers.Each(len(fresh), cfg.Jobs, func(i int) {
+			d := fresh[i]
+			ps := sha256.Sum256(d.Data)
+			name := filepath.Join(dir, missKey[d.Compressed]+"-"+hex.EncodeToString(ps[:]))
+			if err := atomicfile.WriteFile(name, d.Data, 0o644); err != nil {
+				cfg.Logger.Warn("module cache", "err", err)
+			}
+			mods[i] = module{Compressed: d.Compressed, Path: d.Path, Content: rootfs.BytesSum(d.Data, ps)}
+		})
 		out = append(out, mods...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Compressed < out[j].Compressed })

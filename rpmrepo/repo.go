@@ -22,6 +22,7 @@ import (
 	"github.com/vicroot/vicroot/internal/fileid"
 	"github.com/vicroot/vicroot/internal/pgparmor"
 	"github.com/vicroot/vicroot/internal/rpmhdr"
+	"github.com/vicroot/vicroot/internal/workers"
 )
 
 // ErrRepoSignature: repo_gpgcheck is on and repomd.xml.asc is missing or
@@ -438,27 +439,16 @@ func FetchAll(ctx context.Context, repos []*Repo, pkgs []*Package, ready func(Fe
 	}
 	out := make([]Fetched, len(pkgs))
 	errs := make([]error, len(pkgs))
-	todo := make(chan int, len(pkgs))
-	for i := range pkgs {
-		todo <- i
-	}
-	close(todo)
-	var wg sync.WaitGroup
-	for range min(n, len(pkgs)) {
-		wg.Go(func() {
-			for i := range todo {
-				if err := ctx.Err(); err != nil {
-					errs[i] = err
-					continue
-				}
-				out[i], errs[i] = repos[index[pkgs[i].Repo]].fetchOne(ctx, pkgs[i])
-				if errs[i] == nil && ready != nil {
-					ready(out[i])
-				}
-			}
-		})
-	}
-	wg.Wait()
+	workers.Each(len(pkgs), n, func(i int) {
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			return
+		}
+		out[i], errs[i] = repos[index[pkgs[i].Repo]].fetchOne(ctx, pkgs[i])
+		if errs[i] == nil && ready != nil {
+			ready(out[i])
+		}
+	})
 	missing := make([][]string, len(repos))
 	var failed []error
 	for i, err := range errs {

@@ -8,12 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/vicroot/vicroot/internal/decompress"
+	"github.com/vicroot/vicroot/internal/workers"
 )
 
 // MaxModuleSize bounds the uncompressed size of one module file, so that a
@@ -71,22 +70,9 @@ func Decompress(ctx context.Context, fsys fs.FS, kver string) ([]Decompressed, e
 	// first in path order) does not depend on how many.
 	out := make([]Decompressed, len(todo))
 	errs := make([]error, len(todo))
-	next := make(chan int, len(todo))
-	for i := range todo {
-		next <- i
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(todo)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = decompressOne(ctx, fsys, todo[i])
-			}
-		}()
-	}
-	wg.Wait()
+	workers.Each(len(todo), 0, func(i int) {
+		out[i], errs[i] = decompressOne(ctx, fsys, todo[i])
+	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
