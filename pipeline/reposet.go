@@ -246,7 +246,7 @@ func (f *fetched) keyOf(p *rpmrepo.Package) string {
 }
 
 // fetch downloads and verifies every package of the plans (the boot
-// loader's included), each once, grouped by repository.
+// loader's included), each once, on one queue across the repositories.
 func fetch(ctx context.Context, src *source, pls ...*plans) (*fetched, error) {
 	return startFetch(ctx, src, nil, pls...).wait()
 }
